@@ -1,0 +1,486 @@
+"""A database: a directory of tables, one writer process, any number of readers."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import os
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from driftdb.errors import (
+    CorruptionError,
+    DriftError,
+    DriftIOError,
+    DriftWarning,
+    InvalidInputError,
+    NotFoundError,
+    ReadOnlyError,
+    TableNotFoundError,
+    WriterStoppedError,
+)
+from driftdb.index.store import Covered, Located, TableIndex
+from driftdb.model.clock import Clock
+from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
+from driftdb.model.schema import TableSchema, check_table_name
+from driftdb.storage import fs
+from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
+from driftdb.storage.lock import WriterLock
+from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
+from driftdb.storage.tail import Tail, cut_batches, read_tail
+from driftdb.table import Table
+from driftdb.view import TableView
+
+
+def open(  # noqa: A001 - the public name users expect: driftdb.open(path)
+    path: str | os.PathLike[str], create: bool = False, *, readonly: bool = False,
+    lock_timeout_s: float = 0.0,
+) -> Database:
+    """Open the database at `path` as its writer (or as a reader with readonly=True, which
+    takes no lock). `create=True` makes a new empty database if none exists."""
+    return Database(os.fspath(path), create=create, readonly=readonly,
+                    lock_timeout_s=lock_timeout_s)
+
+
+@dataclass
+class _PendingWrite:
+    table: Table
+    type: EventType
+    key: Key
+    data: Document | None
+    meta: dict[str, Any] | None
+    seq: int
+
+
+class Batch:
+    """Writes collected to commit together: one fsync per table touched, all or nothing."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.writes: list[_PendingWrite] = []
+        self.rows: dict[tuple[str, Key], Document | None] = {}
+
+    def current_row(self, table: Table, key: Key) -> Document | None:
+        """The row as this batch would leave it (pending writes first, then the indexes)."""
+        marker = (table.name, key)
+        if marker in self.rows:
+            return self.rows[marker]
+        with table.view() as view:
+            return view.get(key, 2**64 - 1)
+
+    def add(self, table: Table, kind: EventType, key: Key, data: Document | None,
+            meta: Mapping[str, Any] | None) -> int:
+        from driftdb.model.replay import apply_event
+
+        seq = self.db.next_seq + len(self.writes)
+        self.writes.append(_PendingWrite(table, kind, key, data, dict(meta) if meta else None,
+                                         seq))
+        state: dict[Key, Document] = {}
+        current = self.current_row(table, key)
+        if current is not None:
+            state[key] = current
+        apply_event(state, Event(seq, 0, kind, key, data), table.primary_key)
+        self.rows[(table.name, key)] = state.get(key)
+        return seq
+
+
+class Database:
+    """An open DriftDB database. Use as a context manager, or call close()."""
+
+    def __init__(self, path: str, *, create: bool = False, readonly: bool = False,
+                 lock_timeout_s: float = 0.0) -> None:
+        self.path = os.path.abspath(path)
+        self.readonly = readonly
+        self.tables_dir = os.path.join(self.path, "tables")
+        self.notes: list[str] = []  # what recovery did on open, for the CLI to show
+        self._tables: dict[str, Table] = {}
+        self._batch: Batch | None = None
+        self._mutex = threading.RLock()
+        self._failed: str | None = None
+        self._lock: WriterLock | None = None
+        self._closed = False
+        if not os.path.isdir(self.tables_dir):
+            if not create or readonly:
+                raise NotFoundError(
+                    f"no DriftDB database at {path}; create one with "
+                    f'"driftdb init {path}" or driftdb.open(path, create=True)'
+                )
+            if os.path.exists(self.path) and not os.path.isdir(self.path):
+                raise InvalidInputError(f"{path} exists and is not a directory")
+            if os.path.isdir(self.path) and os.listdir(self.path):
+                raise InvalidInputError(
+                    f"{path} is not empty and is not a DriftDB database; "
+                    "choose an empty or new directory"
+                )
+            fs.make_dirs_durably(self.tables_dir)
+        if not readonly:
+            self._lock = WriterLock(os.path.join(self.path, "LOCK"), lock_timeout_s)
+        try:
+            for name in sorted(os.listdir(self.tables_dir)):
+                if os.path.isfile(os.path.join(self.tables_dir, name, "schema.yaml")):
+                    self._tables[name] = self._load_table(name)
+            self.clock = Clock()
+            self.next_seq = 1
+            if not readonly:
+                self._recover()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the writer lock and files. Every acknowledged write is already durable."""
+        if self._closed:
+            return
+        self._closed = True
+        for table in self._tables.values():
+            if table.appender is not None:
+                table.appender.close()
+            if table.index is not None:
+                with contextlib.suppress(Exception):  # the log is the truth; index is a cache
+                    if not self.readonly and self._failed is None:
+                        self._write_meta(table)
+                table.index.close()
+                table.index = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _write_meta(self, table: Table) -> None:
+        """meta.json: a cache of counters for people and tools, rebuilt from the log anytime."""
+        assert table.index is not None
+        with table.index.read() as reader:
+            covered = reader.covered()
+        body = {"table": table.name, "last_seq": covered.seq if covered else 0,
+                "live_rows": covered.live if covered else 0,
+                "segments": list_segments(table.segments_dir)}
+        fs.write_file_atomically(os.path.join(table.directory, "meta.json"),
+                                 json.dumps(body, indent=2).encode())
+
+    # -- tables ----------------------------------------------------------------------------
+
+    def _load_table(self, name: str) -> Table:
+        directory = os.path.join(self.tables_dir, name)
+        schema_path = os.path.join(directory, "schema.yaml")
+        with builtins.open(schema_path, "rb") as handle:
+            schema = TableSchema.from_yaml(handle.read(), f"tables/{name}/schema.yaml")
+        if schema.name != name:
+            raise InvalidInputError(f"tables/{name}/schema.yaml names table {schema.name!r}")
+        table = Table(self, schema, directory)
+        if not self.readonly:
+            table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+        elif os.path.exists(os.path.join(table.index_dir, "data.mdb")):
+            try:
+                table.index = TableIndex(table.index_dir, schema.indexes, readonly=True)
+            except Exception:  # a damaged or foreign index: read the log instead
+                table.index = None
+        return table
+
+    def tables(self) -> list[str]:
+        """Names of the tables, sorted."""
+        return sorted(self._tables)
+
+    def table(self, name: str) -> Table:
+        """The table called `name`; raises TableNotFoundError with the names that exist."""
+        try:
+            return self._tables[name]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self._tables), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            have = ", ".join(self.tables()) or "none yet"
+            raise TableNotFoundError(
+                f'no table "{name}"{hint}; tables: {have}'
+            ) from None
+
+    def create_table(self, name: str, primary_key: str = "id",
+                     indexes: list[str] | tuple[str, ...] = (),
+                     options: dict[str, int] | None = None) -> Table:
+        """Create a table. Its schema.yaml is durable when this returns."""
+        self._check_writable()
+        check_table_name(name)
+        if name in self._tables:
+            raise InvalidInputError(f'table "{name}" already exists')
+        schema = TableSchema.create(name, primary_key, list(indexes), options)
+        directory = os.path.join(self.tables_dir, name)
+        if os.path.exists(directory):
+            raise InvalidInputError(
+                f"tables/{name} exists but has no schema.yaml; "
+                'move it away or run "driftdb doctor"'
+            )
+        fs.make_dirs_durably(os.path.join(directory, "segments"))
+        fs.write_file_atomically(os.path.join(directory, "schema.yaml"), schema.to_yaml())
+        table = Table(self, schema, directory)
+        table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+        table.appender = SegmentAppender(table.segments_dir,
+                                         schema.option("segment_size_bytes"))
+        self._tables[name] = table
+        return table
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def view_of(self, table: Table) -> TableView:
+        reader = table.index.read() if table.index is not None else None
+        try:
+            covered = reader.covered() if reader is not None else None
+            events: list[Event] = []
+            if self.readonly:
+                events = self._visible_tail(table, covered)
+            return TableView(table.primary_key, table.segments_dir, reader, events)
+        except BaseException:
+            if reader is not None:
+                reader.close()
+            raise
+
+    def _visible_tail(self, table: Table, covered: Covered | None) -> list[Event]:
+        """A reader's view of the log after the indexes: complete batches only; a torn tail
+        (the writer mid-append) is simply not there yet."""
+        tail = read_tail(table.segments_dir, covered)
+        if tail.problem is not None and not tail.problem.torn:
+            raise CorruptionError(tail.problem.path, tail.problem.offset, tail.problem.reason)
+        events = [item.event for item in tail.located]
+        cut = cut_batches(table.name, events, self._count_elsewhere)
+        return [e for e in events if e.txn is None or e.txn.first not in cut]
+
+    def _count_elsewhere(self, name: str, txn: Txn) -> int:
+        other = self._tables.get(name)
+        if other is None:
+            return 0
+        covered = None
+        if other.index is not None:
+            with other.index.read() as reader:
+                covered = reader.covered()
+        if covered is not None and covered.seq >= txn.first:
+            return txn.parts.get(name, 0)  # indexed, so the writer had committed it whole
+        tail = read_tail(other.segments_dir, covered)
+        return sum(1 for item in tail.located
+                   if item.event.txn is not None and item.event.txn.first == txn.first)
+
+    def head(self) -> int:
+        """The newest seq in the database (0 when it is empty)."""
+        if not self.readonly:
+            return self.next_seq - 1
+        newest = 0
+        for table in self._tables.values():
+            with self.view_of(table) as view:
+                newest = max(newest, view.last_seq())
+        return newest
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise DriftError("the database is closed")
+        if self.readonly:
+            raise ReadOnlyError("the database is open read-only; open it without readonly "
+                                "to write")
+        if self._failed is not None:
+            raise WriterStoppedError(
+                f"the writer stopped after an earlier failure ({self._failed}); "
+                "reopen the database to re-validate it from disk"
+            )
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Collect writes (in one or several tables) and commit them atomically with one fsync
+        per table when the block ends; an exception in the block writes nothing. Nested
+        blocks join the outermost one."""
+        with self._mutex:
+            self._check_writable()
+            if self._batch is not None:
+                yield self._batch
+                return
+            batch = Batch(self)
+            self._batch = batch
+            try:
+                yield batch
+            except BaseException:
+                self._batch = None
+                raise
+            self._batch = None
+            self._commit(batch.writes)
+
+    def _commit(self, writes: list[_PendingWrite]) -> None:
+        """Append the frames, fsync each table's segment, then update the indexes.
+
+        The durability point is the last fsync: after it the batch survives any crash. A
+        failure before it stops the writer (the kernel may have dropped what it had)."""
+        if not writes:
+            return
+        unix_ms = self.clock.now()
+        first = writes[0].seq
+        parts: dict[str, int] = {}
+        for write in writes:
+            parts[write.table.name] = parts.get(write.table.name, 0) + 1
+        txn = Txn(first, len(writes), parts if len(parts) > 1 else {}) if len(writes) > 1 else None
+        per_table: dict[str, list[Event]] = {}
+        for write in writes:
+            event = Event(write.seq, unix_ms, write.type, write.key, write.data, write.meta, txn)
+            per_table.setdefault(write.table.name, []).append(event)
+        located: dict[str, list[Located]] = {}
+        try:
+            for name, events in per_table.items():
+                table = self._tables[name]
+                if table.appender is None:
+                    table.appender = SegmentAppender(table.segments_dir,
+                                                     table.schema.option("segment_size_bytes"))
+                frames = [encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e))
+                          for e in events]
+                segment, offset = table.appender.append(b"".join(frames))
+                spots = []
+                for event, frame in zip(events, frames, strict=True):
+                    spots.append(Located(event, segment, offset, offset + len(frame)))
+                    offset += len(frame)
+                located[name] = spots
+            for name in per_table:
+                appender = self._tables[name].appender
+                assert appender is not None
+                appender.sync()
+        except (OSError, ValueError) as exc:
+            self._failed = f"{type(exc).__name__}: {exc}"
+            raise DriftIOError(
+                f"write failed ({exc}); nothing was acknowledged and the writer is stopped: "
+                "reopen the database"
+            ) from exc
+        self.next_seq = writes[-1].seq + 1
+        for name, spots in located.items():
+            index = self._tables[name].index
+            assert index is not None
+            try:
+                index.apply(spots, self._tables[name].primary_key)
+            except Exception as exc:
+                # The events are durable; only the index lags. Stop, so reopening catches up.
+                self._failed = f"index update failed: {exc}"
+                raise DriftIOError(
+                    f"the write is durable (seq {writes[-1].seq}) but updating the index of "
+                    f'table "{name}" failed ({exc}); reopen the database to catch it up'
+                ) from exc
+
+    # -- recovery --------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Make the log and indexes agree before the first write.
+
+        1. For each table, read the log after what its indexes cover (all of it if the
+           indexes are missing or point past the log).
+        2. A bad frame followed by good ones is corruption: refuse, naming file and offset.
+           A torn final frame is an interrupted write: note it for truncation.
+        3. A batch not wholly on disk in every table it touches was never acknowledged:
+           note its frames for truncation too.
+        4. Truncate (fsynced), catch the indexes up, and set the next seq and the clock.
+        """
+        tails: dict[str, Tail] = {}
+        for name, table in self._tables.items():
+            assert table.index is not None
+            with table.index.read() as reader:
+                covered = reader.covered()
+            if covered is not None and not _covered_is_plausible(table, covered):
+                self.notes.append(f'table "{name}": indexes did not match the log; rebuilt')
+                table.index.clear()
+                covered = None
+            tail = read_tail(table.segments_dir, covered)
+            if (covered is not None and tail.problem is not None and not tail.located
+                    and (tail.problem_segment, tail.problem.offset)
+                    == (covered.segment, covered.offset)):
+                # The covered position is not a frame boundary: the index is stale.
+                self.notes.append(f'table "{name}": indexes did not match the log; rebuilt')
+                table.index.clear()
+                covered = None
+                tail = read_tail(table.segments_dir, None)
+            if tail.problem is not None and not tail.problem.torn:
+                p = tail.problem
+                follow = (f"; good frames follow at offset {p.next_good_offset}"
+                          if p.next_good_offset is not None else "")
+                raise CorruptionError(os.path.relpath(p.path, self.path), p.offset,
+                                      p.reason + follow)
+            if (tail.problem is not None and tail.problem_segment is not None
+                    and tail.problem_segment != tail.last_segment):
+                p = tail.problem
+                raise CorruptionError(os.path.relpath(p.path, self.path), p.offset,
+                                      p.reason + "; later segments follow")
+            tails[name] = tail
+
+        events = {name: [item.event for item in tail.located] for name, tail in tails.items()}
+
+        def count_in_tails(other: str, txn: Txn) -> int:
+            return sum(1 for e in events.get(other, [])
+                       if e.txn is not None and e.txn.first == txn.first)
+
+        for name, tail in tails.items():
+            table = self._tables[name]
+            cut = cut_batches(name, events[name], count_in_tails)
+            keep = tail.located
+            if cut:
+                first_cut = next(i for i, item in enumerate(tail.located)
+                                 if item.event.txn is not None and item.event.txn.first in cut)
+                keep = tail.located[:first_cut]
+                dropped = tail.located[first_cut:]
+                spot = dropped[0]
+                self._truncate(table, spot.segment, spot.offset,
+                               f"an incomplete batch (seqs {dropped[0].event.seq}-"
+                               f"{dropped[-1].event.seq}) that was never acknowledged")
+            elif tail.problem is not None:
+                p = tail.problem
+                assert tail.problem_segment is not None
+                self._truncate(table, tail.problem_segment, p.offset,
+                               f"a torn final frame ({p.reason})")
+            assert table.index is not None
+            table.index.apply(keep, table.primary_key)
+            table.appender = SegmentAppender(table.segments_dir,
+                                             table.schema.option("segment_size_bytes"))
+
+        newest_seq, newest_ms = 0, 0
+        for table in self._tables.values():
+            assert table.index is not None
+            with table.index.read() as reader:
+                covered = reader.covered()
+            if covered is not None:
+                newest_seq = max(newest_seq, covered.seq)
+                newest_ms = max(newest_ms, covered.unix_ms)
+        self.next_seq = newest_seq + 1
+        self.clock = Clock(newest_ms)
+        for note in self.notes:
+            warnings.warn(DriftWarning(note), stacklevel=4)
+
+    def _truncate(self, table: Table, segment: int, offset: int, why: str) -> None:
+        path = segment_path(table.segments_dir, segment)
+        size = os.path.getsize(path)
+        rel = os.path.relpath(path, self.path)
+        if offset < HEADER_SIZE:
+            # A segment whose header was cut: it never held a frame. Rewrite the header.
+            fs.layer().truncate(path, 0)
+            fd = fs.layer().open_append(path, create=False)
+            try:
+                fs.layer().write(fd, segment_header())
+                fs.layer().fsync(fd)
+            finally:
+                fs.layer().close(fd)
+            self.notes.append(f"{rel}: rewrote a torn segment header ({size} bytes)")
+            return
+        fs.layer().truncate(path, offset)
+        self.notes.append(
+            f"{rel}: truncated {size - offset} bytes at offset {offset}: {why}"
+        )
+
+
+def _covered_is_plausible(table: Table, covered: Covered) -> bool:
+    """The covered position must lie inside the log; a log that was replaced or cut behind
+    the index's back means the index is stale."""
+    path = segment_path(table.segments_dir, covered.segment)
+    try:
+        return os.path.getsize(path) >= covered.offset
+    except FileNotFoundError:
+        return False
+

@@ -1,0 +1,1 @@
+"""Read-path indexes kept in LMDB: key directory, temporal secondary indexes, time index."""

@@ -1,0 +1,1 @@
+"""Events, merge patch, clock, timepoints, schema and the reference replay."""

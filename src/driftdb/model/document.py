@@ -1,0 +1,70 @@
+"""Checks that a document or patch holds only JSON values, with a message naming where not."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from driftdb.errors import InvalidInputError
+from driftdb.model.events import Document, Key
+
+MAX_DEPTH = 64
+MAX_INT = 2**63 - 1
+
+
+def check_key(key: object, where: str) -> Key:
+    """A primary key is a string or an integer (not a bool) within int64."""
+    if isinstance(key, bool) or not isinstance(key, str | int):
+        raise InvalidInputError(
+            f"{where}: primary key must be a string or an integer, got {type(key).__name__} "
+            f"{key!r}"
+        )
+    if isinstance(key, int) and not -MAX_INT - 1 <= key <= MAX_INT:
+        raise InvalidInputError(f"{where}: integer primary key {key} is outside 64 bits")
+    if isinstance(key, str) and not key:
+        raise InvalidInputError(f"{where}: primary key must not be an empty string")
+    return key
+
+
+def check_document(doc: object, where: str) -> Document:
+    """Raise InvalidInputError unless `doc` is a JSON object of JSON values."""
+    if not isinstance(doc, dict):
+        raise InvalidInputError(f"{where}: expected a JSON object, got {_kind(doc)}")
+    _check_value(doc, where, "", 0)
+    return doc
+
+
+def _check_value(value: Any, where: str, path: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidInputError(f"{where}: nested deeper than {MAX_DEPTH} levels at {path or '/'}")
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if not -MAX_INT - 1 <= value <= 2**64 - 1:
+            raise InvalidInputError(f"{where}: integer at {path or '/'} does not fit in 64 bits")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{where}: {value} at {path or '/'} is not a JSON number")
+        return
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not isinstance(name, str):
+                raise InvalidInputError(f"{where}: object key {name!r} at {path or '/'} is not a "
+                                        "string")
+            _check_value(item, where, f"{path}/{name}", depth + 1)
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_value(item, where, f"{path}/{i}", depth + 1)
+        return
+    raise InvalidInputError(f"{where}: value at {path or '/'} has type {type(value).__name__}, "
+                            "which is not JSON")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__

@@ -1,0 +1,104 @@
+"""A table's schema: name, primary key, indexed columns and options, kept in schema.yaml."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from driftdb.errors import InvalidInputError
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+DEFAULT_OPTIONS: dict[str, int] = {
+    "segment_size_bytes": 128 * 1024 * 1024,
+    "snapshot_every_events": 100_000,
+    "snapshot_every_bytes": 128 * 1024 * 1024,
+}
+
+
+def check_table_name(name: object) -> str:
+    """A table name becomes a directory name, so it is restricted to [A-Za-z_][A-Za-z0-9_]*."""
+    if not isinstance(name, str) or not NAME.match(name):
+        raise InvalidInputError(
+            f"invalid table name {name!r}: use letters, digits and _ (not starting with a digit), "
+            "at most 64 characters"
+        )
+    return name
+
+
+def check_column(name: object, what: str = "column") -> str:
+    if not isinstance(name, str) or not COLUMN.match(name):
+        raise InvalidInputError(
+            f"invalid {what} {name!r}: use letters, digits and _, with dots for nested fields"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """What schema.yaml says. `indexes` are dotted column paths; options override defaults."""
+
+    name: str
+    primary_key: str
+    indexes: tuple[str, ...] = ()
+    options: dict[str, int] = field(default_factory=dict)
+
+    def option(self, name: str) -> int:
+        return int(self.options.get(name, DEFAULT_OPTIONS[name]))
+
+    def to_yaml(self) -> bytes:
+        body = {
+            "name": self.name,
+            "primary_key": self.primary_key,
+            "indexes": list(self.indexes),
+            "options": dict(self.options),
+            "format_version": 1,
+        }
+        return yaml.safe_dump(body, sort_keys=False).encode()
+
+    @staticmethod
+    def create(
+        name: str, primary_key: str, indexes: list[str] | tuple[str, ...] = (),
+        options: dict[str, int] | None = None,
+    ) -> TableSchema:
+        check_table_name(name)
+        check_column(primary_key, "primary key")
+        if "." in primary_key:
+            raise InvalidInputError(f"primary key {primary_key!r} must be a top-level field")
+        seen: list[str] = []
+        for col in indexes:
+            check_column(col, "index column")
+            if col in seen:
+                raise InvalidInputError(f"index column {col!r} is listed twice")
+            seen.append(col)
+        opts = dict(options or {})
+        for key, value in opts.items():
+            if key not in DEFAULT_OPTIONS:
+                known = ", ".join(DEFAULT_OPTIONS)
+                raise InvalidInputError(f"unknown table option {key!r} (known: {known})")
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise InvalidInputError(f"table option {key!r} must be a positive integer")
+        return TableSchema(name, primary_key, tuple(seen), opts)
+
+    @staticmethod
+    def from_yaml(text: bytes, where: str) -> TableSchema:
+        """Parse schema.yaml with safe loading only. Raises InvalidInputError naming the file."""
+        try:
+            raw: Any = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInputError(f"{where}: not valid YAML ({exc})") from None
+        if not isinstance(raw, dict):
+            raise InvalidInputError(f"{where}: expected a mapping")
+        try:
+            return TableSchema.create(
+                raw["name"], raw["primary_key"], list(raw.get("indexes") or []),
+                dict(raw.get("options") or {}),
+            )
+        except KeyError as exc:
+            raise InvalidInputError(f"{where}: missing field {exc.args[0]!r}") from None
+        except (InvalidInputError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{where}: {exc}") from None

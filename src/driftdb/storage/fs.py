@@ -1,0 +1,109 @@
+"""The one I/O seam: every write, fsync, rename and truncate of DriftDB goes through here.
+
+Tests swap the active file layer (`use`) for one that fails on demand or forgets what was not
+fsynced, which is how "acknowledged means durable" is proven rather than assumed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+
+class FileLayer:
+    """The real operating system. Subclass and override to inject faults."""
+
+    def open_append(self, path: str, create: bool) -> int:
+        flags = os.O_WRONLY | os.O_APPEND
+        if create:
+            flags |= os.O_CREAT | os.O_EXCL
+        return os.open(path, flags, 0o644)
+
+    def write(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def fsync_dir(self, path: str) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def rename(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+    def truncate(self, path: str, size_bytes: int) -> None:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size_bytes)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def remove(self, path: str) -> None:
+        os.remove(path)
+
+
+_active: FileLayer = FileLayer()
+
+
+def layer() -> FileLayer:
+    """The file layer in force."""
+    return _active
+
+
+@contextlib.contextmanager
+def use(replacement: FileLayer) -> Iterator[FileLayer]:
+    """Run a block with another file layer (fault injection in tests)."""
+    global _active
+    previous, _active = _active, replacement
+    try:
+        yield replacement
+    finally:
+        _active = previous
+
+
+def write_file_atomically(path: str, data: bytes) -> None:
+    """Replace `path` by write-temp, fsync, rename, fsync of the directory.
+
+    When it returns the new contents are durable; a crash at any point leaves either the old
+    file or the new one, never a mix.
+    """
+    fl = layer()
+    tmp = f"{path}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(tmp)
+    fd = fl.open_append(tmp, create=True)
+    try:
+        fl.write(fd, data)
+        fl.fsync(fd)
+    finally:
+        fl.close(fd)
+    fl.rename(tmp, path)
+    fl.fsync_dir(os.path.dirname(path) or ".")
+
+
+def make_dirs_durably(path: str) -> None:
+    """Create `path` and its missing parents, fsyncing each parent that got a new entry."""
+    missing: list[str] = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        current = os.path.dirname(current)
+    fl = layer()
+    for directory in reversed(missing):
+        fl.makedirs(directory)
+        fl.fsync_dir(os.path.dirname(directory))

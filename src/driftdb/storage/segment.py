@@ -1,0 +1,251 @@
+"""Segment files: listing, appending, and a reader that tells a torn tail from corruption.
+
+The reader reports rather than decides: `scan_segment` returns the good frames and at most one
+`Problem`; the writer's recovery truncates a torn tail, `open` refuses corruption, and `doctor`
+collects everything with file and offset.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from driftdb.storage import fs
+from driftdb.storage.frame import (
+    HEADER_SIZE,
+    MAX_FRAME_BYTES,
+    MIN_BODY_BYTES,
+    PREFIX,
+    PREFIX_SIZE,
+    FrameBody,
+    check_segment_header,
+    decode_body,
+    segment_header,
+)
+
+SEGMENT_NAME = re.compile(r"(\d{8})\.seg\Z")
+
+
+def segment_path(directory: str, number: int) -> str:
+    return os.path.join(directory, f"{number:08d}.seg")
+
+
+def list_segments(directory: str) -> list[int]:
+    """Segment numbers present in `directory`, ascending."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(int(m.group(1)) for n in names if (m := SEGMENT_NAME.match(n)))
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """A good frame and where it lies: segment number, byte offset and total size."""
+
+    segment: int
+    offset: int
+    size: int
+    body: FrameBody
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why reading stopped at `offset`. `torn` means nothing valid follows: an interrupted
+    write, safe to truncate; otherwise good frames follow and this is corruption."""
+
+    path: str
+    offset: int
+    reason: str
+    torn: bool
+    next_good_offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    frames: list[FrameRecord]
+    end_offset: int  # just after the last good frame
+    problem: Problem | None
+
+
+def read_frame_at(data: bytes, offset: int) -> tuple[FrameBody, int] | str:
+    """Decode the frame at `offset` of `data`: (body, size) or the reason it is not valid.
+
+    The reasons are distinct on purpose; each branch says why it is not trusted.
+    """
+    remaining = len(data) - offset
+    if remaining < PREFIX_SIZE:
+        # Short header at end of data: the writer died inside the length/crc prefix.
+        return f"incomplete frame header ({remaining} of {PREFIX_SIZE} bytes)"
+    length, crc = PREFIX.unpack_from(data, offset)
+    if length > MAX_FRAME_BYTES:
+        # The CRC does not cover the length, so an absurd one is damage, never an allocation.
+        return f"frame length {length} exceeds the {MAX_FRAME_BYTES}-byte bound"
+    if length < MIN_BODY_BYTES:
+        return f"frame length {length} is shorter than any valid frame"
+    if remaining - PREFIX_SIZE < length:
+        # Short payload at end of data: the writer died inside the body.
+        return f"incomplete frame ({remaining - PREFIX_SIZE} of {length} body bytes)"
+    body = data[offset + PREFIX_SIZE : offset + PREFIX_SIZE + length]
+    if zlib.crc32(body) != crc:
+        # Any byte of the body (or the crc field) changed; the length is not trusted either.
+        return "CRC mismatch"
+    try:
+        decoded = decode_body(body)
+    except ValueError as exc:
+        return f"malformed frame body ({exc})"
+    if decoded.event_type not in (1, 2, 3):
+        return f"unknown event type {decoded.event_type}"
+    return decoded, PREFIX_SIZE + length
+
+
+def find_next_good_frame(data: bytes, start: int, after_seq: int) -> int | None:
+    """The offset of the first valid frame after `start` whose seq exceeds `after_seq`.
+
+    A corrupted length field makes a middle frame look like a torn tail; looking past it for a
+    later valid frame is what tells the two apart.
+    """
+    for offset in range(start + 1, len(data) - PREFIX_SIZE - MIN_BODY_BYTES + 1):
+        found = read_frame_at(data, offset)
+        if not isinstance(found, str) and found[0].seq > after_seq:
+            return offset
+    return None
+
+
+def scan_bytes(
+    data: bytes, path: str, segment: int, start: int, last_seq: int = -1, base: int = 0
+) -> ScanResult:
+    """Read frames from file offset `start` to the end of `data` (which begins at file offset
+    `base`), stopping at the first bad one. Offsets in the result are file offsets."""
+    frames: list[FrameRecord] = []
+    local = start - base
+    while local < len(data):
+        found = read_frame_at(data, local)
+        if isinstance(found, str):
+            nxt = find_next_good_frame(data, local, last_seq)
+            problem = Problem(path, base + local, found, torn=nxt is None,
+                              next_good_offset=None if nxt is None else base + nxt)
+            return ScanResult(frames, base + local, problem)
+        body, size = found
+        if body.seq <= last_seq:
+            nxt = find_next_good_frame(data, local, last_seq)
+            reason = f"seq {body.seq} does not follow seq {last_seq}"
+            return ScanResult(frames, base + local, Problem(
+                path, base + local, reason, False, None if nxt is None else base + nxt))
+        frames.append(FrameRecord(segment, base + local, size, body))
+        last_seq = body.seq
+        local += size
+    return ScanResult(frames, base + local, None)
+
+
+def scan_segment(directory: str, segment: int, start: int = HEADER_SIZE,
+                 last_seq: int = -1) -> ScanResult:
+    """Scan one segment file from `start` (default: just after its header), reading only the
+    bytes from `start` on, so catching up a long segment's tail stays cheap."""
+    path = segment_path(directory, segment)
+    with open(path, "rb") as handle:
+        header = handle.read(HEADER_SIZE)
+        reason = check_segment_header(header)
+        if reason is not None:
+            torn = len(header) < HEADER_SIZE and header == segment_header()[: len(header)]
+            return ScanResult([], 0, Problem(path, 0, reason, torn=torn))
+        start = max(start, HEADER_SIZE)
+        handle.seek(start)
+        data = handle.read()
+    return scan_bytes(data, path, segment, start, last_seq, base=start)
+
+
+def read_frame(directory: str, segment: int, offset: int) -> FrameBody | str:
+    """Read one frame by location (a key directory entry); a reason string if it is bad."""
+    path = segment_path(directory, segment)
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        prefix = handle.read(PREFIX_SIZE)
+        if len(prefix) < PREFIX_SIZE:
+            return "frame beyond end of segment"
+        length, _ = PREFIX.unpack(prefix)
+        if length > MAX_FRAME_BYTES:
+            return f"frame length {length} exceeds the {MAX_FRAME_BYTES}-byte bound"
+        data = prefix + handle.read(length)
+    found = read_frame_at(data, 0)
+    return found if isinstance(found, str) else found[0]
+
+
+class SegmentAppender:
+    """Appends frames to a table's active segment and rotates it by size.
+
+    Durability is the caller's: `sync()` makes everything appended so far durable. New segments
+    are created with their header, fsynced, and their directory fsynced before use.
+    """
+
+    def __init__(self, directory: str, segment_size_bytes: int) -> None:
+        self.directory = directory
+        self.segment_size_bytes = segment_size_bytes
+        numbers = list_segments(directory)
+        self.segment = numbers[-1] if numbers else 0
+        self.fd: int | None = None
+        self.size = 0
+        self.dirty = False
+        if self.segment:
+            path = segment_path(directory, self.segment)
+            self.size = os.path.getsize(path)
+            self.fd = fs.layer().open_append(path, create=False)
+
+    def _start_segment(self) -> None:
+        fl = fs.layer()
+        if self.fd is not None:
+            if self.dirty:
+                fl.fsync(self.fd)
+                self.dirty = False
+            fl.close(self.fd)
+            self.fd = None
+        self.segment += 1
+        path = segment_path(self.directory, self.segment)
+        fd = fl.open_append(path, create=True)
+        try:
+            fl.write(fd, segment_header())
+            fl.fsync(fd)
+            fl.fsync_dir(self.directory)
+        except BaseException:
+            fl.close(fd)
+            raise
+        self.fd = fd
+        self.size = HEADER_SIZE
+
+    def append(self, frames: bytes) -> tuple[int, int]:
+        """Append whole frames (one write); returns (segment, offset of the first byte)."""
+        if self.fd is None or self.size >= self.segment_size_bytes:
+            self._start_segment()
+        assert self.fd is not None
+        offset = self.size
+        self.dirty = True
+        fs.layer().write(self.fd, frames)
+        self.size += len(frames)
+        return self.segment, offset
+
+    def sync(self) -> None:
+        if self.fd is not None and self.dirty:
+            fs.layer().fsync(self.fd)
+            self.dirty = False
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fs.layer().close(self.fd)
+            self.fd = None
+
+
+def iter_frames(directory: str, from_segment: int = 0, from_offset: int = 0,
+                last_seq: int = -1) -> Iterator[ScanResult]:
+    """Scan every segment from (from_segment, from_offset) on, one ScanResult each."""
+    for number in list_segments(directory):
+        if number < from_segment:
+            continue
+        start = from_offset if number == from_segment else HEADER_SIZE
+        result = scan_segment(directory, number, start, last_seq)
+        if result.frames:
+            last_seq = result.frames[-1].body.seq
+        yield result

@@ -1,0 +1,86 @@
+"""Reading a table's log after the point its indexes cover, hiding batches that are cut.
+
+Both the writer (catching its indexes up on open) and readers (seeing what the writer has
+appended but not yet indexed) read the tail here. A batch is visible only when every one of its
+events is on disk, in every table it touches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from driftdb.index.store import Covered, Located
+from driftdb.model.events import Event, Txn, unpack_event
+from driftdb.storage.frame import HEADER_SIZE
+from driftdb.storage.segment import Problem, iter_frames, list_segments
+
+
+@dataclass
+class Tail:
+    """Events after the covered point (`located`, in seq order), and the first problem found."""
+
+    located: list[Located] = field(default_factory=list)
+    problem: Problem | None = None
+    problem_segment: int | None = None
+    last_segment: int = 0
+
+
+def read_tail(segments_dir: str, covered: Covered | None) -> Tail:
+    """Every good frame after `covered` (or from the start), up to the first problem."""
+    tail = Tail()
+    numbers = list_segments(segments_dir)
+    tail.last_segment = numbers[-1] if numbers else 0
+    start_segment = covered.segment if covered else 0
+    start_offset = covered.offset if covered else HEADER_SIZE
+    last_seq = covered.seq if covered else -1
+    for result in iter_frames(segments_dir, start_segment, start_offset, last_seq):
+        for record in result.frames:
+            body = record.body
+            try:
+                event = unpack_event(body.seq, body.unix_ms, body.event_type, body.payload)
+            except ValueError as exc:
+                # The CRC matched, so these bytes were written this way: corruption, not a tear.
+                tail.problem = Problem(_path(segments_dir, record.segment), record.offset,
+                                       f"undecodable event ({exc})", torn=False)
+                tail.problem_segment = record.segment
+                return tail
+            tail.located.append(Located(event, record.segment, record.offset,
+                                        record.offset + record.size))
+        if result.problem is not None:
+            tail.problem = result.problem
+            tail.problem_segment = int(os.path.basename(result.problem.path)[:8])
+            return tail
+    return tail
+
+
+def _path(directory: str, segment: int) -> str:
+    return os.path.join(directory, f"{segment:08d}.seg")
+
+
+def cut_batches(table: str, events: list[Event],
+                count_elsewhere: Callable[[str, Txn], int]) -> set[int]:
+    """The `first` seq of every batch in `events` that is not wholly on disk.
+
+    A batch's share in this table must all be in `events` (indexes take whole batches, after
+    the batch was fsynced everywhere); the share of every other table it names is counted by
+    `count_elsewhere`.
+    """
+    here: dict[int, int] = {}
+    txns: dict[int, Txn] = {}
+    for event in events:
+        if event.txn is not None:
+            here[event.txn.first] = here.get(event.txn.first, 0) + 1
+            txns[event.txn.first] = event.txn
+    cut: set[int] = set()
+    for first, txn in txns.items():
+        parts = txn.parts or {table: txn.count}
+        if here[first] < parts.get(table, txn.count):
+            cut.add(first)
+            continue
+        for other, wanted in parts.items():
+            if other != table and count_elsewhere(other, txn) < wanted:
+                cut.add(first)
+                break
+    return cut

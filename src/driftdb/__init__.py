@@ -1,11 +1,11 @@
 """DriftDB: an embedded time-travel database in which nothing is ever overwritten.
 
-    import driftdb
-    with driftdb.open("shop.db", create=True) as db:
-        orders = db.create_table("orders", primary_key="id", indexes=["status"])
-        seq = orders.insert({"id": 1, "status": "new"})
-        orders.patch(1, {"status": "paid"})
-        orders.get(1, as_of=seq)          # {"id": 1, "status": "new"}
+import driftdb
+with driftdb.open("shop.db", create=True) as db:
+    orders = db.create_table("orders", primary_key="id", indexes=["status"])
+    seq = orders.insert({"id": 1, "status": "new"})
+    orders.patch(1, {"status": "paid"})
+    orders.get(1, as_of=seq)          # {"id": 1, "status": "new"}
 """
 
 from driftdb.database import Batch, Database, open

@@ -8,9 +8,9 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftdb.errors import (
     CorruptionError,
@@ -35,15 +35,22 @@ from driftdb.storage.tail import Tail, cut_batches, read_tail
 from driftdb.table import Table
 from driftdb.view import TableView
 
+if TYPE_CHECKING:
+    from driftdb.query.executor import Result
 
-def open(  # noqa: A001 - the public name users expect: driftdb.open(path)
-    path: str | os.PathLike[str], create: bool = False, *, readonly: bool = False,
+
+def open(
+    path: str | os.PathLike[str],
+    create: bool = False,
+    *,
+    readonly: bool = False,
     lock_timeout_s: float = 0.0,
 ) -> Database:
     """Open the database at `path` as its writer (or as a reader with readonly=True, which
     takes no lock). `create=True` makes a new empty database if none exists."""
-    return Database(os.fspath(path), create=create, readonly=readonly,
-                    lock_timeout_s=lock_timeout_s)
+    return Database(
+        os.fspath(path), create=create, readonly=readonly, lock_timeout_s=lock_timeout_s
+    )
 
 
 @dataclass
@@ -72,13 +79,18 @@ class Batch:
         with table.view() as view:
             return view.get(key, 2**64 - 1)
 
-    def add(self, table: Table, kind: EventType, key: Key, data: Document | None,
-            meta: Mapping[str, Any] | None) -> int:
+    def add(
+        self,
+        table: Table,
+        kind: EventType,
+        key: Key,
+        data: Document | None,
+        meta: Mapping[str, Any] | None,
+    ) -> int:
         from driftdb.model.replay import apply_event
 
         seq = self.db.next_seq + len(self.writes)
-        self.writes.append(_PendingWrite(table, kind, key, data, dict(meta) if meta else None,
-                                         seq))
+        self.writes.append(_PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
         state: dict[Key, Document] = {}
         current = self.current_row(table, key)
         if current is not None:
@@ -91,8 +103,14 @@ class Batch:
 class Database:
     """An open DriftDB database. Use as a context manager, or call close()."""
 
-    def __init__(self, path: str, *, create: bool = False, readonly: bool = False,
-                 lock_timeout_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        create: bool = False,
+        readonly: bool = False,
+        lock_timeout_s: float = 0.0,
+    ) -> None:
         self.path = os.path.abspath(path)
         self.readonly = readonly
         self.tables_dir = os.path.join(self.path, "tables")
@@ -162,11 +180,15 @@ class Database:
         assert table.index is not None
         with table.index.read() as reader:
             covered = reader.covered()
-        body = {"table": table.name, "last_seq": covered.seq if covered else 0,
-                "live_rows": covered.live if covered else 0,
-                "segments": list_segments(table.segments_dir)}
-        fs.write_file_atomically(os.path.join(table.directory, "meta.json"),
-                                 json.dumps(body, indent=2).encode())
+        body = {
+            "table": table.name,
+            "last_seq": covered.seq if covered else 0,
+            "live_rows": covered.live if covered else 0,
+            "segments": list_segments(table.segments_dir),
+        }
+        fs.write_file_atomically(
+            os.path.join(table.directory, "meta.json"), json.dumps(body, indent=2).encode()
+        )
 
     # -- tables ----------------------------------------------------------------------------
 
@@ -201,13 +223,15 @@ class Database:
             close = difflib.get_close_matches(name, list(self._tables), n=1)
             hint = f' (did you mean "{close[0]}"?)' if close else ""
             have = ", ".join(self.tables()) or "none yet"
-            raise TableNotFoundError(
-                f'no table "{name}"{hint}; tables: {have}'
-            ) from None
+            raise TableNotFoundError(f'no table "{name}"{hint}; tables: {have}') from None
 
-    def create_table(self, name: str, primary_key: str = "id",
-                     indexes: list[str] | tuple[str, ...] = (),
-                     options: dict[str, int] | None = None) -> Table:
+    def create_table(
+        self,
+        name: str,
+        primary_key: str = "id",
+        indexes: list[str] | tuple[str, ...] = (),
+        options: dict[str, int] | None = None,
+    ) -> Table:
         """Create a table. Its schema.yaml is durable when this returns."""
         self._check_writable()
         check_table_name(name)
@@ -217,17 +241,28 @@ class Database:
         directory = os.path.join(self.tables_dir, name)
         if os.path.exists(directory):
             raise InvalidInputError(
-                f"tables/{name} exists but has no schema.yaml; "
-                'move it away or run "driftdb doctor"'
+                f'tables/{name} exists but has no schema.yaml; move it away or run "driftdb doctor"'
             )
         fs.make_dirs_durably(os.path.join(directory, "segments"))
         fs.write_file_atomically(os.path.join(directory, "schema.yaml"), schema.to_yaml())
         table = Table(self, schema, directory)
         table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
-        table.appender = SegmentAppender(table.segments_dir,
-                                         schema.option("segment_size_bytes"))
+        table.appender = SegmentAppender(table.segments_dir, schema.option("segment_size_bytes"))
         self._tables[name] = table
         return table
+
+    # -- DriftQL ---------------------------------------------------------------------------
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Result:
+        """Run DriftQL (one statement or several separated by `;`) and return the last
+        statement's Result (its rows, count or message). `?` placeholders bind `params` as
+        data, never as text. Every statement is parsed before any runs."""
+        from driftdb.query.executor import execute_script
+
+        results = execute_script(self, statement, params)
+        if not results:
+            raise InvalidInputError("no statement to execute")
+        return results[-1]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -265,8 +300,11 @@ class Database:
         if covered is not None and covered.seq >= txn.first:
             return txn.parts.get(name, 0)  # indexed, so the writer had committed it whole
         tail = read_tail(other.segments_dir, covered)
-        return sum(1 for item in tail.located
-                   if item.event.txn is not None and item.event.txn.first == txn.first)
+        return sum(
+            1
+            for item in tail.located
+            if item.event.txn is not None and item.event.txn.first == txn.first
+        )
 
     def head(self) -> int:
         """The newest seq in the database (0 when it is empty)."""
@@ -284,8 +322,7 @@ class Database:
         if self._closed:
             raise DriftError("the database is closed")
         if self.readonly:
-            raise ReadOnlyError("the database is open read-only; open it without readonly "
-                                "to write")
+            raise ReadOnlyError("the database is open read-only; open it without readonly to write")
         if self._failed is not None:
             raise WriterStoppedError(
                 f"the writer stopped after an earlier failure ({self._failed}); "
@@ -334,10 +371,12 @@ class Database:
             for name, events in per_table.items():
                 table = self._tables[name]
                 if table.appender is None:
-                    table.appender = SegmentAppender(table.segments_dir,
-                                                     table.schema.option("segment_size_bytes"))
-                frames = [encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e))
-                          for e in events]
+                    table.appender = SegmentAppender(
+                        table.segments_dir, table.schema.option("segment_size_bytes")
+                    )
+                frames = [
+                    encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e)) for e in events
+                ]
                 segment, offset = table.appender.append(b"".join(frames))
                 spots = []
                 for event, frame in zip(events, frames, strict=True):
@@ -391,9 +430,12 @@ class Database:
                 table.index.clear()
                 covered = None
             tail = read_tail(table.segments_dir, covered)
-            if (covered is not None and tail.problem is not None and not tail.located
-                    and (tail.problem_segment, tail.problem.offset)
-                    == (covered.segment, covered.offset)):
+            if (
+                covered is not None
+                and tail.problem is not None
+                and not tail.located
+                and (tail.problem_segment, tail.problem.offset) == (covered.segment, covered.offset)
+            ):
                 # The covered position is not a frame boundary: the index is stale.
                 self.notes.append(f'table "{name}": indexes did not match the log; rebuilt')
                 table.index.clear()
@@ -401,45 +443,65 @@ class Database:
                 tail = read_tail(table.segments_dir, None)
             if tail.problem is not None and not tail.problem.torn:
                 p = tail.problem
-                follow = (f"; good frames follow at offset {p.next_good_offset}"
-                          if p.next_good_offset is not None else "")
-                raise CorruptionError(os.path.relpath(p.path, self.path), p.offset,
-                                      p.reason + follow)
-            if (tail.problem is not None and tail.problem_segment is not None
-                    and tail.problem_segment != tail.last_segment):
+                follow = (
+                    f"; good frames follow at offset {p.next_good_offset}"
+                    if p.next_good_offset is not None
+                    else ""
+                )
+                raise CorruptionError(
+                    os.path.relpath(p.path, self.path), p.offset, p.reason + follow
+                )
+            if (
+                tail.problem is not None
+                and tail.problem_segment is not None
+                and tail.problem_segment != tail.last_segment
+            ):
                 p = tail.problem
-                raise CorruptionError(os.path.relpath(p.path, self.path), p.offset,
-                                      p.reason + "; later segments follow")
+                raise CorruptionError(
+                    os.path.relpath(p.path, self.path),
+                    p.offset,
+                    p.reason + "; later segments follow",
+                )
             tails[name] = tail
 
         events = {name: [item.event for item in tail.located] for name, tail in tails.items()}
 
         def count_in_tails(other: str, txn: Txn) -> int:
-            return sum(1 for e in events.get(other, [])
-                       if e.txn is not None and e.txn.first == txn.first)
+            return sum(
+                1 for e in events.get(other, []) if e.txn is not None and e.txn.first == txn.first
+            )
 
         for name, tail in tails.items():
             table = self._tables[name]
             cut = cut_batches(name, events[name], count_in_tails)
             keep = tail.located
             if cut:
-                first_cut = next(i for i, item in enumerate(tail.located)
-                                 if item.event.txn is not None and item.event.txn.first in cut)
+                first_cut = next(
+                    i
+                    for i, item in enumerate(tail.located)
+                    if item.event.txn is not None and item.event.txn.first in cut
+                )
                 keep = tail.located[:first_cut]
                 dropped = tail.located[first_cut:]
                 spot = dropped[0]
-                self._truncate(table, spot.segment, spot.offset,
-                               f"an incomplete batch (seqs {dropped[0].event.seq}-"
-                               f"{dropped[-1].event.seq}) that was never acknowledged")
+                self._truncate(
+                    table,
+                    spot.segment,
+                    spot.offset,
+                    f"an incomplete batch (seqs {dropped[0].event.seq}-"
+                    f"{dropped[-1].event.seq}) that was never acknowledged",
+                )
             elif tail.problem is not None:
                 p = tail.problem
                 assert tail.problem_segment is not None
-                self._truncate(table, tail.problem_segment, p.offset,
-                               f"a torn final frame ({p.reason})")
+                self._truncate(
+                    table, tail.problem_segment, p.offset, f"a torn final frame ({p.reason})"
+                )
             assert table.index is not None
             table.index.apply(keep, table.primary_key)
-            table.appender = SegmentAppender(table.segments_dir,
-                                             table.schema.option("segment_size_bytes"))
+            table.appender = SegmentAppender(
+                table.segments_dir, table.schema.option("segment_size_bytes")
+            )
 
         newest_seq, newest_ms = 0, 0
         for table in self._tables.values():
@@ -470,9 +532,7 @@ class Database:
             self.notes.append(f"{rel}: rewrote a torn segment header ({size} bytes)")
             return
         fs.layer().truncate(path, offset)
-        self.notes.append(
-            f"{rel}: truncated {size - offset} bytes at offset {offset}: {why}"
-        )
+        self.notes.append(f"{rel}: truncated {size - offset} bytes at offset {offset}: {why}")
 
 
 def _covered_is_plausible(table: Table, covered: Covered) -> bool:
@@ -483,4 +543,3 @@ def _covered_is_plausible(table: Table, covered: Covered) -> bool:
         return os.path.getsize(path) >= covered.offset
     except FileNotFoundError:
         return False
-

@@ -58,7 +58,7 @@ class Table:
     def insert(self, doc: Document, *, meta: Mapping[str, Any] | None = None) -> int:
         """Insert a new row (or re-create a soft-deleted one). Raises DuplicateKeyError if the
         key is live, InvalidInputError for a bad document."""
-        where = f'INSERT INTO {self.name}'
+        where = f"INSERT INTO {self.name}"
         check_document(doc, where)
         if self.primary_key not in doc:
             raise InvalidInputError(
@@ -73,8 +73,9 @@ class Table:
                 )
             return batch.add(self, EventType.INSERT, key, dict(doc), meta)
 
-    def insert_many(self, docs: Iterable[Document], *,
-                    meta: Mapping[str, Any] | None = None) -> list[int]:
+    def insert_many(
+        self, docs: Iterable[Document], *, meta: Mapping[str, Any] | None = None
+    ) -> list[int]:
         """Insert several rows as one atomic batch with one fsync: all of them or none."""
         with self.db.batch():
             return [self.insert(doc, meta=meta) for doc in docs]
@@ -103,8 +104,10 @@ class Table:
             return batch.add(self, EventType.SOFT_DELETE, key, None, meta)
 
     def _missing(self, key: Key, verb: str) -> str:
-        return (f'{verb}: table "{self.name}" has no live row with key {key!r} '
-                "(never inserted, or soft-deleted)")
+        return (
+            f'{verb}: table "{self.name}" has no live row with key {key!r} '
+            "(never inserted, or soft-deleted)"
+        )
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -125,9 +128,13 @@ class Table:
             assert point.seq is not None
             head = self.db.head()
             if point.seq > head:
-                warnings.warn(DriftWarning(
-                    f"AS OF {point.text} is beyond the head (@seq:{head}); "
-                    "showing the current state"), stacklevel=3)
+                warnings.warn(
+                    DriftWarning(
+                        f"AS OF {point.text} is beyond the head (@seq:{head}); "
+                        "showing the current state"
+                    ),
+                    stacklevel=3,
+                )
             return point.seq
         assert point.unix_ms is not None
         return view.seq_at_time(point.unix_ms)
@@ -138,9 +145,14 @@ class Table:
         with self.view() as view:
             return view.get(key, self.resolve(view, as_of))
 
-    def select(self, where: Where = None, as_of: AsOf = None,
-               order_by: str | Sequence[str] | None = None, limit: int | None = None,
-               params: Sequence[Any] = ()) -> Iterator[Document]:
+    def select(
+        self,
+        where: Where = None,
+        as_of: AsOf = None,
+        order_by: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        params: Sequence[Any] = (),
+    ) -> Iterator[Document]:
         """Rows matching `where` at `as_of`. `where` is a mapping of column (dotted paths
         allowed) to value, AND-ed, or a DriftQL expression with `?` placeholders bound from
         `params`. `order_by` takes column names, each optionally followed by " DESC"."""

@@ -20,8 +20,9 @@ from driftdb.storage.segment import read_frame, segment_path
 class TableView:
     """Answers reads at a resolved seq (`MAX_U64` means now). Close it when done."""
 
-    def __init__(self, primary_key: str, segments_dir: str, reader: IndexReader | None,
-                 tail: list[Event]) -> None:
+    def __init__(
+        self, primary_key: str, segments_dir: str, reader: IndexReader | None, tail: list[Event]
+    ) -> None:
         self.primary_key = primary_key
         self.segments_dir = segments_dir
         self.reader = reader
@@ -102,20 +103,28 @@ class TableView:
                 if key not in touched:
                     yield key, row
         for key in touched:
-            row = self._overlaid_row(key, seq)
-            if row is not None:
-                yield key, row
+            changed = self._overlaid_row(key, seq)
+            if changed is not None:
+                yield key, changed
 
-    def keys_in_range(self, column: str, lower: Any, upper: Any, seq: int,
-                      include_lower: bool, include_upper: bool) -> Iterator[Key]:
+    def keys_in_range(
+        self,
+        column: str,
+        lower: Any,
+        upper: Any,
+        seq: int,
+        include_lower: bool,
+        include_upper: bool,
+    ) -> Iterator[Key]:
         """Candidate keys from a temporal index (plus every key the tail touched: the caller
         re-checks those against their row)."""
         if seq < 0:
             return
         touched = [k for k in self.overlay if self._touched(k, seq)]
         if self.reader is not None and column in self.reader.index.ix:
-            for key in self.reader.keys_with_value(column, lower, upper, seq, include_lower,
-                                                   include_upper):
+            for key in self.reader.keys_with_value(
+                column, lower, upper, seq, include_lower, include_upper
+            ):
                 if key not in self.overlay or not self._touched(key, seq):
                     yield key
         yield from touched
@@ -137,8 +146,17 @@ class TableView:
             state[key] = entries[-1].row
         for event in self.overlay.get(key, []):
             apply_event(state, event, self.primary_key)
-            entries.append(DriftEntry(event.seq, event.unix_ms, event.type, event.data,
-                                      event.meta, state.get(key), event.purged))
+            entries.append(
+                DriftEntry(
+                    event.seq,
+                    event.unix_ms,
+                    event.type,
+                    event.data,
+                    event.meta,
+                    state.get(key),
+                    event.purged,
+                )
+            )
         return entries
 
     def _entry(self, key: Key, version: Version) -> DriftEntry:
@@ -151,7 +169,9 @@ class TableView:
         except ValueError as exc:
             raise CorruptionError(path, version.offset, str(exc)) from None
         if event.seq != version.seq or event.key != key:
-            raise CorruptionError(path, version.offset,
-                                  f"key directory says seq {version.seq}, frame has {event.seq}")
-        return DriftEntry(event.seq, event.unix_ms, event.type, event.data, event.meta,
-                          version.row, event.purged)
+            raise CorruptionError(
+                path, version.offset, f"key directory says seq {version.seq}, frame has {event.seq}"
+            )
+        return DriftEntry(
+            event.seq, event.unix_ms, event.type, event.data, event.meta, version.row, event.purged
+        )

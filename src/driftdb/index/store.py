@@ -106,8 +106,15 @@ class TableIndex:
         if not readonly:
             os.makedirs(directory, exist_ok=True)
         self.env = lmdb.open(
-            directory, max_dbs=8 + len(columns), map_size=1 << 40, readonly=readonly,
-            sync=False, metasync=False, readahead=False, max_readers=256, lock=True,
+            directory,
+            max_dbs=8 + len(columns),
+            map_size=1 << 40,
+            readonly=readonly,
+            sync=False,
+            metasync=False,
+            readahead=False,
+            max_readers=256,
+            lock=True,
         )
         create = not readonly
         self.keys = self.env.open_db(b"keys", create=create)
@@ -152,22 +159,39 @@ class TableIndex:
                     live += 1
                 elif prev_row is not None and row is None:
                     live -= 1
-                txn.put(pk + u64(event.seq),
-                        _pack([int(event.type), event.unix_ms, item.segment, item.offset, row]),
-                        db=self.keys)
+                txn.put(
+                    pk + u64(event.seq),
+                    _pack([int(event.type), event.unix_ms, item.segment, item.offset, row]),
+                    db=self.keys,
+                )
                 for column, db in self.ix.items():
                     _update_index(txn, db, pk, event.seq, prev_row, row, column)
-                txn.put(u64(event.seq), _pack([event.unix_ms, live, item.segment, item.offset]),
-                        db=self.seqs)
+                txn.put(
+                    u64(event.seq),
+                    _pack([event.unix_ms, live, item.segment, item.offset]),
+                    db=self.seqs,
+                )
                 txn.put(u64(event.unix_ms) + u64(event.seq), b"", db=self.time)
             last = located[-1]
-            txn.put(b"covered", _pack({
-                "seq": last.event.seq, "segment": last.segment, "offset": last.end_offset,
-                "unix_ms": last.event.unix_ms, "live": live, "format": INDEX_FORMAT,
-            }), db=self.meta)
+            txn.put(
+                b"covered",
+                _pack(
+                    {
+                        "seq": last.event.seq,
+                        "segment": last.segment,
+                        "offset": last.end_offset,
+                        "unix_ms": last.event.unix_ms,
+                        "live": live,
+                        "format": INDEX_FORMAT,
+                    }
+                ),
+                db=self.meta,
+            )
 
 
-def _row_after(prev: dict[str, Any] | None, event: Event, primary_key: str) -> dict[str, Any] | None:
+def _row_after(
+    prev: dict[str, Any] | None, event: Event, primary_key: str
+) -> dict[str, Any] | None:
     if event.type is EventType.SOFT_DELETE or event.purged is not None:
         return None
     if event.type is EventType.INSERT:
@@ -178,8 +202,15 @@ def _row_after(prev: dict[str, Any] | None, event: Event, primary_key: str) -> d
     return row
 
 
-def _update_index(txn: Any, db: Any, pk: bytes, seq: int, prev: dict[str, Any] | None,
-                  row: dict[str, Any] | None, column: str) -> None:
+def _update_index(
+    txn: Any,
+    db: Any,
+    pk: bytes,
+    seq: int,
+    prev: dict[str, Any] | None,
+    row: dict[str, Any] | None,
+    column: str,
+) -> None:
     old = encode_value(resolve(prev, column)) if prev is not None else None
     new = encode_value(resolve(row, column)) if row is not None else None
     if old == new:
@@ -263,10 +294,8 @@ class IndexReader:
 
     def live_count_at(self, seq: int) -> int:
         cursor = self.txn.cursor(db=self.index.seqs)
-        if seq < MAX_U64 and cursor.set_range(u64(seq + 1)):
-            found = cursor.prev()
-        else:
-            found = cursor.last()
+        landed = seq < MAX_U64 and cursor.set_range(u64(seq + 1))
+        found = cursor.prev() if landed else cursor.last()
         return int(_unpack(cursor.value())[1]) if found else 0
 
     def first_seq(self) -> int | None:
@@ -293,9 +322,15 @@ class IndexReader:
             if row is not None:
                 yield decode_key(current_pk), row
 
-    def keys_with_value(self, column: str, lower: Any, upper: Any, seq: int,
-                        include_lower: bool = True, include_upper: bool = True,
-                        ) -> Iterator[Key]:
+    def keys_with_value(
+        self,
+        column: str,
+        lower: Any,
+        upper: Any,
+        seq: int,
+        include_lower: bool = True,
+        include_upper: bool = True,
+    ) -> Iterator[Key]:
         """Keys whose `column` value lay in [lower, upper] (bounds optional: pass the
         `UNBOUNDED` marker) at `seq`. Equality is lower == upper."""
         db = self.index.ix[column]

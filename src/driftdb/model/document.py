@@ -16,8 +16,7 @@ def check_key(key: object, where: str) -> Key:
     """A primary key is a string or an integer (not a bool) within int64."""
     if isinstance(key, bool) or not isinstance(key, str | int):
         raise InvalidInputError(
-            f"{where}: primary key must be a string or an integer, got {type(key).__name__} "
-            f"{key!r}"
+            f"{where}: primary key must be a string or an integer, got {type(key).__name__} {key!r}"
         )
     if isinstance(key, int) and not -MAX_INT - 1 <= key <= MAX_INT:
         raise InvalidInputError(f"{where}: integer primary key {key} is outside 64 bits")
@@ -50,16 +49,18 @@ def _check_value(value: Any, where: str, path: str, depth: int) -> None:
     if isinstance(value, dict):
         for name, item in value.items():
             if not isinstance(name, str):
-                raise InvalidInputError(f"{where}: object key {name!r} at {path or '/'} is not a "
-                                        "string")
+                raise InvalidInputError(
+                    f"{where}: object key {name!r} at {path or '/'} is not a string"
+                )
             _check_value(item, where, f"{path}/{name}", depth + 1)
         return
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
             _check_value(item, where, f"{path}/{i}", depth + 1)
         return
-    raise InvalidInputError(f"{where}: value at {path or '/'} has type {type(value).__name__}, "
-                            "which is not JSON")
+    raise InvalidInputError(
+        f"{where}: value at {path or '/'} has type {type(value).__name__}, which is not JSON"
+    )
 
 
 def _kind(value: object) -> str:

@@ -105,5 +105,13 @@ def unpack_event(seq: int, unix_ms: int, event_type: int, payload: bytes) -> Eve
             raise ValueError(f"{etype.name} payload has no document map")
     txn = Txn.from_wire(raw["txn"]) if raw.get("txn") is not None else None
     meta = raw.get("meta")
-    return Event(seq, unix_ms, etype, key, data, meta if isinstance(meta, dict) else None, txn,
-                 purged if isinstance(purged, dict) else None)
+    return Event(
+        seq,
+        unix_ms,
+        etype,
+        key,
+        data,
+        meta if isinstance(meta, dict) else None,
+        txn,
+        purged if isinstance(purged, dict) else None,
+    )

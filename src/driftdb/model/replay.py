@@ -56,6 +56,15 @@ def drift_of(events: Iterable[Event], key: Key, primary_key: str) -> list[DriftE
         if event.key != key:
             continue
         apply_event(state, event, primary_key)
-        out.append(DriftEntry(event.seq, event.unix_ms, event.type, event.data, event.meta,
-                              state.get(key), event.purged))
+        out.append(
+            DriftEntry(
+                event.seq,
+                event.unix_ms,
+                event.type,
+                event.data,
+                event.meta,
+                state.get(key),
+                event.purged,
+            )
+        )
     return out

@@ -62,7 +62,9 @@ class TableSchema:
 
     @staticmethod
     def create(
-        name: str, primary_key: str, indexes: list[str] | tuple[str, ...] = (),
+        name: str,
+        primary_key: str,
+        indexes: list[str] | tuple[str, ...] = (),
         options: dict[str, int] | None = None,
     ) -> TableSchema:
         check_table_name(name)
@@ -95,7 +97,9 @@ class TableSchema:
             raise InvalidInputError(f"{where}: expected a mapping")
         try:
             return TableSchema.create(
-                raw["name"], raw["primary_key"], list(raw.get("indexes") or []),
+                raw["name"],
+                raw["primary_key"],
+                list(raw.get("indexes") or []),
                 dict(raw.get("options") or {}),
             )
         except KeyError as exc:

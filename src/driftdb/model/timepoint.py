@@ -42,7 +42,7 @@ def parse_timepoint(value: AsOf) -> TimePoint:
     if isinstance(value, TimePoint):
         return value
     if isinstance(value, bool):
-        raise InvalidInputError(f"AS OF {value!r}: expected a seq, \"@seq:N\", a time or @now")
+        raise InvalidInputError(f'AS OF {value!r}: expected a seq, "@seq:N", a time or @now')
     if isinstance(value, int):
         if value < 0:
             raise InvalidInputError(f"AS OF {value}: a seq cannot be negative")
@@ -76,8 +76,10 @@ def parse_timepoint(value: AsOf) -> TimePoint:
 def _from_datetime(moment: datetime, text: str) -> TimePoint:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    unix_ms = int(moment.timestamp() * 1000) if moment.microsecond % 1000 == 0 else (
-        int(moment.timestamp() * 1_000_000) // 1000
+    unix_ms = (
+        int(moment.timestamp() * 1000)
+        if moment.microsecond % 1000 == 0
+        else (int(moment.timestamp() * 1_000_000) // 1000)
     )
     return TimePoint("time", unix_ms=unix_ms, text=text)
 

@@ -12,9 +12,7 @@ import typing
 from dataclasses import dataclass
 from typing import TypeAlias
 
-JsonValue: TypeAlias = (
-    None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
-)
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Document: TypeAlias = dict[str, JsonValue]
 Key: TypeAlias = str | int
 """A primary key value: a string or an integer (never a bool)."""

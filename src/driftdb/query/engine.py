@@ -2,49 +2,203 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from driftdb.index.store import resolve
-from driftdb.model.events import Document
-from driftdb.model.timepoint import AsOf
+from driftdb.errors import InvalidInputError
+from driftdb.index.keycodec import is_exact
+from driftdb.model.events import Document, Key
+from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
+from driftdb.query import ast
+from driftdb.query.evaluate import matches, order_rows
+from driftdb.query.parser import parse_expression
+from driftdb.query.planner import FullScan, IndexRange, Intersect, Plan, Union, plan_where
+from driftdb.view import TableView
 
 if TYPE_CHECKING:
     from driftdb.table import Table, Where
 
 
-def _equalities(where: Where) -> list[tuple[str, Any]]:
+def to_expr(where: Where, params: Sequence[Any] = ()) -> ast.Expr | None:
+    """A WHERE given as a mapping (column -> value, AND-ed) or a DriftQL expression string."""
     if where is None:
-        return []
+        return None
+    if isinstance(where, str):
+        return parse_expression(where, params)
     if isinstance(where, Mapping):
-        return list(where.items())
-    raise NotImplementedError("expression strings arrive with the DriftQL parser")
+        terms: list[ast.Expr] = []
+        for column, value in where.items():
+            col = ast.Column(tuple(str(column).split(".")))
+            if value is None:
+                terms.append(ast.IsNull(col))
+            else:
+                terms.append(ast.Comparison("=", col, ast.Literal(value)))
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else ast.And(tuple(terms))
+    raise InvalidInputError(
+        f"where must be a mapping or a DriftQL expression string, not {type(where).__name__}"
+    )
 
 
-def _matches(row: Document, eqs: list[tuple[str, Any]]) -> bool:
-    return all(resolve(row, col) == val and (val is not None) for col, val in eqs)
+def to_timepoint(as_of: AsOf | ast.AsOf) -> TimePoint:
+    if isinstance(as_of, ast.AsOf):
+        if as_of.kind == "seq":
+            assert as_of.seq is not None
+            return TimePoint("seq", seq=as_of.seq, text=f"@seq:{as_of.seq}")
+        if as_of.kind == "now":
+            return TimePoint.now()
+        return parse_timepoint(as_of.text)
+    return parse_timepoint(as_of)
 
 
-def run_select(table: Table, where: Where, params: Sequence[Any], as_of: AsOf,
-               order_by: str | Sequence[str] | None, limit: int | None) -> list[Document]:
-    eqs = _equalities(where)
+def order_items(order_by: str | Sequence[str] | None) -> tuple[ast.OrderItem, ...]:
+    """`"total DESC"` or `["status", "total desc"]` as ORDER BY items."""
+    if order_by is None:
+        return ()
+    items = [order_by] if isinstance(order_by, str) else list(order_by)
+    out = []
+    for item in items:
+        words = item.split()
+        if (
+            not words
+            or len(words) > 2
+            or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC"))
+        ):
+            raise InvalidInputError(f'order_by item {item!r}: expected "column [ASC|DESC]"')
+        desc = len(words) == 2 and words[1].upper() == "DESC"
+        out.append(ast.OrderItem(ast.Column(tuple(words[0].split("."))), desc))
+    return tuple(out)
+
+
+def _candidate_keys(view: TableView, plan: Plan, seq: int) -> set[Key]:
+    if isinstance(plan, IndexRange):
+        return set(
+            view.keys_in_range(
+                plan.column, plan.lower, plan.upper, seq, plan.include_lower, plan.include_upper
+            )
+        )
+    if isinstance(plan, Union):
+        keys: set[Key] = set()
+        for part in plan.parts:
+            keys |= _candidate_keys(view, part, seq)
+        return keys
+    assert isinstance(plan, Intersect)
+    sets = sorted((_candidate_keys(view, p, seq) for p in plan.parts), key=len)
+    result = sets[0]
+    for other in sets[1:]:
+        result &= other
+    return result
+
+
+def iter_matching(
+    view: TableView,
+    where: ast.Expr | None,
+    plan: Plan,
+    seq: int,
+) -> Iterator[Document]:
+    """Rows live at `seq` that match `where`, found through `plan`."""
+    if isinstance(plan, FullScan):
+        for _, row in view.rows(seq):
+            if where is None or matches(where, row):
+                yield row
+        return
+    if isinstance(plan, IndexRange) and not view.overlay:
+        keys: Iterator[Key] | list[Key] = view.keys_in_range(
+            plan.column, plan.lower, plan.upper, seq, plan.include_lower, plan.include_upper
+        )
+    else:
+        keys = sorted(_candidate_keys(view, plan, seq), key=_key_order)
+    for key in keys:
+        found = view.get(key, seq)
+        if found is not None and (where is None or matches(where, found)):
+            yield found
+
+
+def _key_order(key: Key) -> tuple[int, Any]:
+    return (0, key) if isinstance(key, int) else (1, key)
+
+
+def _count_from_index(view: TableView, where: ast.Expr | None, plan: Plan, seq: int) -> int | None:
+    """A count answered from index entries alone, when the plan is exactly the WHERE."""
+    if (
+        isinstance(plan, IndexRange)
+        and not view.overlay
+        and isinstance(where, ast.Comparison)
+        and where.op == "="
+        and plan.lower == plan.upper
+        and is_exact(plan.lower)
+        and not isinstance(plan.lower, dict | list)
+    ):
+        return sum(
+            1 for _ in view.keys_in_range(plan.column, plan.lower, plan.upper, seq, True, True)
+        )
+    return None
+
+
+def select_rows(
+    table: Table,
+    where: ast.Expr | None,
+    as_of: AsOf | ast.AsOf,
+    order: tuple[ast.OrderItem, ...] = (),
+    limit: int | None = None,
+    offset: int | None = None,
+) -> list[Document]:
+    """The rows a SELECT returns, fully materialised (ordered, offset, limited)."""
+    plan = plan_where(where, table.schema.indexes)
     with table.view() as view:
-        seq = table.resolve(view, as_of)
-        indexed = [(c, v) for c, v in eqs if c in table.schema.indexes]
-        rows: list[Document] = []
-        if indexed:
-            col, val = indexed[0]
-            for key in view.keys_in_range(col, val, val, seq, True, True):
-                row = view.get(key, seq)
-                if row is not None and _matches(row, eqs):
-                    rows.append(row)
-        else:
-            rows = [row for _, row in view.rows(seq) if _matches(row, eqs)]
-    return rows[:limit] if limit is not None else rows
+        seq = table.resolve_point(view, to_timepoint(as_of))
+        rows = iter_matching(view, where, plan, seq)
+        start = offset or 0
+        if not order:
+            out: list[Document] = []
+            for i, row in enumerate(rows):
+                if i < start:
+                    continue
+                if limit is not None and len(out) >= limit:
+                    break
+                out.append(row)
+            return out
+        listed = order_rows(rows, order)
+    end = None if limit is None else start + limit
+    return [dict(row) for row in listed[start:end]]
+
+
+def count_rows(table: Table, where: ast.Expr | None, as_of: AsOf | ast.AsOf) -> int:
+    plan = plan_where(where, table.schema.indexes)
+    with table.view() as view:
+        seq = table.resolve_point(view, to_timepoint(as_of))
+        if where is None:
+            return view.count(seq)
+        fast = _count_from_index(view, where, plan, seq)
+        if fast is not None:
+            return fast
+        return sum(1 for _ in iter_matching(view, where, plan, seq))
+
+
+def explain(table: Table, where: ast.Expr | None) -> str:
+    """The plan a SELECT with this WHERE would use, as one line."""
+    plan = plan_where(where, table.schema.indexes)
+    text = plan.describe()
+    if not isinstance(plan, FullScan) and where is not None:
+        text += ", then FILTER by the full WHERE"
+    elif where is not None:
+        text += " with FILTER"
+    return text
+
+
+def run_select(
+    table: Table,
+    where: Where,
+    params: Sequence[Any],
+    as_of: AsOf,
+    order_by: str | Sequence[str] | None,
+    limit: int | None,
+) -> list[Document]:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidInputError(f"limit must be a non-negative integer, got {limit!r}")
+    return select_rows(table, to_expr(where, params), as_of, order_items(order_by), limit)
 
 
 def run_count(table: Table, where: Where, params: Sequence[Any], as_of: AsOf) -> int:
-    if where is None:
-        with table.view() as view:
-            return view.count(table.resolve(view, as_of))
-    return len(run_select(table, where, params, as_of, None, None))
+    return count_rows(table, to_expr(where, params), as_of)

@@ -114,7 +114,9 @@ class _Lexer:
     def _add(self, kind: TokenKind, start: int, value: str | int | float | None = None) -> None:
         text = self.source[start : self.pos]
         column = start - self.line_start + 1
-        token = Token(kind, text, text if value is None else value, self.line, column, start, self.pos)
+        token = Token(
+            kind, text, text if value is None else value, self.line, column, start, self.pos
+        )
         self.tokens.append(token)
 
     def _error(

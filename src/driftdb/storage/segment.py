@@ -12,7 +12,6 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
 
 from driftdb.storage import fs
 from driftdb.storage.frame import (

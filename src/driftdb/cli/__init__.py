@@ -1,0 +1,1 @@
+"""The `driftdb` command line: the only package that prints or exits."""

@@ -1,0 +1,25 @@
+"""`driftdb init DIR`: create an empty database."""
+
+from __future__ import annotations
+
+import click
+
+from driftdb.cli.main import cli
+from driftdb.database import Database
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False))
+def init_command(directory: str) -> None:
+    """Create a new, empty database in DIRECTORY (which must not exist or be empty).
+
+    \b
+    Example:
+      driftdb init shop.db
+    """
+    import os
+
+    if os.path.isdir(os.path.join(directory, "tables")):
+        raise click.UsageError(f"{directory} is already a DriftDB database")
+    Database(directory, create=True).close()
+    click.echo(f"created an empty DriftDB database in {directory}")

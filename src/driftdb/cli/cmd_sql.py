@@ -1,0 +1,81 @@
+"""`driftdb sql`: run DriftQL from -e, a file, stdin, or an interactive shell."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import click
+
+from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
+from driftdb.cli.output import render
+from driftdb.database import Database
+from driftdb.query import ast
+from driftdb.query.executor import execute_statement
+from driftdb.query.parser import parse
+
+READ_ONLY = (ast.Select, ast.Explain, ast.ShowTables, ast.Describe, ast.ShowDrift)
+
+
+def run_script(directory: str, source: str, fmt: str) -> None:
+    """Parse the whole script first (a syntax error anywhere runs nothing), then run each
+    statement in order, stopping at the first error. A script of reads takes no lock."""
+    statements = parse(source)
+    readonly = all(isinstance(s, READ_ONLY) for s in statements)
+    with Database(directory, readonly=readonly) as db:
+        out = sys.stdout
+        for statement in statements:
+            render(execute_statement(db, statement), fmt, out)
+
+
+@cli.command("sql")
+@db_dir_option
+@click.option(
+    "-e",
+    "--execute",
+    "statements",
+    default=None,
+    metavar="STATEMENTS",
+    help="DriftQL to run (several statements separated by ;).",
+)
+@click.option(
+    "-f",
+    "--file",
+    "script",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    metavar="FILE.dql",
+    help="A file of DriftQL statements (- for stdin).",
+)
+@format_option
+def sql_command(
+    directory: str,
+    statements: str | None,
+    script: TextIO | None,
+    fmt: str,
+    as_json: bool,
+) -> None:
+    """Run DriftQL statements. With neither -e nor -f: an interactive shell when stdin is a
+    terminal, else the statements read from stdin.
+
+    \b
+    Examples:
+      driftdb sql -d shop.db -e 'CREATE TABLE orders (pk=id, INDEX(status))'
+      driftdb sql -d shop.db -e 'PATCH orders KEY 1 SET {"status": "paid"}'
+      driftdb sql -d shop.db -e 'SELECT * FROM orders AS OF "@seq:1"'
+      driftdb sql -d shop.db -f migrate.dql
+      echo 'SHOW TABLES' | driftdb sql -d shop.db
+    """
+    fmt = chosen_format(fmt, as_json)
+    if statements is not None and script is not None:
+        raise click.UsageError("give -e or -f, not both")
+    if statements is not None:
+        run_script(directory, statements, fmt)
+    elif script is not None:
+        run_script(directory, script.read(), fmt)
+    elif sys.stdin.isatty():
+        from driftdb.cli.shell import run_shell
+
+        run_shell(directory, fmt)
+    else:
+        run_script(directory, sys.stdin.read(), fmt)

@@ -1,0 +1,74 @@
+"""Turning results into text: an aligned table for people, JSON, JSON Lines or CSV for tools."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, TextIO
+
+from driftdb.query.executor import Result
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def text_table(columns: list[str], rows: list[dict[str, Any]], max_width: int = 60) -> str:
+    """An aligned plain-text table (no colour, so it reads the same in a pipe)."""
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in r] for r in cells]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(values: list[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+
+    out = [rule, line(columns), rule, *(line(r) for r in cells), rule]
+    return "\n".join(out)
+
+
+def render(result: Result, fmt: str, out: TextIO) -> None:
+    """Write one result in the chosen format."""
+    if result.kind in ("write", "ddl", "maintenance"):
+        if fmt in ("json", "jsonl"):
+            out.write(_json({"ok": True, "message": result.message, "seq": result.seq}) + "\n")
+        else:
+            out.write(f"{result.message}\n")
+        return
+    rows, columns = result.rows, result.columns
+    if fmt == "json":
+        out.write(_json(rows) + "\n")
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(_json(row) + "\n")
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(c)) for c in columns])
+        out.write(buffer.getvalue())
+    else:
+        if result.kind == "count":
+            out.write(f"{rows[0]['count']}\n")
+            return
+        if result.kind == "plan":
+            out.write(f"{result.message}\n")
+            return
+        out.write(text_table(columns, rows) + "\n")
+        noun = "row" if len(rows) == 1 else "rows"
+        if result.kind == "drift":
+            noun = "event" if len(rows) == 1 else "events"
+        if result.kind != "describe":
+            out.write(f"({len(rows)} {noun})\n")

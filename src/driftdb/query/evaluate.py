@@ -1,0 +1,213 @@
+"""Evaluating a WHERE condition against one row, and the one order ORDER BY sorts values in.
+
+Whatever plan finds the candidate rows (index ranges, a full scan, a replay), every candidate is
+checked here, so this module alone defines what a condition means:
+
+- A missing path reads as null. Any comparison with null is *unknown*: `a = null` and
+  `a != null` both fail; test for null with `IS NULL` / `IS NOT NULL`.
+- Values fall into type families: null, booleans, numbers, strings, lists, objects. Booleans are
+  not numbers (`true = 1` fails). Ints and floats compare numerically (`1 = 1.0`).
+- Across families, `=` is false and `!=` is true; `<`, `<=`, `>`, `>=` are unknown.
+- Within a family, comparisons follow `sort_key`, so a WHERE range and an ORDER BY agree.
+- Conditions use SQL's three-valued logic: unknown AND false is false, unknown OR true is true,
+  NOT unknown is unknown, and a row matches only when its condition is true. So
+  `NOT a = 1` does not match a row without `a`, just as `a != 1` does not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from driftdb.query.ast import (
+    And,
+    Column,
+    CompareOp,
+    Comparison,
+    Expr,
+    InList,
+    IsNull,
+    Literal,
+    Not,
+    Operand,
+    Or,
+    OrderItem,
+)
+
+SortKey = tuple[int, int, int | float | str]
+
+_NULL, _BOOL, _NUMBER, _STRING, _LIST, _OBJECT, _OTHER = range(7)
+
+
+def resolve_path(row: Mapping[str, Any], path: Sequence[str]) -> tuple[bool, Any]:
+    """Follow `path` through nested objects: (True, value) if every step exists, else
+    (False, None). A step into a non-object (a string, a list) is "not found"."""
+    value: Any = row
+    for part in path:
+        if not isinstance(value, Mapping) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
+
+
+def matches(expr: Expr, row: Mapping[str, Any]) -> bool:
+    """True only when `expr` is true for `row` (unknown counts as no match)."""
+    return _truth(expr, row) is True
+
+
+def compare(op: CompareOp, left: Any, right: Any) -> bool | None:
+    """`left op right` for two JSON values: True, False, or None for unknown (see module)."""
+    if left is None or right is None:
+        return None
+    if _family(left) != _family(right):
+        if op == "=":
+            return False
+        return True if op == "!=" else None
+    a, b = sort_key(left), sort_key(right)
+    if op == "=":
+        return a == b
+    if op == "!=":
+        return a != b
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    return a >= b
+
+
+def sort_key(value: Any) -> SortKey:
+    """A key giving one total order over all JSON values, as ORDER BY uses it (missing = null).
+
+    null < false < true < numbers < strings < lists < objects.
+
+    - Numbers (int and float together) compare numerically; a NaN, which JSON cannot hold but a
+      row built in Python might, sorts after every other number.
+    - Strings compare by code point.
+    - Lists and objects compare by their canonical JSON text (keys sorted, no spaces, integral
+      floats written as integers): arbitrary but total, and equal exactly when the values are
+      equal in the sense of `=` (so `[1] = [1.0]` and `{"a": 1, "b": 2} = {"b": 2, "a": 1}`).
+    - Anything else (not JSON) sorts last, by its type name and repr, rather than failing.
+    """
+    family = _family(value)
+    if family == _NULL:
+        return (_NULL, 0, 0)
+    if family == _BOOL:
+        return (_BOOL, 0, int(value))
+    if family == _NUMBER:
+        return (_NUMBER, 1, 0) if math.isnan(value) else (_NUMBER, 0, value)
+    if family == _STRING:
+        return (_STRING, 0, value)
+    if family in (_LIST, _OBJECT):
+        return (family, 0, canonical_json(value))
+    return (_OTHER, 0, f"{type(value).__name__}:{value!r}")
+
+
+def canonical_json(value: Any) -> str:
+    """One text per JSON value: sorted keys, no blanks, integral floats as integers."""
+    return json.dumps(
+        _canonical(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=lambda other: f"{type(other).__name__}:{other!r}",
+    )
+
+
+def project(
+    row: Mapping[str, Any], columns: Sequence[Column | Sequence[str] | str]
+) -> dict[str, Any]:
+    """The row as `SELECT a, b.c` shows it: keyed by the dotted column text, in the order
+    asked, with null for a path the row does not have.
+
+    A column may be given as a `Column`, a path tuple ("b", "c") or dotted text "b.c".
+    """
+    result: dict[str, Any] = {}
+    for column in columns:
+        if isinstance(column, Column):
+            path: Sequence[str] = column.path
+        elif isinstance(column, str):
+            path = column.split(".")
+        else:
+            path = column
+        result[".".join(path)] = resolve_path(row, path)[1]
+    return result
+
+
+def order_rows(
+    rows: Iterable[Mapping[str, Any]], order_by: Sequence[OrderItem]
+) -> list[Mapping[str, Any]]:
+    """Rows sorted by ORDER BY terms (stable: ties keep their input order)."""
+    result = list(rows)
+    for item in reversed(order_by):  # least significant term first; each sort is stable
+        path = item.column.path
+        result.sort(key=lambda row: sort_key(resolve_path(row, path)[1]), reverse=item.descending)
+    return result
+
+
+def _truth(expr: Expr, row: Mapping[str, Any]) -> bool | None:
+    """Three-valued truth of `expr`: True, False, or None for unknown."""
+    if isinstance(expr, Comparison):
+        return compare(expr.op, _value(expr.left, row), _value(expr.right, row))
+    if isinstance(expr, InList):
+        found = _any(compare("=", _value(expr.operand, row), v.value) for v in expr.values)
+        return _not(found) if expr.negated else found
+    if isinstance(expr, IsNull):
+        return (_value(expr.operand, row) is None) != expr.negated
+    if isinstance(expr, Not):
+        return _not(_truth(expr.operand, row))
+    if isinstance(expr, And):
+        return _not(_any(_not(_truth(e, row)) for e in expr.operands))
+    if isinstance(expr, Or):
+        return _any(_truth(e, row) for e in expr.operands)
+    raise TypeError(f"not a DriftQL expression: {expr!r}")
+
+
+def _any(values: Iterable[bool | None]) -> bool | None:
+    """Three-valued OR: true if any is true, else unknown if any is unknown, else false."""
+    result: bool | None = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+def _not(value: bool | None) -> bool | None:
+    return None if value is None else not value
+
+
+def _value(operand: Operand, row: Mapping[str, Any]) -> Any:
+    if isinstance(operand, Literal):
+        return operand.value
+    return resolve_path(row, operand.path)[1]
+
+
+def _family(value: Any) -> int:
+    if value is None:
+        return _NULL
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, int | float):
+        return _NUMBER
+    if isinstance(value, str):
+        return _STRING
+    if isinstance(value, list | tuple):
+        return _LIST
+    if isinstance(value, Mapping):
+        return _OBJECT
+    return _OTHER
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    return value

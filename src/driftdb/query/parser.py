@@ -1,0 +1,948 @@
+"""The DriftQL parser: recursive descent, one method per grammar rule.
+
+Each rule method states its rule in its docstring. A handful of helpers (`_check`, `_match`,
+`_advance`, `_expect`) keep the rules short, and every error names what was expected and where
+("Expect table name after FROM"), with a "did you mean ...?" hint when the word is close to a
+keyword that fits there.
+
+`?` placeholders are bound while parsing: the i-th `?` becomes the i-th parameter as a value
+in the tree (a `Literal`, a key, a document ...), never as text, so a parameter holding quotes,
+`;` or `--` cannot change what the statement means.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import ClassVar
+
+from driftdb.errors import InvalidInputError, QuerySyntaxError
+from driftdb.query.ast import (
+    And,
+    AsOf,
+    Column,
+    Compact,
+    CompareOp,
+    Comparison,
+    CreateTable,
+    Describe,
+    Document,
+    Explain,
+    Expr,
+    InList,
+    Insert,
+    IsNull,
+    JsonValue,
+    Key,
+    Literal,
+    Not,
+    Operand,
+    Or,
+    OrderItem,
+    Patch,
+    Purge,
+    Select,
+    ShowDrift,
+    ShowTables,
+    Snapshot,
+    SoftDelete,
+    Statement,
+)
+from driftdb.query.lexer import tokenize
+from driftdb.query.tokens import RESERVED, STATEMENT_KEYWORDS, Token, TokenKind
+
+# Parentheses, NOT and JSON brackets share one bound, so that no statement can exhaust the
+# Python stack in the parser, the printer or the evaluator (each level costs a few frames).
+MAX_NESTING = 100
+
+_COMPARISONS: dict[TokenKind, CompareOp] = {
+    TokenKind.EQ: "=",
+    TokenKind.NE: "!=",
+    TokenKind.LT: "<",
+    TokenKind.LE: "<=",
+    TokenKind.GT: ">",
+    TokenKind.GE: ">=",
+}
+_VALUE_STARTS = frozenset(
+    {
+        TokenKind.STRING,
+        TokenKind.NUMBER,
+        TokenKind.LBRACE,
+        TokenKind.LBRACKET,
+        TokenKind.QUESTION,
+    }
+)
+# Statements people try from SQL that DriftDB spells differently.
+_STATEMENT_HINTS = {
+    "DELETE": "did you mean SOFT DELETE?",
+    "UPDATE": "did you mean PATCH?",
+}
+
+
+# ---------------------------------------------------------------- public API
+
+
+def parse(source: str, params: Sequence[object] = ()) -> list[Statement]:
+    """Parse a script: statements separated by `;` (empty statements are skipped).
+
+    The i-th `?` in the whole script is bound to `params[i]`. Raises QuerySyntaxError (with
+    line and column) for text that does not parse, InvalidInputError when the number or type
+    of the parameters does not fit the placeholders.
+    """
+    return [statement for _, statement in _Parser(source, params).script()]
+
+
+def parse_one(source: str, params: Sequence[object] = ()) -> Statement:
+    """Parse exactly one statement (a trailing `;` is fine); zero or several is an error."""
+    parser = _Parser(source, params)
+    statements = parser.script()
+    if not statements:
+        raise parser.error(parser.tokens[-1], "Expect statement")
+    if len(statements) > 1:
+        start, _ = statements[1]
+        raise parser.error(start, "Expect one statement, got several")
+    return statements[0][1]
+
+
+def parse_expression(text: str, params: Sequence[object] = ()) -> Expr:
+    """Parse a bare condition, as given to `table.select(where="status = ?", params=[...])`."""
+    parser = _Parser(text, params)
+    expr = parser.expression()
+    token = parser.peek()
+    if token.kind is not TokenKind.EOF:
+        raise parser.error(
+            token,
+            f"Unexpected {token.describe()} after expression",
+            hint="expected AND, OR or the end of the condition",
+        )
+    return expr
+
+
+def parse_timepoint(text: str) -> AsOf:
+    """Read a timepoint as the command line's `--as-of` gives it: `@seq:N`, `@now` or an
+    RFC 3339 time, with or without quotes around it.
+
+    Raises QuerySyntaxError for a malformed `@...` form; times are checked by the engine.
+    """
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
+        stripped = stripped[1:-1]
+    try:
+        return timepoint_from_text(stripped)
+    except _TimepointProblem as problem:
+        raise QuerySyntaxError(
+            problem.message, source=text, length=len(text), hint=problem.hint
+        ) from None
+
+
+class _TimepointProblem(ValueError):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def timepoint_from_text(text: str) -> AsOf:
+    """`@seq:N` (N a non-negative integer), `@now` (any case), or else a time, kept as text.
+
+    Raises _TimepointProblem (a ValueError) for any other `@` form and for an empty string.
+    """
+    stripped = text.strip()
+    lowered = stripped.lower()
+    if lowered == "@now":
+        return AsOf("now")
+    if lowered.startswith("@seq:"):
+        digits = stripped[5:]
+        if digits and all("0" <= c <= "9" for c in digits):
+            return AsOf("seq", seq=int(digits))
+        raise _TimepointProblem(
+            "Expect non-negative integer after @seq:", hint="write @seq:N, for example @seq:42"
+        )
+    if stripped.startswith("@"):
+        raise _TimepointProblem(
+            f"Unknown timepoint '{stripped}'",
+            hint="use @seq:N, @now or a quoted RFC 3339 time",
+        )
+    if not stripped:
+        raise _TimepointProblem(
+            "Expect timepoint, got an empty string",
+            hint='use "@seq:N", "@now" or an RFC 3339 time',
+        )
+    return AsOf("time", text=stripped)
+
+
+# ---------------------------------------------------------------- the parser
+
+
+class _Parser:
+    """Holds the token list, the read position and the parameters still to bind."""
+
+    def __init__(self, source: str, params: Sequence[object]) -> None:
+        if not isinstance(source, str):
+            raise InvalidInputError(f"a statement must be a string, not {type(source).__name__}")
+        if isinstance(params, str | bytes | dict) or not isinstance(params, Sequence):
+            raise InvalidInputError(
+                f"params must be a list or tuple of values, not {type(params).__name__}"
+            )
+        self.source = source
+        self.tokens = tokenize(source)
+        self.params = list(params)
+        self.pos = 0
+        self.next_param = 0
+        self.depth = 0
+        placeholders = sum(1 for t in self.tokens if t.kind is TokenKind.QUESTION)
+        if placeholders != len(self.params):
+            raise InvalidInputError(
+                f"the statement has {_plural(placeholders, 'placeholder')} '?' but "
+                f"{_plural(len(self.params), 'parameter')} {_were(len(self.params))} given"
+            )
+
+    # ------------------------------------------------------------ helpers
+
+    def peek(self, ahead: int = 0) -> Token:
+        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+
+    def _previous(self) -> Token:
+        return self.tokens[self.pos - 1] if self.pos > 0 else self.tokens[0]
+
+    def _advance(self) -> Token:
+        token = self.tokens[self.pos]
+        if token.kind is not TokenKind.EOF:
+            self.pos += 1
+        return token
+
+    def _check(self, kind: TokenKind) -> bool:
+        return self.peek().kind is kind
+
+    def _check_keyword(self, *words: str) -> bool:
+        return self.peek().keyword in words
+
+    def _match(self, kind: TokenKind) -> Token | None:
+        return self._advance() if self._check(kind) else None
+
+    def _match_keyword(self, *words: str) -> Token | None:
+        return self._advance() if self._check_keyword(*words) else None
+
+    def _expect(self, kind: TokenKind, message: str, hint: str | None = None) -> Token:
+        if self._check(kind):
+            return self._advance()
+        raise self.error(self.peek(), message, hint)
+
+    def _expect_keyword(self, word: str, message: str) -> Token:
+        if self._check_keyword(word):
+            return self._advance()
+        raise self.error(self.peek(), message, _suggest(self.peek(), [word]))
+
+    def error(self, token: Token, message: str, hint: str | None = None) -> QuerySyntaxError:
+        """A syntax error underlining `token`; at the end of input the message says so."""
+        if token.kind is TokenKind.EOF:
+            message += " at end of input"
+        return QuerySyntaxError(
+            message,
+            source=self.source,
+            line=token.line,
+            column=token.column,
+            length=token.end - token.start,
+            hint=hint,
+        )
+
+    def _end(self, after: str, options: Sequence[str] = ()) -> None:
+        """A statement ends at `;` or the end of input; anything else is reported with the
+        clauses that could have come next."""
+        token = self.peek()
+        if token.kind in (TokenKind.SEMICOLON, TokenKind.EOF):
+            return
+        hint = None
+        if token.keyword in ("AS", "FOR") and "AS OF" not in options:
+            hint = "AS OF goes right after the table name or after the WHERE condition"
+        elif token.keyword is None:  # a real keyword in the wrong place is no misspelling
+            hint = _suggest(token, [option.split()[0] for option in options])
+        if hint is None:
+            hint = "expected " + _one_of([*options, "';'"])
+        raise self.error(token, f"Unexpected {token.describe()} after {after}", hint)
+
+    @contextmanager
+    def _nested(self, token: Token) -> Iterator[None]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise self.error(
+                    token,
+                    "Statement nested too deeply",
+                    hint=f"at most {MAX_NESTING} levels of parentheses, NOT and brackets",
+                )
+            yield
+        finally:
+            self.depth -= 1
+
+    # ------------------------------------------------------------ statements
+
+    def script(self) -> list[tuple[Token, Statement]]:
+        """script := statement? (';' statement?)* EOF"""
+        statements: list[tuple[Token, Statement]] = []
+        while not self._check(TokenKind.EOF):
+            if self._match(TokenKind.SEMICOLON):
+                continue
+            start = self.peek()
+            statements.append((start, self._statement()))
+        return statements
+
+    def _statement(self) -> Statement:
+        """statement := create | show | describe | insert | patch | soft_delete | select
+        | explain | snapshot | compact | purge"""
+        token = self.peek()
+        word = token.keyword
+        if word is not None and word in STATEMENT_KEYWORDS:
+            self._advance()
+            return self._RULES[word](self)
+        if token.kind is TokenKind.WORD:
+            hint = _STATEMENT_HINTS.get(token.text.upper()) or _suggest(token, STATEMENT_KEYWORDS)
+            raise self.error(token, f"Unknown statement '{token.text}'", hint)
+        raise self.error(
+            token,
+            f"Unexpected {token.describe()} at start of statement",
+            hint="a statement begins with a keyword such as SELECT, INSERT or CREATE",
+        )
+
+    def _create(self) -> CreateTable:
+        """create := CREATE TABLE name '(' table_option (',' table_option)* ')'
+        table_option := PK '=' name | INDEX '(' path (',' path)* ')'"""
+        self._expect_keyword("TABLE", "Expect TABLE after CREATE")
+        table = self._table_name("CREATE TABLE")
+        self._expect(TokenKind.LPAREN, "Expect '(' after table name")
+        primary_key: str | None = None
+        indexes: list[str] | None = None
+        while True:
+            token = self.peek()
+            if token.keyword == "PK":
+                self._advance()
+                if primary_key is not None:
+                    raise self.error(token, "PK given twice")
+                self._expect(TokenKind.EQ, "Expect '=' after pk")
+                primary_key = self._name("Expect primary key column after 'pk='", "column").text
+                if self._check(TokenKind.DOT):
+                    raise self.error(self.peek(), "Primary key must be a top-level column")
+            elif token.keyword == "INDEX":
+                self._advance()
+                if indexes is not None:
+                    raise self.error(token, "INDEX given twice")
+                indexes = self._index_columns()
+            else:
+                raise self.error(
+                    token,
+                    "Expect pk=<column> or INDEX(...) in table definition",
+                    _suggest(token, ["PK", "INDEX"]),
+                )
+            if self._match(TokenKind.COMMA):
+                continue
+            close = self._expect(TokenKind.RPAREN, "Expect ',' or ')' after table option")
+            break
+        if primary_key is None:
+            raise self.error(
+                close, "Expect pk=<column> in table definition", "every table needs a primary key"
+            )
+        self._end("table definition")
+        return CreateTable(table, primary_key, tuple(indexes or ()))
+
+    def _index_columns(self) -> list[str]:
+        """index_columns := '(' path (',' path)* ')'"""
+        self._expect(TokenKind.LPAREN, "Expect '(' after INDEX")
+        columns: list[str] = []
+        message = "Expect column after INDEX("
+        while True:
+            start = self.peek()
+            text = self._path(message).text
+            if text in columns:
+                raise self.error(start, f"Column '{text}' indexed twice")
+            columns.append(text)
+            if not self._match(TokenKind.COMMA):
+                break
+            message = "Expect column after ','"
+        self._expect(TokenKind.RPAREN, "Expect ')' after index columns")
+        return columns
+
+    def _show(self) -> ShowTables | ShowDrift:
+        """show := SHOW TABLES | SHOW DRIFT name KEY key"""
+        if self._match_keyword("TABLES"):
+            self._end("SHOW TABLES")
+            return ShowTables()
+        if self._match_keyword("DRIFT"):
+            table = self._table_name("SHOW DRIFT")
+            key = self._key_clause()
+            self._end("key")
+            return ShowDrift(table, key)
+        token = self.peek()
+        raise self.error(
+            token, "Expect TABLES or DRIFT after SHOW", _suggest(token, ["TABLES", "DRIFT"])
+        )
+
+    def _describe(self) -> Describe:
+        """describe := DESCRIBE name"""
+        table = self._table_name("DESCRIBE")
+        self._end("table name")
+        return Describe(table)
+
+    def _insert(self) -> Insert:
+        """insert := INSERT INTO name (object | '[' document (',' document)* ']' | '?')
+        document := object | '?'"""
+        self._expect_keyword("INTO", "Expect INTO after INSERT")
+        table = self._table_name("INSERT INTO")
+        token = self.peek()
+        if token.kind is TokenKind.LBRACE:
+            documents: tuple[Document, ...] = (self._object(),)
+        elif token.kind is TokenKind.QUESTION:
+            self._advance()
+            documents = self._bind_documents()
+        elif token.kind is TokenKind.LBRACKET:
+            documents = self._document_array()
+        else:
+            raise self.error(
+                token,
+                "Expect document after table name",
+                hint="write a JSON object {...} or an array of objects [{...}, ...]",
+            )
+        self._end("document")
+        return Insert(table, documents)
+
+    def _document_array(self) -> tuple[Document, ...]:
+        with self._nested(self._advance()):
+            documents: list[Document] = []
+            while True:
+                token = self.peek()
+                if token.kind is TokenKind.LBRACE:
+                    documents.append(self._object())
+                elif token.kind is TokenKind.QUESTION:
+                    self._advance()
+                    documents.append(self._bind_object("a document"))
+                else:
+                    raise self.error(token, "Expect object in document array")
+                if not self._match(TokenKind.COMMA):
+                    break
+            self._expect(TokenKind.RBRACKET, "Expect ',' or ']' after document")
+        return tuple(documents)
+
+    def _patch(self) -> Patch:
+        """patch := PATCH name KEY key SET (object | '?')"""
+        table = self._table_name("PATCH")
+        key = self._key_clause()
+        self._expect_keyword("SET", "Expect SET after key")
+        token = self.peek()
+        if token.kind is TokenKind.LBRACE:
+            patch = self._object()
+        elif self._match(TokenKind.QUESTION):
+            patch = self._bind_object("a patch")
+        else:
+            raise self.error(token, "Expect object after SET", hint='write SET {"field": value}')
+        self._end("patch document")
+        return Patch(table, key, patch)
+
+    def _soft_delete(self) -> SoftDelete:
+        """soft_delete := SOFT DELETE FROM name KEY key"""
+        self._expect_keyword("DELETE", "Expect DELETE after SOFT")
+        self._expect_keyword("FROM", "Expect FROM after SOFT DELETE")
+        table = self._table_name("SOFT DELETE FROM")
+        key = self._key_clause()
+        self._end("key")
+        return SoftDelete(table, key)
+
+    def _explain(self) -> Explain:
+        """explain := EXPLAIN select"""
+        self._expect_keyword("SELECT", "Expect SELECT after EXPLAIN")
+        return Explain(self._select())
+
+    def _snapshot(self) -> Snapshot:
+        """snapshot := SNAPSHOT name"""
+        table = self._table_name("SNAPSHOT")
+        self._end("table name")
+        return Snapshot(table)
+
+    def _compact(self) -> Compact:
+        """compact := COMPACT name [BEFORE timepoint]"""
+        table = self._table_name("COMPACT")
+        before = self._timepoint("BEFORE") if self._match_keyword("BEFORE") else None
+        self._end("timepoint" if before else "table name", () if before else ["BEFORE"])
+        return Compact(table, before)
+
+    def _purge(self) -> Purge:
+        """purge := PURGE name KEY key"""
+        table = self._table_name("PURGE")
+        key = self._key_clause()
+        self._end("key")
+        return Purge(table, key)
+
+    # ------------------------------------------------------------ SELECT
+
+    def _select(self) -> Select:
+        """select := SELECT projection FROM name [as_of] [WHERE expr] [as_of]
+        [ORDER BY order_item (',' order_item)*] [LIMIT count [OFFSET count]]
+        (at most one as_of in all)"""
+        columns, count = self._projection()
+        token = self.peek()
+        if token.keyword != "FROM":
+            hint = _suggest(token, ["FROM"])
+            if hint is None and columns and token.kind is TokenKind.WORD:
+                hint = "separate columns with ','"
+            raise self.error(token, "Expect FROM after column list", hint)
+        self._advance()
+        table = self._table_name("FROM")
+        as_of = self._as_of(None)
+        after = "AS OF clause" if as_of else "table name"
+        where = None
+        if self._match_keyword("WHERE"):
+            where = self.expression()
+            after = "WHERE condition"
+            if self._check_keyword("AS", "FOR"):
+                as_of = self._as_of(as_of)
+                after = "AS OF clause"
+        order_by: list[OrderItem] = []
+        if self._match_keyword("ORDER"):
+            self._expect_keyword("BY", "Expect BY after ORDER")
+            order_by.append(self._order_item("Expect column after ORDER BY"))
+            while self._match(TokenKind.COMMA):
+                order_by.append(self._order_item("Expect column after ','"))
+            after = "ORDER BY clause"
+        limit = offset = None
+        if self._match_keyword("LIMIT"):
+            limit = self._count("LIMIT")
+            after = "LIMIT"
+            if self._match_keyword("OFFSET"):
+                offset = self._count("OFFSET")
+                after = "OFFSET"
+        self._end(after, self._select_options(after, as_of, where))
+        return Select(table, columns, count, where, as_of, tuple(order_by), limit, offset)
+
+    @staticmethod
+    def _select_options(after: str, as_of: AsOf | None, where: Expr | None) -> list[str]:
+        """The clauses that may follow `after` in a SELECT, for an error hint."""
+        if after == "LIMIT":
+            return ["OFFSET"]
+        if after == "ORDER BY clause":
+            return ["','", "ASC", "DESC", "LIMIT"]
+        if after == "OFFSET":
+            return []
+        options = ["AND", "OR"] if after == "WHERE condition" else []
+        options += [] if as_of else ["AS OF"]
+        options += [] if where else ["WHERE"]
+        return [*options, "ORDER BY", "LIMIT"]
+
+    def _projection(self) -> tuple[tuple[Column, ...] | None, bool]:
+        """projection := '*' | COUNT '(' '*' ')' | path (',' path)*"""
+        if self._match(TokenKind.STAR):
+            return None, False
+        if self._check_keyword("COUNT") and self.peek(1).kind is TokenKind.LPAREN:
+            self._advance()
+            self._advance()
+            self._expect(TokenKind.STAR, "Expect '*' after COUNT(", "only COUNT(*) is supported")
+            self._expect(TokenKind.RPAREN, "Expect ')' after COUNT(*")
+            return None, True
+        hint = "write * for every column" if self._check_keyword("FROM") else None
+        columns = [self._path("Expect column list after SELECT", hint)]
+        while self._match(TokenKind.COMMA):
+            columns.append(self._path("Expect column after ','"))
+        return tuple(columns), False
+
+    def _as_of(self, given: AsOf | None) -> AsOf | None:
+        """as_of := AS OF timepoint | FOR SYSTEM_TIME AS OF timepoint"""
+        while self._check_keyword("AS", "FOR"):
+            token = self._advance()
+            if given is not None:
+                raise self.error(token, "AS OF given twice")
+            if token.keyword == "FOR":
+                self._expect_keyword("SYSTEM_TIME", "Expect SYSTEM_TIME after FOR")
+                self._expect_keyword("AS", "Expect AS after FOR SYSTEM_TIME")
+            self._expect_keyword("OF", "Expect OF after AS")
+            given = self._timepoint("AS OF")
+        return given
+
+    def _order_item(self, message: str) -> OrderItem:
+        """order_item := path [ASC | DESC]"""
+        column = self._path(message)
+        if self._match_keyword("DESC"):
+            return OrderItem(column, descending=True)
+        self._match_keyword("ASC")
+        return OrderItem(column)
+
+    def _count(self, clause: str) -> int:
+        """count := non-negative integer | '?'"""
+        token = self.peek()
+        if self._match(TokenKind.QUESTION):
+            return self._bind_count(clause)
+        if token.kind is TokenKind.NUMBER:
+            self._advance()
+            if isinstance(token.value, int) and token.value >= 0:
+                return token.value
+            raise self.error(token, f"{clause} must be a non-negative integer")
+        raise self.error(token, f"Expect non-negative integer after {clause}")
+
+    def _timepoint(self, after: str) -> AsOf:
+        """timepoint := STRING | '@seq:' N | '@now' | '?'"""
+        token = self.peek()
+        if token.kind in (TokenKind.STRING, TokenKind.TIMEPOINT):
+            self._advance()
+            try:
+                return timepoint_from_text(str(token.value))
+            except _TimepointProblem as problem:
+                raise self.error(token, problem.message, problem.hint) from None
+        if self._match(TokenKind.QUESTION):
+            return self._bind_timepoint()
+        hint = None
+        if token.kind is TokenKind.NUMBER and isinstance(token.value, int) and token.value >= 0:
+            hint = f"did you mean @seq:{token.value}?"
+        elif token.kind in (TokenKind.NUMBER, TokenKind.WORD):
+            hint = 'put a time in quotes: "2025-01-31T12:00:00Z"'
+        raise self.error(token, f"Expect timepoint after {after}", hint)
+
+    # ------------------------------------------------------------ expressions
+
+    def expression(self) -> Expr:
+        """expr := or_expr"""
+        return self._or()
+
+    def _or(self) -> Expr:
+        """or_expr := and_expr (OR and_expr)*"""
+        operands = [self._and()]
+        while self._match_keyword("OR"):
+            operands.append(self._and())
+        return operands[0] if len(operands) == 1 else Or(tuple(operands))
+
+    def _and(self) -> Expr:
+        """and_expr := not_expr (AND not_expr)*"""
+        operands = [self._not()]
+        while self._match_keyword("AND"):
+            operands.append(self._not())
+        return operands[0] if len(operands) == 1 else And(tuple(operands))
+
+    def _not(self) -> Expr:
+        """not_expr := NOT not_expr | predicate"""
+        token = self._match_keyword("NOT")
+        if token is None:
+            return self._predicate()
+        with self._nested(token):
+            return Not(self._not())
+
+    def _predicate(self) -> Expr:
+        """predicate := '(' expr ')'
+        | operand (comparison_op operand | [NOT] IN in_list | IS [NOT] NULL)"""
+        token = self._match(TokenKind.LPAREN)
+        if token is not None:
+            with self._nested(token):
+                inner = self._or()
+            self._expect(TokenKind.RPAREN, "Expect ')' after expression")
+            return inner
+        start = self.peek()
+        left = self._operand()
+        token = self.peek()
+        if token.kind in _COMPARISONS:
+            self._advance()
+            return Comparison(_COMPARISONS[token.kind], left, self._operand())
+        if self._match_keyword("IS"):
+            negated = self._match_keyword("NOT") is not None
+            self._expect_keyword(
+                "NULL", "Expect NULL after IS NOT" if negated else "Expect NULL after IS"
+            )
+            return IsNull(left, negated)
+        if token.keyword == "NOT" and self.peek(1).keyword == "IN":
+            self._advance()
+            self._advance()
+            return InList(left, self._in_list(), negated=True)
+        if self._match_keyword("IN"):
+            return InList(left, self._in_list())
+        written = self.source[start.start : self._previous().end]
+        shown = written if len(written) <= 30 else written[:27] + "..."
+        raise self.error(
+            token,
+            f"Expect comparison operator after '{shown}'",
+            hint="expected =, !=, <, <=, >, >=, IN, NOT IN, IS NULL or IS NOT NULL",
+        )
+
+    def _in_list(self) -> tuple[Literal, ...]:
+        """in_list := '(' value (',' value)* ')' | '?'"""
+        if self._match(TokenKind.QUESTION):
+            return self._bind_in_list()
+        self._expect(TokenKind.LPAREN, "Expect '(' after IN")
+        values = [Literal(self._value())]
+        while self._match(TokenKind.COMMA):
+            values.append(Literal(self._value()))
+        self._expect(TokenKind.RPAREN, "Expect ')' after IN list")
+        return tuple(values)
+
+    def _operand(self) -> Operand:
+        """operand := path | value"""
+        token = self.peek()
+        if token.kind is TokenKind.WORD and token.keyword not in RESERVED:
+            return self._path("Expect column")
+        if token.kind in _VALUE_STARTS or token.keyword in ("TRUE", "FALSE", "NULL"):
+            return Literal(self._value())
+        previous = self._previous()
+        if previous.kind in _COMPARISONS:
+            hint = "compare with =, not ==" if token.kind is TokenKind.EQ else None
+            raise self.error(token, f"Expect value after {previous.describe()}", hint)
+        if self.pos == 0:
+            raise self.error(token, "Expect expression")
+        after = previous.keyword if previous.keyword in RESERVED else previous.describe()
+        raise self.error(token, f"Expect expression after {after}")
+
+    def _path(self, message: str, hint: str | None = None) -> Column:
+        """path := name ('.' WORD)*  -- after a dot any word is a field name, even a keyword"""
+        parts = [self._name(message, "column", hint).text]
+        while self._match(TokenKind.DOT):
+            token = self._expect(TokenKind.WORD, "Expect field name after '.'")
+            parts.append(token.text)
+        return Column(tuple(parts))
+
+    def _table_name(self, after: str) -> str:
+        return self._name(f"Expect table name after {after}", "table").text
+
+    def _name(self, message: str, what: str, hint: str | None = None) -> Token:
+        """name := WORD that is not a reserved keyword"""
+        token = self.peek()
+        if token.kind is TokenKind.WORD and token.keyword not in RESERVED:
+            return self._advance()
+        if hint is None and token.kind is TokenKind.WORD:
+            hint = f"{token.keyword} is a reserved word"
+        elif hint is None and token.kind is TokenKind.STRING:
+            hint = f"{what} names are written without quotes"
+        raise self.error(token, message, hint)
+
+    def _key_clause(self) -> Key:
+        """key_clause := KEY (STRING | INTEGER | '?')"""
+        self._expect_keyword("KEY", "Expect KEY after table name")
+        token = self.peek()
+        if token.kind is TokenKind.STRING:
+            self._advance()
+            return str(token.value)
+        if token.kind is TokenKind.NUMBER:
+            self._advance()
+            if isinstance(token.value, int):
+                return token.value
+            raise self.error(token, "Key must be a string or an integer")
+        if self._match(TokenKind.QUESTION):
+            return self._bind_key()
+        hint = f'quote a string key: KEY "{token.text}"' if token.kind is TokenKind.WORD else None
+        raise self.error(token, "Expect key after KEY", hint)
+
+    # ------------------------------------------------------------ JSON values
+
+    def _value(self) -> JsonValue:
+        """value := STRING | NUMBER | TRUE | FALSE | NULL | '?' | object | array"""
+        token = self.peek()
+        if token.kind in (TokenKind.STRING, TokenKind.NUMBER):
+            self._advance()
+            return token.value
+        if token.keyword in ("TRUE", "FALSE", "NULL"):
+            self._advance()
+            return {"TRUE": True, "FALSE": False, "NULL": None}[token.text.upper()]
+        if token.kind is TokenKind.QUESTION:
+            self._advance()
+            return self._bind_value()
+        if token.kind is TokenKind.LBRACE:
+            return self._object()
+        if token.kind is TokenKind.LBRACKET:
+            return self._array()
+        previous = self._previous()
+        hint = None
+        if previous.kind is TokenKind.COMMA and token.kind is TokenKind.RBRACKET:
+            hint = "remove the trailing ','"
+        elif token.kind is TokenKind.WORD:
+            hint = f'quote a string: "{token.text}"'
+        after = previous.keyword if previous.keyword in RESERVED else previous.describe()
+        raise self.error(token, f"Expect value after {after}", hint)
+
+    def _object(self) -> Document:
+        """object := '{' [STRING ':' value (',' STRING ':' value)*] '}'"""
+        with self._nested(self._advance()):
+            result: Document = {}
+            if self._match(TokenKind.RBRACE):
+                return result
+            while True:
+                token = self.peek()
+                if token.kind is not TokenKind.STRING:
+                    hint = None
+                    if token.kind is TokenKind.WORD:
+                        hint = f'quote the key: "{token.text}"'
+                    elif token.kind is TokenKind.RBRACE:
+                        hint = "remove the trailing ','"
+                    raise self.error(token, "Expect string key in object", hint)
+                self._advance()
+                key = str(token.value)
+                if key in result:
+                    raise self.error(token, f"Duplicate key {json.dumps(key)} in object")
+                self._expect(TokenKind.COLON, "Expect ':' after object key")
+                result[key] = self._value()
+                if not self._match(TokenKind.COMMA):
+                    break
+            self._expect(TokenKind.RBRACE, "Expect ',' or '}' after object value")
+        return result
+
+    def _array(self) -> list[JsonValue]:
+        """array := '[' [value (',' value)*] ']'"""
+        with self._nested(self._advance()):
+            result: list[JsonValue] = []
+            if self._match(TokenKind.RBRACKET):
+                return result
+            result.append(self._value())
+            while self._match(TokenKind.COMMA):
+                result.append(self._value())
+            self._expect(TokenKind.RBRACKET, "Expect ',' or ']' after array element")
+        return result
+
+    # ------------------------------------------------------------ parameters
+
+    def _take_param(self) -> tuple[str, object]:
+        """The next parameter and how messages name it ("parameter 2")."""
+        index = self.next_param
+        self.next_param += 1
+        return f"parameter {index + 1}", self.params[index]
+
+    def _bind_value(self) -> JsonValue:
+        name, value = self._take_param()
+        return to_json_value(value, name)
+
+    def _bind_object(self, role: str) -> Document:
+        name, value = self._take_param()
+        return _object_param(value, name, role)
+
+    def _bind_documents(self) -> tuple[Document, ...]:
+        """One `?` after INSERT INTO t: an object, or a non-empty list of objects."""
+        name, value = self._take_param()
+        if isinstance(value, dict):
+            return (_object_param(value, name, "a document"),)
+        if not isinstance(value, list | tuple) or not value:
+            shown = "an empty list" if isinstance(value, list | tuple) else _type_name(value)
+            raise InvalidInputError(
+                f"{name} (the documents) must be an object or a non-empty list of objects, "
+                f"got {shown}"
+            )
+        return tuple(
+            _object_param(item, f"{name} item {i}", "a document") for i, item in enumerate(value)
+        )
+
+    def _bind_key(self) -> Key:
+        name, value = self._take_param()
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise InvalidInputError(
+                f"{name} (a key) must be a string or an integer, got {_type_name(value)}"
+            )
+        return str(value) if isinstance(value, str) else int(value)
+
+    def _bind_count(self, clause: str) -> int:
+        name, value = self._take_param()
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInputError(
+                f"{name} ({clause}) must be a non-negative integer, got {value!r}"
+            )
+        return int(value)
+
+    def _bind_timepoint(self) -> AsOf:
+        name, value = self._take_param()
+        if isinstance(value, datetime):
+            return AsOf("time", text=value.isoformat())
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return AsOf("seq", seq=int(value))
+        if isinstance(value, str):
+            try:
+                return timepoint_from_text(value)
+            except _TimepointProblem as problem:
+                raise InvalidInputError(f"{name} (a timepoint): {problem.message}") from None
+        raise InvalidInputError(
+            f"{name} (a timepoint) must be a non-negative seq, a string or a datetime, "
+            f"got {value!r}"
+        )
+
+    def _bind_in_list(self) -> tuple[Literal, ...]:
+        name, value = self._take_param()
+        if not isinstance(value, list | tuple) or not value:
+            shown = "an empty list" if isinstance(value, list | tuple) else _type_name(value)
+            raise InvalidInputError(
+                f"{name} (an IN list) must be a non-empty list of values, got {shown}"
+            )
+        converted = to_json_value(list(value), name)
+        assert isinstance(converted, list)
+        return tuple(Literal(item) for item in converted)
+
+    _RULES: ClassVar[dict[str, Callable[[_Parser], Statement]]] = {
+        "COMPACT": _compact,
+        "CREATE": _create,
+        "DESCRIBE": _describe,
+        "EXPLAIN": _explain,
+        "INSERT": _insert,
+        "PATCH": _patch,
+        "PURGE": _purge,
+        "SELECT": _select,
+        "SHOW": _show,
+        "SNAPSHOT": _snapshot,
+        "SOFT": _soft_delete,
+    }
+
+
+def to_json_value(value: object, where: str, depth: int = 0) -> JsonValue:
+    """A deep copy of `value` as plain JSON data (tuples become lists), so that the tree never
+    shares a mutable object with the caller. Raises InvalidInputError naming `where` for
+    anything JSON cannot hold (a set, a NaN, a non-string object key, a cycle)."""
+    if depth > MAX_NESTING:
+        raise InvalidInputError(f"{where} is nested deeper than {MAX_NESTING} levels")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{where} holds {value}, which is not a JSON number")
+        return float(value)
+    if isinstance(value, dict):
+        result: dict[str, JsonValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(f"{where} has a non-string object key {key!r}")
+            result[str(key)] = to_json_value(item, where, depth + 1)
+        return result
+    if isinstance(value, list | tuple):
+        return [to_json_value(item, where, depth + 1) for item in value]
+    raise InvalidInputError(f"{where} has type {type(value).__name__}, which is not a JSON value")
+
+
+def _object_param(value: object, name: str, role: str) -> Document:
+    if not isinstance(value, dict):
+        raise InvalidInputError(
+            f"{name} ({role}) must be an object (a dict), got {_type_name(value)}"
+        )
+    result = to_json_value(value, name)
+    assert isinstance(result, dict)
+    return result
+
+
+def _suggest(token: Token, options: Sequence[str] | frozenset[str]) -> str | None:
+    """ "did you mean X?" when the word at `token` is close to one of `options`."""
+    if token.kind is not TokenKind.WORD:
+        return None
+    word = token.text.upper()
+    if word in options:
+        return None  # the right keyword in the wrong place: a suggestion would only confuse
+    close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
+    return f"did you mean {close[0]}?" if close else None
+
+
+def _one_of(options: Sequence[str]) -> str:
+    if len(options) == 1:
+        return options[0]
+    return ", ".join(options[:-1]) + " or " + options[-1]
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "None"
+    return type(value).__name__

@@ -1,0 +1,217 @@
+"""Canonical DriftQL: the text a syntax tree prints as.
+
+Keywords in upper case, strings in double quotes, JSON as `json.dumps` writes it (keys in the
+order given), AS OF right after the table name, the fewest parentheses that keep the tree's
+shape. The promise, tested over a corpus and over mutated statements: for any tree `s` the
+parser produced, `parse_one(to_driftql(s)) == s`. EXPLAIN and the command line use this to
+echo a statement back in one normal form.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from driftdb.query.ast import (
+    And,
+    AsOf,
+    Column,
+    Compact,
+    Comparison,
+    CreateTable,
+    Describe,
+    Explain,
+    Expr,
+    InList,
+    Insert,
+    IsNull,
+    Key,
+    Literal,
+    Not,
+    Operand,
+    Or,
+    Patch,
+    Purge,
+    Select,
+    ShowDrift,
+    ShowTables,
+    Snapshot,
+    SoftDelete,
+    Statement,
+)
+from driftdb.query.tokens import RESERVED, is_identifier
+
+# Line breaks json.dumps leaves raw but the lexer does not allow inside a string.
+_RAW_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+_OR, _AND, _NOT, _PREDICATE = range(1, 5)  # binding strength, loosest first
+
+
+def to_driftql(node: Statement | Expr) -> str:
+    """Canonical DriftQL for a statement or a condition.
+
+    Raises ValueError for a tree the parser could not have produced (a reserved word as a
+    name, an empty IN list, an OFFSET without LIMIT, a NaN ...), since its text would not
+    parse back.
+    """
+    if isinstance(node, Comparison | InList | IsNull | Not | And | Or):
+        return _expr(node)
+    return _statement(node)
+
+
+def _statement(stmt: Statement) -> str:
+    if isinstance(stmt, Select):
+        return _select(stmt)
+    if isinstance(stmt, Explain):
+        return "EXPLAIN " + _select(stmt.select)
+    if isinstance(stmt, CreateTable):
+        options = [f"pk={_name(stmt.primary_key)}"]
+        if stmt.indexes:
+            options.append("INDEX(" + ", ".join(_dotted(c) for c in stmt.indexes) + ")")
+        return f"CREATE TABLE {_name(stmt.table)} ({', '.join(options)})"
+    if isinstance(stmt, ShowTables):
+        return "SHOW TABLES"
+    if isinstance(stmt, Describe):
+        return f"DESCRIBE {_name(stmt.table)}"
+    if isinstance(stmt, Insert):
+        if not stmt.documents:
+            raise ValueError("INSERT without documents has no DriftQL form")
+        documents = stmt.documents[0] if len(stmt.documents) == 1 else list(stmt.documents)
+        return f"INSERT INTO {_name(stmt.table)} {_json(documents)}"
+    if isinstance(stmt, Patch):
+        return f"PATCH {_name(stmt.table)} KEY {_key(stmt.key)} SET {_json(stmt.patch)}"
+    if isinstance(stmt, SoftDelete):
+        return f"SOFT DELETE FROM {_name(stmt.table)} KEY {_key(stmt.key)}"
+    if isinstance(stmt, ShowDrift):
+        return f"SHOW DRIFT {_name(stmt.table)} KEY {_key(stmt.key)}"
+    if isinstance(stmt, Snapshot):
+        return f"SNAPSHOT {_name(stmt.table)}"
+    if isinstance(stmt, Compact):
+        before = f" BEFORE {_timepoint(stmt.before)}" if stmt.before else ""
+        return f"COMPACT {_name(stmt.table)}{before}"
+    if isinstance(stmt, Purge):
+        return f"PURGE {_name(stmt.table)} KEY {_key(stmt.key)}"
+    raise TypeError(f"not a DriftQL statement: {stmt!r}")
+
+
+def _select(select: Select) -> str:
+    if select.count:
+        projection = "COUNT(*)"
+    elif select.columns is None:
+        projection = "*"
+    elif select.columns:
+        projection = ", ".join(_column(c) for c in select.columns)
+    else:
+        raise ValueError("SELECT with an empty column list has no DriftQL form")
+    parts = [f"SELECT {projection} FROM {_name(select.table)}"]
+    if select.as_of is not None:
+        parts.append(f"AS OF {_timepoint(select.as_of)}")
+    if select.where is not None:
+        parts.append(f"WHERE {_expr(select.where)}")
+    if select.order_by:
+        terms = [_column(i.column) + (" DESC" if i.descending else "") for i in select.order_by]
+        parts.append("ORDER BY " + ", ".join(terms))
+    if select.limit is not None:
+        parts.append(f"LIMIT {_count(select.limit)}")
+        if select.offset is not None:
+            parts.append(f"OFFSET {_count(select.offset)}")
+    elif select.offset is not None:
+        raise ValueError("OFFSET without LIMIT has no DriftQL form")
+    return " ".join(parts)
+
+
+def _expr(expr: Expr) -> str:
+    if isinstance(expr, Comparison):
+        return f"{_operand(expr.left)} {expr.op} {_operand(expr.right)}"
+    if isinstance(expr, InList):
+        if not expr.values:
+            raise ValueError("an empty IN list has no DriftQL form")
+        values = ", ".join(_json(v.value) for v in expr.values)
+        return f"{_operand(expr.operand)} {'NOT ' if expr.negated else ''}IN ({values})"
+    if isinstance(expr, IsNull):
+        return f"{_operand(expr.operand)} IS {'NOT ' if expr.negated else ''}NULL"
+    if isinstance(expr, Not):
+        return "NOT " + _child(expr.operand, _NOT)
+    if isinstance(expr, And | Or):
+        if len(expr.operands) < 2:
+            raise ValueError(f"{type(expr).__name__} needs two or more operands")
+        strength = _AND if isinstance(expr, And) else _OR
+        # A child as loose as its parent gets parentheses: the parser would otherwise flatten
+        # `(a AND b) AND c` into one three-operand And.
+        parts = [_child(e, strength + 1) for e in expr.operands]
+        return (" AND " if strength == _AND else " OR ").join(parts)
+    raise TypeError(f"not a DriftQL expression: {expr!r}")
+
+
+def _child(expr: Expr, minimum: int) -> str:
+    """`expr`, in parentheses unless it binds at least as tightly as `minimum`."""
+    text = _expr(expr)
+    return f"({text})" if _strength(expr) < minimum else text
+
+
+def _strength(expr: Expr) -> int:
+    if isinstance(expr, Or):
+        return _OR
+    if isinstance(expr, And):
+        return _AND
+    if isinstance(expr, Not):
+        return _NOT
+    return _PREDICATE
+
+
+def _operand(operand: Operand) -> str:
+    if isinstance(operand, Literal):
+        return _json(operand.value)
+    return _column(operand)
+
+
+def _column(column: Column) -> str:
+    if not column.path:
+        raise ValueError("a column path needs at least one part")
+    for part in column.path[1:]:
+        if not is_identifier(part):
+            raise ValueError(f"field name {part!r} cannot be written in DriftQL")
+    return ".".join([_name(column.path[0]), *column.path[1:]])
+
+
+def _dotted(text: str) -> str:
+    return _column(Column(tuple(text.split("."))))
+
+
+def _name(name: str) -> str:
+    """A table or first column name: an identifier that is not a reserved word."""
+    if not is_identifier(name) or name.upper() in RESERVED:
+        raise ValueError(f"name {name!r} cannot be written in DriftQL")
+    return name
+
+
+def _key(key: Key) -> str:
+    if isinstance(key, bool) or not isinstance(key, str | int):
+        raise ValueError(f"key {key!r} must be a string or an integer")
+    return _json(key)
+
+
+def _count(count: int) -> str:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"LIMIT and OFFSET must be non-negative integers, not {count!r}")
+    return str(count)
+
+
+def _timepoint(as_of: AsOf) -> str:
+    if as_of.kind == "seq":
+        if as_of.seq is None or as_of.seq < 0:
+            raise ValueError(f"{as_of!r} needs a non-negative seq")
+        return f"@seq:{as_of.seq}"
+    if as_of.kind == "now":
+        return "@now"
+    if not as_of.text or as_of.text.strip().startswith("@"):
+        raise ValueError(f"{as_of!r} needs the text of a time")
+    return _json(as_of.text)
+
+
+def _json(value: Any) -> str:
+    """JSON text the lexer reads back to the same value (no NaN, no raw U+2028)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    for char, escape in _RAW_BREAKS.items():
+        text = text.replace(char, escape)
+    return text

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 N ?= 200
 
-.PHONY: help venv test lint fmt ci build demo bench crashtest reliability clean
+.PHONY: help venv compile test lint fmt ci build demo bench crashtest reliability clean
 
 help:
 	@echo "make test | lint | fmt | ci | build | demo | bench | crashtest N=200 | reliability"
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Byte-compile the sources: with PYTHONDONTWRITEBYTECODE set (as on CI) every cold start of
+# `driftdb` would otherwise recompile every module, which costs more than the query.
+compile: $(STAMP)
+	@$(BIN)/python -m compileall -q src
 
 venv: $(STAMP)
 
@@ -37,3 +42,6 @@ build: $(STAMP)
 
 clean:
 	rm -rf $(VENV) dist build demo-data .pytest_cache .mypy_cache .ruff_cache
+
+demo: compile
+	$(BIN)/python scripts/demo.py

@@ -12,7 +12,15 @@ from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
 from driftdb.query import ast
 from driftdb.query.evaluate import matches, order_rows
 from driftdb.query.parser import parse_expression
-from driftdb.query.planner import FullScan, IndexRange, Intersect, Plan, Union, plan_where
+from driftdb.query.planner import (
+    FullScan,
+    IndexRange,
+    Intersect,
+    KeyLookup,
+    Plan,
+    Union,
+    plan_where,
+)
 from driftdb.view import TableView
 
 if TYPE_CHECKING:
@@ -72,6 +80,8 @@ def order_items(order_by: str | Sequence[str] | None) -> tuple[ast.OrderItem, ..
 
 
 def _candidate_keys(view: TableView, plan: Plan, seq: int) -> set[Key]:
+    if isinstance(plan, KeyLookup):
+        return set(plan.keys)
     if isinstance(plan, IndexRange):
         return set(
             view.keys_in_range(
@@ -145,7 +155,7 @@ def select_rows(
     offset: int | None = None,
 ) -> list[Document]:
     """The rows a SELECT returns, fully materialised (ordered, offset, limited)."""
-    plan = plan_where(where, table.schema.indexes)
+    plan = plan_where(where, table.schema.indexes, table.primary_key)
     with table.view() as view:
         seq = table.resolve_point(view, to_timepoint(as_of))
         rows = iter_matching(view, where, plan, seq)
@@ -165,7 +175,7 @@ def select_rows(
 
 
 def count_rows(table: Table, where: ast.Expr | None, as_of: AsOf | ast.AsOf) -> int:
-    plan = plan_where(where, table.schema.indexes)
+    plan = plan_where(where, table.schema.indexes, table.primary_key)
     with table.view() as view:
         seq = table.resolve_point(view, to_timepoint(as_of))
         if where is None:
@@ -178,7 +188,7 @@ def count_rows(table: Table, where: ast.Expr | None, as_of: AsOf | ast.AsOf) -> 
 
 def explain(table: Table, where: ast.Expr | None) -> str:
     """The plan a SELECT with this WHERE would use, as one line."""
-    plan = plan_where(where, table.schema.indexes)
+    plan = plan_where(where, table.schema.indexes, table.primary_key)
     text = plan.describe()
     if not isinstance(plan, FullScan) and where is not None:
         text += ", then FILTER by the full WHERE"

@@ -45,6 +45,17 @@ class IndexRange:
 
 
 @dataclass(frozen=True)
+class KeyLookup:
+    """Rows found by primary key in the key directory: one seek per key."""
+
+    keys: tuple[Any, ...]
+
+    def describe(self) -> str:
+        shown = ", ".join(_show(k) for k in self.keys)
+        return f"KEY LOOKUP {shown}"
+
+
+@dataclass(frozen=True)
 class Union:
     parts: tuple[Plan, ...]
 
@@ -66,7 +77,7 @@ class FullScan:
         return "FULL SCAN"
 
 
-Plan = IndexRange | Union | Intersect | FullScan
+Plan = KeyLookup | IndexRange | Union | Intersect | FullScan
 
 
 def _show(value: Any) -> str:
@@ -75,22 +86,35 @@ def _show(value: Any) -> str:
     return json.dumps(value)
 
 
-def plan_where(where: Expr | None, indexed: tuple[str, ...]) -> Plan:
-    """The cheapest plan the boolean structure allows: AND intersects whatever parts can use
-    an index (the rest are filtered), OR needs every part indexed to avoid a full scan."""
+def plan_where(where: Expr | None, indexed: tuple[str, ...], primary_key: str = "") -> Plan:
+    """The cheapest plan the boolean structure allows: the primary key first (the key
+    directory), then AND intersects whatever parts can use an index (the rest are filtered),
+    OR needs every part indexed to avoid a full scan."""
     if where is None:
         return FullScan()
-    found = _plan(where, set(indexed))
+    found = _plan(where, set(indexed), primary_key)
     return found if found is not None else FullScan()
 
 
-def _plan(expr: Expr, indexed: set[str]) -> Plan | None:
+def _is_key(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _plan(expr: Expr, indexed: set[str], pk: str) -> Plan | None:
     if isinstance(expr, Comparison):
+        if expr.op == "=":
+            sides = (expr.left, expr.right)
+            for a, b in (sides, sides[::-1]):
+                if (isinstance(a, Column) and a.text == pk and isinstance(b, Literal)
+                        and _is_key(b.value)):
+                    return KeyLookup((b.value,))
         return _comparison(expr, indexed)
     if isinstance(expr, InList):
         if expr.negated or not isinstance(expr.operand, Column):
             return None
         column = expr.operand.text
+        if column == pk and all(_is_key(v.value) for v in expr.values):
+            return KeyLookup(tuple(dict.fromkeys(v.value for v in expr.values)))
         if column not in indexed:
             return None
         parts = tuple(IndexRange(column, v.value, v.value) for v in expr.values)
@@ -102,12 +126,15 @@ def _plan(expr: Expr, indexed: set[str]) -> Plan | None:
             return None
         return IndexRange(expr.operand.text, None, None)
     if isinstance(expr, And):
-        usable = [p for p in (_plan(e, indexed) for e in expr.operands) if p is not None]
+        usable = [p for p in (_plan(e, indexed, pk) for e in expr.operands) if p is not None]
         if not usable:
             return None
+        lookups = [p for p in usable if isinstance(p, KeyLookup)]
+        if lookups:
+            return min(lookups, key=lambda p: len(p.keys))
         return usable[0] if len(usable) == 1 else Intersect(tuple(usable))
     if isinstance(expr, Or):
-        branches = [_plan(e, indexed) for e in expr.operands]
+        branches = [_plan(e, indexed, pk) for e in expr.operands]
         chosen = tuple(p for p in branches if p is not None)
         return Union(chosen) if len(chosen) == len(branches) else None
     return None  # NOT: the complement of an index range is rarely selective

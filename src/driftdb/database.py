@@ -26,6 +26,7 @@ from driftdb.errors import (
 from driftdb.index.store import Covered, Located, TableIndex
 from driftdb.model.clock import Clock
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
+from driftdb.model.merge_patch import merge_patch
 from driftdb.model.schema import TableSchema, check_table_name
 from driftdb.storage import fs
 from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
@@ -70,14 +71,25 @@ class Batch:
         self.db = db
         self.writes: list[_PendingWrite] = []
         self.rows: dict[tuple[str, Key], Document | None] = {}
+        self._views: dict[str, TableView] = {}
 
     def current_row(self, table: Table, key: Key) -> Document | None:
-        """The row as this batch would leave it (pending writes first, then the indexes)."""
+        """The row as this batch would leave it (pending writes first, then the indexes, read
+        through one view per table for the whole batch)."""
         marker = (table.name, key)
         if marker in self.rows:
             return self.rows[marker]
-        with table.view() as view:
-            return view.get(key, 2**64 - 1)
+        view = self._views.get(table.name)
+        if view is None:
+            view = self._views[table.name] = table.view()
+        row = view.get(key, 2**64 - 1)
+        self.rows[marker] = row
+        return row
+
+    def close_views(self) -> None:
+        for view in self._views.values():
+            view.close()
+        self._views.clear()
 
     def add(
         self,
@@ -87,16 +99,19 @@ class Batch:
         data: Document | None,
         meta: Mapping[str, Any] | None,
     ) -> int:
-        from driftdb.model.replay import apply_event
-
+        """Queue one event (already validated against `current_row`); returns its seq."""
         seq = self.db.next_seq + len(self.writes)
         self.writes.append(_PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
-        state: dict[Key, Document] = {}
-        current = self.current_row(table, key)
-        if current is not None:
-            state[key] = current
-        apply_event(state, Event(seq, 0, kind, key, data), table.primary_key)
-        self.rows[(table.name, key)] = state.get(key)
+        marker = (table.name, key)
+        current = self.rows[marker] if marker in self.rows else self.current_row(table, key)
+        if kind is EventType.SOFT_DELETE:
+            self.rows[marker] = None
+        elif kind is EventType.INSERT:
+            self.rows[marker] = data
+        else:
+            row = merge_patch(current or {}, data or {})
+            row[table.primary_key] = key
+            self.rows[marker] = row
         return seq
 
 
@@ -344,9 +359,10 @@ class Database:
             try:
                 yield batch
             except BaseException:
-                self._batch = None
                 raise
-            self._batch = None
+            finally:
+                self._batch = None
+                batch.close_views()
             self._commit(batch.writes)
 
     def _commit(self, writes: list[_PendingWrite]) -> None:

@@ -269,7 +269,8 @@ class _Lexer:
         start = self.pos
         digits = self.source[start + 2 : start + 6]
         if len(digits) != 4 or not all(c in _HEX for c in digits):
-            shown = "\\u" + "".join(c for c in digits[:4] if c in _HEX)
+            run = len(digits) - len(digits.lstrip("0123456789abcdefABCDEF"))
+            shown = "\\u" + digits[:run]
             self._error(
                 f"Invalid escape '{shown}' in string",
                 start,

@@ -132,7 +132,7 @@ def parse_timepoint(text: str) -> AsOf:
     if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
         stripped = stripped[1:-1]
     try:
-        return timepoint_from_text(stripped)
+        return _timepoint_from_text(stripped)
     except _TimepointProblem as problem:
         raise QuerySyntaxError(
             problem.message, source=text, length=len(text), hint=problem.hint
@@ -146,7 +146,7 @@ class _TimepointProblem(ValueError):
         self.hint = hint
 
 
-def timepoint_from_text(text: str) -> AsOf:
+def _timepoint_from_text(text: str) -> AsOf:
     """`@seq:N` (N a non-negative integer), `@now` (any case), or else a time, kept as text.
 
     Raises _TimepointProblem (a ValueError) for any other `@` form and for an empty string.
@@ -419,7 +419,10 @@ class _Parser:
                     self._advance()
                     documents.append(self._bind_object("a document"))
                 else:
-                    raise self.error(token, "Expect object in document array")
+                    hint = "INSERT needs at least one document" if not documents else None
+                    if token.kind is TokenKind.RBRACKET and documents:
+                        hint = "remove the trailing ','"
+                    raise self.error(token, "Expect object in document array", hint)
                 if not self._match(TokenKind.COMMA):
                     break
             self._expect(TokenKind.RBRACKET, "Expect ',' or ']' after document")
@@ -584,7 +587,7 @@ class _Parser:
         if token.kind in (TokenKind.STRING, TokenKind.TIMEPOINT):
             self._advance()
             try:
-                return timepoint_from_text(str(token.value))
+                return _timepoint_from_text(str(token.value))
             except _TimepointProblem as problem:
                 raise self.error(token, problem.message, problem.hint) from None
         if self._match(TokenKind.QUESTION):
@@ -689,9 +692,13 @@ class _Parser:
     def _path(self, message: str, hint: str | None = None) -> Column:
         """path := name ('.' WORD)*  -- after a dot any word is a field name, even a keyword"""
         parts = [self._name(message, "column", hint).text]
-        while self._match(TokenKind.DOT):
-            token = self._expect(TokenKind.WORD, "Expect field name after '.'")
-            parts.append(token.text)
+        while self._check(TokenKind.DOT) and self.peek().start == self._previous().end:
+            dot = self._advance()
+            token = self.peek()
+            # A path is written without blanks, so in `SELECT a. FROM t` FROM is no field name.
+            if token.kind is not TokenKind.WORD or token.start != dot.end:
+                raise self.error(token, "Expect field name after '.'")
+            parts.append(self._advance().text)
         return Column(tuple(parts))
 
     def _table_name(self, after: str) -> str:
@@ -845,7 +852,7 @@ class _Parser:
             return AsOf("seq", seq=int(value))
         if isinstance(value, str):
             try:
-                return timepoint_from_text(value)
+                return _timepoint_from_text(value)
             except _TimepointProblem as problem:
                 raise InvalidInputError(f"{name} (a timepoint): {problem.message}") from None
         raise InvalidInputError(

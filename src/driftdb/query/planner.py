@@ -105,8 +105,12 @@ def _plan(expr: Expr, indexed: set[str], pk: str) -> Plan | None:
         if expr.op == "=":
             sides = (expr.left, expr.right)
             for a, b in (sides, sides[::-1]):
-                if (isinstance(a, Column) and a.text == pk and isinstance(b, Literal)
-                        and _is_key(b.value)):
+                if (
+                    isinstance(a, Column)
+                    and a.text == pk
+                    and isinstance(b, Literal)
+                    and _is_key(b.value)
+                ):
                     return KeyLookup((b.value,))
         return _comparison(expr, indexed)
     if isinstance(expr, InList):

@@ -1,0 +1,223 @@
+"""The printer: canonical DriftQL that parses back to the very same tree.
+
+`repr` is compared as well as `==`, because `==` alone cannot tell 1 from 1.0 or from True.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from driftdb.errors import InvalidInputError, QuerySyntaxError
+from driftdb.query.ast import (
+    And,
+    AsOf,
+    Column,
+    Comparison,
+    Expr,
+    InList,
+    IsNull,
+    Literal,
+    Not,
+    Or,
+    Select,
+)
+from driftdb.query.parser import parse, parse_expression, parse_one
+from driftdb.query.printer import to_driftql
+from driftdb.query.tokens import RESERVED
+
+CORPUS = [
+    "CREATE TABLE orders (pk=id)",
+    "create table orders (INDEX(status, customer.country), pk = id)",
+    "SHOW TABLES",
+    "DESCRIBE orders",
+    'INSERT INTO orders {"id": 1, "status": "new", "total": 9.5}',
+    "INSERT INTO orders [{'id': 1}, {'id': 2, 'tags': [], 'meta': {}}]",
+    'INSERT INTO t {"z": 1, "a": [true, false, null, -0.0, 1e300, -12, "x"]}',
+    'INSERT INTO t {"s": "quote \\" apostrophe \' backslash \\\\ tab \\t nl \\n é \\u2028"}',
+    'INSERT INTO t {"nested": {"deep": {"deeper": [[1, [2, [3]]]]}}}',
+    'PATCH orders KEY "k1" SET {"status": "paid", "note": null}',
+    "PATCH orders KEY -5 SET {}",
+    "SOFT DELETE FROM orders KEY 'k 2'",
+    "SELECT * FROM orders",
+    "select count(*) from orders",
+    "SELECT id, customer.address.city FROM orders",
+    "SELECT * FROM orders WHERE status = 'paid'",
+    "SELECT * FROM orders WHERE total >= 10.25 AND total < 1e3",
+    "SELECT * FROM orders WHERE a <> 1 OR b != 2",
+    "SELECT * FROM orders WHERE NOT (a = 1 OR b = 2)",
+    "SELECT * FROM orders WHERE NOT NOT a = 1",
+    "SELECT * FROM orders WHERE (a = 1 AND b = 2) AND c = 3",
+    "SELECT * FROM orders WHERE a = 1 AND (b = 2 AND c = 3)",
+    "SELECT * FROM orders WHERE (a = 1 OR b = 2) OR (c = 3 OR d = 4)",
+    "SELECT * FROM orders WHERE a = 1 OR b = 2 AND c = 3",
+    "SELECT * FROM orders WHERE (a = 1 OR b = 2) AND c = 3",
+    "SELECT * FROM orders WHERE status IN ('new', 'paid') AND x NOT IN (1, 2.5, null)",
+    "SELECT * FROM orders WHERE note IS NULL OR note IS NOT NULL",
+    "SELECT * FROM orders WHERE 5 < total",
+    "SELECT * FROM orders WHERE tags = ['a', 'b'] AND meta != {'k': [1]}",
+    "SELECT * FROM orders WHERE a.b.c = d.e",
+    "SELECT * FROM orders WHERE flag = TRUE AND other = false",
+    "SELECT * FROM orders AS OF @seq:42",
+    "SELECT * FROM orders AS OF '@seq:0'",
+    "SELECT * FROM orders WHERE a = 1 AS OF @now",
+    "SELECT * FROM orders FOR SYSTEM_TIME AS OF '2025-01-31T12:00:00+01:00' WHERE a = 1",
+    "SELECT * FROM orders ORDER BY total DESC, id ASC, customer.name",
+    "SELECT * FROM orders LIMIT 10",
+    "SELECT * FROM orders WHERE a = 1 ORDER BY a LIMIT 0 OFFSET 100",
+    "SELECT key, count, index, desc FROM drift ORDER BY desc DESC",
+    "SELECT * FROM t WHERE meta.from = 1",
+    "EXPLAIN SELECT id FROM orders WHERE status = 'paid' AS OF @seq:3 LIMIT 1",
+    "SHOW DRIFT orders KEY 'k1'",
+    "SHOW DRIFT orders KEY 12345678901234567890",
+    "SNAPSHOT orders",
+    "COMPACT orders",
+    "COMPACT orders BEFORE @seq:100",
+    "COMPACT orders BEFORE '2024-12-31T23:59:59Z'",
+    "PURGE orders KEY 'gdpr-subject'",
+]
+
+
+def assert_round_trips(statement: object) -> None:
+    text = to_driftql(statement)  # type: ignore[arg-type]
+    again = parse_one(text)
+    assert again == statement, text
+    assert repr(again) == repr(statement), text
+    assert to_driftql(again) == text  # canonical text is a fixed point
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 30
+
+
+@pytest.mark.parametrize("source", CORPUS)
+def test_corpus_statement_round_trips(source: str) -> None:
+    assert_round_trips(parse_one(source))
+
+
+@pytest.mark.parametrize(
+    ("source", "canonical"),
+    [
+        ("select * from t where a<>1", "SELECT * FROM t WHERE a != 1"),
+        (
+            "SELECT * FROM t WHERE a = 1 FOR SYSTEM_TIME AS OF '@seq:5'",
+            "SELECT * FROM t AS OF @seq:5 WHERE a = 1",
+        ),
+        ("SELECT * FROM t ORDER BY a ASC", "SELECT * FROM t ORDER BY a"),
+        ("create table t (INDEX(b), pk = id)", "CREATE TABLE t (pk=id, INDEX(b))"),
+        ("INSERT INTO t [{'a': 1}]", 'INSERT INTO t {"a": 1}'),
+        ("PURGE t KEY 'k'", 'PURGE t KEY "k"'),
+        ("SELECT * FROM t WHERE ((a = 1))", "SELECT * FROM t WHERE a = 1"),
+        ("SELECT * FROM t AS OF '@NOW'", "SELECT * FROM t AS OF @now"),
+    ],
+)
+def test_printing_gives_the_canonical_spelling(source: str, canonical: str) -> None:
+    assert to_driftql(parse_one(source)) == canonical
+
+
+def test_a_bound_parameter_prints_as_a_quoted_value() -> None:
+    stmt = parse_one("SELECT * FROM t WHERE name = ?", ["x'; DROP --\u2028"])
+    assert to_driftql(stmt) == 'SELECT * FROM t WHERE name = "x\'; DROP --\\u2028"'
+    assert_round_trips(stmt)
+
+
+def test_conditions_print_on_their_own() -> None:
+    assert to_driftql(parse_expression("NOT (a = 1 OR b IS NULL)")) == "NOT (a = 1 OR b IS NULL)"
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        Select("select"),
+        Select("t", columns=(Column(("order",)),)),
+        Select("t", columns=(Column(("a", "b c")),)),
+        Select("t", offset=3),
+        Select("t", limit=-1),
+        Select("t", where=InList(Column(("a",)), ())),
+        Select("t", where=Comparison("=", Column(("a",)), Literal(float("nan")))),
+        Select("t", where=And((Comparison("=", Column(("a",)), Literal(1)),))),
+        Select("t", as_of=AsOf("seq", seq=-1)),
+        Select("t", as_of=AsOf("time", text="@seq:1")),
+    ],
+)
+def test_a_tree_the_parser_could_not_produce_is_refused_not_misprinted(tree: Select) -> None:
+    with pytest.raises(ValueError):
+        to_driftql(tree)
+
+
+# ---------------------------------------------------------------- generated trees
+
+_START = string.ascii_letters + "_"
+names = st.builds(
+    str.__add__, st.sampled_from(_START), st.text(alphabet=_START + string.digits, max_size=5)
+) | st.sampled_from(["or", "AND", "from", "key", "desc", "count", "Null", "true"])
+first_names = names.filter(lambda n: n.upper() not in RESERVED)
+columns = st.builds(
+    lambda first, rest: Column((first, *rest)), first_names, st.lists(names, max_size=2)
+)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+literals = st.builds(Literal, json_values)
+operands = columns | literals
+ops = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
+predicates = (
+    st.builds(Comparison, ops, operands, operands)
+    | st.builds(
+        InList, operands, st.lists(literals, min_size=1, max_size=3).map(tuple), st.booleans()
+    )
+    | st.builds(IsNull, operands, st.booleans())
+)
+
+
+def _extend(inner: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    many = st.lists(inner, min_size=2, max_size=3).map(tuple)
+    return st.builds(Not, inner) | st.builds(And, many) | st.builds(Or, many)
+
+
+expressions: st.SearchStrategy[Expr] = st.recursive(predicates, _extend, max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions)
+def test_any_generated_condition_round_trips(expr: Expr) -> None:
+    text = to_driftql(expr)
+    again = parse_expression(text)
+    assert again == expr, text
+    assert repr(again) == repr(expr), text
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.builds(Select, first_names, where=expressions))
+def test_any_generated_select_round_trips(select: Select) -> None:
+    assert_round_trips(select)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(CORPUS), st.data())
+def test_a_mutated_statement_that_still_parses_round_trips(
+    source: str, data: st.DataObject
+) -> None:
+    i = data.draw(st.integers(0, len(source)))
+    piece = data.draw(
+        st.sampled_from(["", "(", ")", " NOT ", " AND a = 1", ",", "'", "1", "-", "."])
+    )
+    j = data.draw(st.integers(i, min(len(source), i + 3)))
+    mutated = source[:i] + piece + source[j:]
+    statements = []
+    with contextlib.suppress(QuerySyntaxError, InvalidInputError):
+        statements = parse(mutated)
+    for statement in statements:
+        assert_round_trips(statement)

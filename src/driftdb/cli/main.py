@@ -39,8 +39,32 @@ def _show_warning(
         click.echo(f"warning: {category.__name__}: {message}", err=True)
 
 
+# Each command lives in its own module, imported only when that command runs, so that a cold
+# `driftdb select` does not pay for the shell, ingest or maintenance code.
+COMMAND_MODULES = {
+    "init": "driftdb.cli.cmd_init",
+    "sql": "driftdb.cli.cmd_sql",
+    "select": "driftdb.cli.cmd_select",
+    "drift": "driftdb.cli.cmd_drift",
+    "ingest": "driftdb.cli.cmd_ingest",
+    "snapshot": "driftdb.cli.cmd_maintenance",
+    "compact": "driftdb.cli.cmd_maintenance",
+    "doctor": "driftdb.cli.cmd_maintenance",
+}
+
+
 class DriftGroup(click.Group):
-    """Runs a command and maps what it raises onto the documented exit codes."""
+    """Loads commands lazily and maps what they raise onto the documented exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            import importlib
+
+            importlib.import_module(COMMAND_MODULES[cmd_name])
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         warnings.showwarning = _show_warning
@@ -97,8 +121,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from driftdb.cli import commands  # noqa: F401 - registers the commands on `cli`
-
     try:
         code = cli.main(prog_name="driftdb", standalone_mode=False)
     except click.exceptions.Abort:

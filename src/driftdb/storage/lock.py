@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import time
 
 from driftdb.errors import LockedError
@@ -37,7 +36,7 @@ class WriterLock:
                 time.sleep(0.02)
         os.ftruncate(self.fd, 0)
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        os.pwrite(self.fd, f"pid={os.getpid()} host={socket.gethostname()} since={since}\n"
+        os.pwrite(self.fd, f"pid={os.getpid()} host={os.uname().nodename} since={since}\n"
                   .encode(), 0)
 
     def _read_holder(self) -> str:

@@ -24,7 +24,7 @@ compile: $(STAMP)
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -45,3 +45,9 @@ clean:
 
 demo: compile
 	$(BIN)/python scripts/demo.py
+
+crashtest: $(STAMP)
+	DRIFTDB_CRASH_POINTS=$(N) $(BIN)/pytest tests/crash -q
+
+reliability: $(STAMP)
+	$(BIN)/python scripts/reliability.py --crash-points $(N)

@@ -53,18 +53,37 @@ def main() -> None:
     orders_file = work / "orders.jsonl"
     with orders_file.open("w") as out:
         for i in range(1, ORDERS + 1):
-            doc = {"id": i, "customer": f"c{rng.randrange(500):03d}", "status": "new",
-                   "total": round(rng.uniform(5, 500), 2), "items": rng.randrange(1, 9)}
+            doc = {
+                "id": i,
+                "customer": f"c{rng.randrange(500):03d}",
+                "status": "new",
+                "total": round(rng.uniform(5, 500), 2),
+                "items": rng.randrange(1, 9),
+            }
             out.write(json.dumps(doc) + "\n")
     print(f"generated {ORDERS:,} seeded orders in {orders_file.relative_to(ROOT)}")
 
     d = str(DATA.relative_to(ROOT))
     os.chdir(ROOT)
     step("create the database", "init", d)
-    step("create the table", "sql", "-d", d, "-e",
-         "CREATE TABLE orders (pk=id, INDEX(status, customer))")
-    step("ingest the orders (durable batches of 1000)", "ingest", "-d", d, "--table", "orders",
-         "--file", str(orders_file.relative_to(ROOT)))
+    step(
+        "create the table",
+        "sql",
+        "-d",
+        d,
+        "-e",
+        "CREATE TABLE orders (pk=id, INDEX(status, customer))",
+    )
+    step(
+        "ingest the orders (durable batches of 1000)",
+        "ingest",
+        "-d",
+        d,
+        "--table",
+        "orders",
+        "--file",
+        str(orders_file.relative_to(ROOT)),
+    )
     checkpoint = 10_000  # every order is in, none is paid yet: @seq:10000
 
     # A stream of status changes and soft deletes, so that history matters.
@@ -83,8 +102,15 @@ def main() -> None:
             deleted.add(key)
             lines.append(f"SOFT DELETE FROM orders KEY {key};")
     script.write_text("\n".join(lines) + "\n")
-    step(f"apply {len(lines):,} status changes and soft deletes (one durable commit each)",
-         "sql", "-d", d, "-f", str(script.relative_to(ROOT)), show=False)
+    step(
+        f"apply {len(lines):,} status changes and soft deletes (one durable commit each)",
+        "sql",
+        "-d",
+        d,
+        "-f",
+        str(script.relative_to(ROOT)),
+        show=False,
+    )
 
     tour(d, checkpoint)
     step("snapshot", "snapshot", "-d", d, "--table", "orders")
@@ -97,14 +123,44 @@ def main() -> None:
 
 
 def tour(d: str, checkpoint: int) -> None:
-    step("how many orders are paid now", "sql", "-d", d, "-e",
-         "SELECT COUNT(*) FROM orders WHERE status = 'paid'")
-    step("the first five paid orders now", "select", "-d", d, "--table", "orders",
-         "--where", "status = 'paid'", "--order-by", "id", "--limit", "5")
-    step(f"the same question AS OF @seq:{checkpoint} (before any payment)", "sql", "-d", d,
-         "-e", f"SELECT COUNT(*) FROM orders WHERE status = 'paid' AS OF \"@seq:{checkpoint}\"")
-    step("how the query is answered", "sql", "-d", d, "-e",
-         "EXPLAIN SELECT * FROM orders WHERE status = 'paid' AS OF \"@seq:12000\"")
+    step(
+        "how many orders are paid now",
+        "sql",
+        "-d",
+        d,
+        "-e",
+        "SELECT COUNT(*) FROM orders WHERE status = 'paid'",
+    )
+    step(
+        "the first five paid orders now",
+        "select",
+        "-d",
+        d,
+        "--table",
+        "orders",
+        "--where",
+        "status = 'paid'",
+        "--order-by",
+        "id",
+        "--limit",
+        "5",
+    )
+    step(
+        f"the same question AS OF @seq:{checkpoint} (before any payment)",
+        "sql",
+        "-d",
+        d,
+        "-e",
+        f"SELECT COUNT(*) FROM orders WHERE status = 'paid' AS OF \"@seq:{checkpoint}\"",
+    )
+    step(
+        "how the query is answered",
+        "sql",
+        "-d",
+        d,
+        "-e",
+        "EXPLAIN SELECT * FROM orders WHERE status = 'paid' AS OF \"@seq:12000\"",
+    )
     step("the drift of order 7", "drift", "-d", d, "--table", "orders", "--key", "7")
 
 

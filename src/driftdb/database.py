@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,18 +24,22 @@ from driftdb.errors import (
     TableNotFoundError,
     WriterStoppedError,
 )
-from driftdb.index.store import Covered, Located, TableIndex
+from driftdb.index.store import NO_SEGMENT, Covered, Located, TableIndex
 from driftdb.model.clock import Clock
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
 from driftdb.model.merge_patch import merge_patch
 from driftdb.model.schema import TableSchema, check_table_name
-from driftdb.storage import fs
+from driftdb.retention import Horizon
+from driftdb.snapshot import SnapshotError
+from driftdb.storage import fs, rewrite
 from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
 from driftdb.storage.lock import WriterLock
 from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
 from driftdb.storage.tail import Tail, cut_batches, read_tail
 from driftdb.table import Table
 from driftdb.view import TableView
+
+READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
 
 if TYPE_CHECKING:
     from driftdb.query.executor import Result
@@ -125,6 +130,7 @@ class Database:
         create: bool = False,
         readonly: bool = False,
         lock_timeout_s: float = 0.0,
+        _lock: WriterLock | None = None,
     ) -> None:
         self.path = os.path.abspath(path)
         self.readonly = readonly
@@ -151,7 +157,8 @@ class Database:
                 )
             fs.make_dirs_durably(self.tables_dir)
         if not readonly:
-            self._lock = WriterLock(os.path.join(self.path, "LOCK"), lock_timeout_s)
+            # doctor.repair hands over the lock it already holds
+            self._lock = _lock or WriterLock(os.path.join(self.path, "LOCK"), lock_timeout_s)
         try:
             for name in sorted(os.listdir(self.tables_dir)):
                 if os.path.isfile(os.path.join(self.tables_dir, name, "schema.yaml")):
@@ -160,6 +167,13 @@ class Database:
             self.next_seq = 1
             if not readonly:
                 self._recover()
+        except OSError as exc:
+            self._failed = f"{type(exc).__name__}: {exc}"  # close() must not write meta.json
+            self.close()
+            raise DriftIOError(
+                f"opening {path} failed ({exc}); nothing acknowledged was lost: "
+                "fix the cause and open it again"
+            ) from exc
         except BaseException:
             self.close()
             raise
@@ -195,10 +209,12 @@ class Database:
         assert table.index is not None
         with table.index.read() as reader:
             covered = reader.covered()
+            horizon = reader.horizon()
         body = {
             "table": table.name,
             "last_seq": covered.seq if covered else 0,
             "live_rows": covered.live if covered else 0,
+            "horizon": horizon.to_wire() if horizon else None,
             "segments": list_segments(table.segments_dir),
         }
         fs.write_file_atomically(
@@ -216,7 +232,14 @@ class Database:
             raise InvalidInputError(f"tables/{name}/schema.yaml names table {schema.name!r}")
         table = Table(self, schema, directory)
         if not self.readonly:
-            table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+            try:
+                table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+            except Exception as exc:  # lmdb.Error and friends: a damaged index file
+                raise CorruptionError(
+                    os.path.relpath(table.index_dir, self.path),
+                    None,
+                    f"the index cannot be opened ({exc})",
+                ) from None
         elif os.path.exists(os.path.join(table.index_dir, "data.mdb")):
             try:
                 table.index = TableIndex(table.index_dir, schema.indexes, readonly=True)
@@ -282,17 +305,88 @@ class Database:
     # -- reading ---------------------------------------------------------------------------
 
     def view_of(self, table: Table) -> TableView:
-        reader = table.index.read() if table.index is not None else None
+        """A consistent view of `table`. A reader process checks that no maintenance rewrite
+        overlapped its read of the log (see storage/rewrite.py) and reads again if one did,
+        waiting up to READ_RETRY_S for it to finish."""
+        deadline = time.monotonic() + READ_RETRY_S
+        failures = 0
+        while True:
+            before = rewrite.stamp(table.directory) if self.readonly else None
+            reader = table.index.read() if table.index is not None else None
+            try:
+                view = self._view_once(table, reader)
+            except (CorruptionError, FileNotFoundError):
+                if reader is not None:
+                    reader.close()
+                failures += 1
+                if (
+                    before is None
+                    or time.monotonic() > deadline
+                    or (failures >= 2 and rewrite.unchanged(before, rewrite.stamp(table.directory)))
+                ):
+                    raise
+                time.sleep(0.02)
+                continue
+            except BaseException:
+                if reader is not None:
+                    reader.close()
+                raise
+            if before is None or self.read_was_stable(table, before, view):
+                return view
+            view.close()
+            if time.monotonic() > deadline:
+                raise DriftError(
+                    f'table "{table.name}" is being rewritten by maintenance; try again'
+                )
+            time.sleep(0.02)
+
+    def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool:
+        """No rewrite of the table's files overlapped a read that began at `before`."""
+        if not rewrite.unchanged(before, rewrite.stamp(table.directory)):
+            return False
+        if view.reader is not None and table.index is not None:
+            return view.reader.generation() == table.index.generation()
+        return True
+
+    def _view_once(self, table: Table, reader: Any) -> TableView:
+        covered = reader.covered() if reader is not None else None
+        if reader is not None and covered is None and self.readonly:
+            reader.close()  # an empty index, or one in an older format: read the log
+            reader = None
+        events: list[Event] = []
+        horizon = None
+        base = None
+        if self.readonly:
+            if reader is None:
+                horizon, base = self._base_of(table)
+            events = self._visible_tail(table, covered)
+        return TableView(table.primary_key, table.segments_dir, reader, events, horizon, base)
+
+    def _horizon_of(self, table: Table) -> Horizon | None:
+        """The horizon from the index, or the base snapshot's header (no view, no tail)."""
+        if table.index is not None:
+            with table.index.read() as reader:
+                if reader.covered() is not None:
+                    return reader.horizon()
+        info = table.base_info()
+        return info.horizon if info is not None else None
+
+    def _base_of(self, table: Table) -> tuple[Horizon | None, dict[Key, Document] | None]:
+        """The horizon and base rows from the base snapshot (for a read without an index)."""
+        from driftdb.snapshot import find_base, read_snapshot
+
         try:
-            covered = reader.covered() if reader is not None else None
-            events: list[Event] = []
-            if self.readonly:
-                events = self._visible_tail(table, covered)
-            return TableView(table.primary_key, table.segments_dir, reader, events)
-        except BaseException:
-            if reader is not None:
-                reader.close()
-            raise
+            info = find_base(table.snapshots_dir)
+            if info is None:
+                return None, None
+            _, rows = read_snapshot(info.path)
+        except SnapshotError as exc:
+            raise CorruptionError(
+                os.path.relpath(exc.path, self.path),
+                None,
+                f"{exc.reason} (the retention base snapshot)",
+            ) from None
+        return info.horizon, dict(rows)
 
     def _visible_tail(self, table: Table, covered: Covered | None) -> list[Event]:
         """A reader's view of the log after the indexes: complete batches only; a torn tail
@@ -314,6 +408,9 @@ class Database:
                 covered = reader.covered()
         if covered is not None and covered.seq >= txn.first:
             return txn.parts.get(name, 0)  # indexed, so the writer had committed it whole
+        horizon = self._horizon_of(other)
+        if horizon is not None and horizon.seq >= txn.first:
+            return txn.parts.get(name, 0)  # folded into the base: it was whole then
         tail = read_tail(other.segments_dir, covered)
         return sum(
             1
@@ -364,6 +461,32 @@ class Database:
                 self._batch = None
                 batch.close_views()
             self._commit(batch.writes)
+
+    @contextlib.contextmanager
+    def maintenance(self) -> Iterator[None]:
+        """Run a snapshot, compaction, purge or repair as the writer, between batches.
+
+        A failure stops the writer when it may have left files mid-rewrite (a committed
+        manifest) or came from the operating system; reopening finishes or rolls back."""
+        with self._mutex:
+            self._check_writable()
+            if self._batch is not None:
+                raise InvalidInputError("maintenance cannot run inside a batch")
+            try:
+                yield
+            except OSError as exc:
+                self._failed = f"{type(exc).__name__}: {exc}"
+                raise DriftIOError(
+                    f"maintenance failed ({exc}); the writer is stopped: reopen the database "
+                    "to finish or roll back what was started"
+                ) from exc
+            except BaseException as exc:
+                if any(
+                    os.path.exists(os.path.join(t.directory, rewrite.MANIFEST_NAME))
+                    for t in self._tables.values()
+                ):
+                    self._failed = f"maintenance failed midway: {exc}"
+                raise
 
     def _commit(self, writes: list[_PendingWrite]) -> None:
         """Append the frames, fsync each table's segment, then update the indexes.
@@ -422,41 +545,75 @@ class Database:
                     f"the write is durable (seq {writes[-1].seq}) but updating the index of "
                     f'table "{name}" failed ({exc}); reopen the database to catch it up'
                 ) from exc
+        for name, spots in located.items():
+            self._tables[name].note_commit(len(spots), spots[-1].end_offset - spots[0].offset)
 
     # -- recovery --------------------------------------------------------------------------
 
     def _recover(self) -> None:
         """Make the log and indexes agree before the first write.
 
-        1. For each table, read the log after what its indexes cover (all of it if the
-           indexes are missing or point past the log).
+        0. For each table, finish a maintenance rewrite its manifest says was committed (its
+           indexes are cleared first, so no reader pairs old locations with new files), or
+           remove the leftovers of one that was not.
+        1. Read the log after what its indexes cover (all of it if the indexes are missing,
+           in another format, point past the log, or disagree with the base snapshot about
+           the retention horizon).
         2. A bad frame followed by good ones is corruption: refuse, naming file and offset.
            A torn final frame is an interrupted write: note it for truncation.
         3. A batch not wholly on disk in every table it touches was never acknowledged:
            note its frames for truncation too.
-        4. Truncate (fsynced), catch the indexes up, and set the next seq and the clock.
+        4. Truncate (fsynced), catch the indexes up (a rebuild starts from the base snapshot
+           and replaces the old entries in one transaction), set the next seq and the clock.
         """
         tails: dict[str, Tail] = {}
+        rebuild: dict[str, tuple[Horizon, list[tuple[Key, Document]]] | None] = {}
+        covers: dict[str, Covered | None] = {}
+        horizons: dict[str, Horizon | None] = {}
         for name, table in self._tables.items():
             assert table.index is not None
+            finished = rewrite.recover(table.directory)
+            if finished is not None:
+                note, replaced = finished
+                self.notes.append(f'table "{name}": {note}')
+                if replaced:
+                    table.index.clear()
             with table.index.read() as reader:
                 covered = reader.covered()
-            if covered is not None and not _covered_is_plausible(table, covered):
+                index_horizon = reader.horizon()
+            try:
+                base_info = table.base_info()
+                wanted = base_info.horizon if base_info is not None else None
+            except CorruptionError as exc:
+                if covered is None or index_horizon is None:
+                    raise
+                # The index still holds the base state: go on, and let doctor rewrite it.
+                self.notes.append(f'table "{name}": {exc}')
+                base_info, wanted = None, index_horizon
+            stale = covered is not None and (
+                not _covered_is_plausible(table, covered) or index_horizon != wanted
+            )
+            if stale:
                 self.notes.append(f'table "{name}": indexes did not match the log; rebuilt')
-                table.index.clear()
-                covered = None
-            tail = read_tail(table.segments_dir, covered)
+            tail = read_tail(table.segments_dir, None if stale else covered)
             if (
-                covered is not None
+                not stale
+                and covered is not None
                 and tail.problem is not None
                 and not tail.located
                 and (tail.problem_segment, tail.problem.offset) == (covered.segment, covered.offset)
             ):
                 # The covered position is not a frame boundary: the index is stale.
                 self.notes.append(f'table "{name}": indexes did not match the log; rebuilt')
-                table.index.clear()
-                covered = None
+                stale = True
                 tail = read_tail(table.segments_dir, None)
+            if stale or covered is None:
+                covered = None
+                rebuild[name] = None
+                if wanted is not None:
+                    rebuild[name] = (wanted, table.base_rows())
+            covers[name] = covered
+            horizons[name] = wanted
             if tail.problem is not None and not tail.problem.torn:
                 p = tail.problem
                 follow = (
@@ -483,6 +640,13 @@ class Database:
         events = {name: [item.event for item in tail.located] for name, tail in tails.items()}
 
         def count_in_tails(other: str, txn: Txn) -> int:
+            covered = covers.get(other)
+            horizon = horizons.get(other)
+            if (covered is not None and covered.seq >= txn.first) or (
+                horizon is not None and horizon.seq >= txn.first
+            ):
+                # Indexed, or folded into a base: the writer had committed it whole.
+                return txn.parts.get(other, 0)
             return sum(
                 1 for e in events.get(other, []) if e.txn is not None and e.txn.first == txn.first
             )
@@ -514,7 +678,10 @@ class Database:
                     table, tail.problem_segment, p.offset, f"a torn final frame ({p.reason})"
                 )
             assert table.index is not None
-            table.index.apply(keep, table.primary_key)
+            if name in rebuild:
+                table.index.rebuild(keep, table.primary_key, rebuild[name])
+            else:
+                table.index.apply(keep, table.primary_key)
             table.appender = SegmentAppender(
                 table.segments_dir, table.schema.option("segment_size_bytes")
             )
@@ -554,6 +721,8 @@ class Database:
 def _covered_is_plausible(table: Table, covered: Covered) -> bool:
     """The covered position must lie inside the log; a log that was replaced or cut behind
     the index's back means the index is stale."""
+    if covered.segment == NO_SEGMENT:
+        return True  # a base snapshot with nothing indexed after it
     path = segment_path(table.segments_dir, covered.segment)
     try:
         return os.path.getsize(path) >= covered.offset

@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from driftdb.errors import (
+    CorruptionError,
     DriftWarning,
     DuplicateKeyError,
     InvalidInputError,
     KeyNotFoundError,
 )
 from driftdb.index.keycodec import MAX_U64
-from driftdb.index.store import TableIndex
+from driftdb.index.store import NO_SEGMENT, TableIndex
 from driftdb.model.document import check_document, check_key
 from driftdb.model.events import Document, EventType, Key
 from driftdb.model.replay import DriftEntry
 from driftdb.model.schema import TableSchema
 from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
-from driftdb.storage.segment import SegmentAppender
+from driftdb.retention import Horizon, check_point
+from driftdb.snapshot import (
+    SnapshotError,
+    SnapshotInfo,
+    find_base,
+    list_bases,
+    list_snapshots,
+    read_snapshot,
+    write_snapshot,
+)
+from driftdb.storage import rewrite
+from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
 from driftdb.view import TableView
 
 if TYPE_CHECKING:
+    from driftdb.compaction import CompactReport
     from driftdb.database import Database
+    from driftdb.purge import PurgeReport
 
 Where = Mapping[str, Any] | str | None
+T = TypeVar("T")
 
 
 class Table:
@@ -39,8 +55,13 @@ class Table:
         self.directory = directory
         self.segments_dir = os.path.join(directory, "segments")
         self.index_dir = os.path.join(directory, "indexes")
+        self.snapshots_dir = os.path.join(directory, "snapshots")
         self.index: TableIndex | None = None
         self.appender: SegmentAppender | None = None
+        # Events and log bytes since the newest snapshot: kept by the writer, initialised
+        # from disk at its first commit to this table (None until then).
+        self.events_since_snapshot: int | None = None
+        self.bytes_since_snapshot: int | None = None
 
     @property
     def name(self) -> str:
@@ -122,6 +143,8 @@ class Table:
         return self.resolve_point(view, point)
 
     def resolve_point(self, view: TableView, point: TimePoint) -> int:
+        """The seq `point` means; raises HistoryUnavailableError before the horizon."""
+        check_point(self.name, view.horizon, point)
         if point.kind == "now":
             return MAX_U64
         if point.kind == "seq":
@@ -170,10 +193,179 @@ class Table:
     def history(self, key: Key) -> list[DriftEntry]:
         """Every event of `key` in seq order, each with the row as it stood after it."""
         check_key(key, f"history of {self.name}")
-        with self.view() as view:
-            return view.history(key)
+        return self._read_frames(lambda view: view.history(key))
+
+    def _read_frames(self, read: Callable[[TableView], T]) -> T:
+        """Run a read that opens frames by location, again if a maintenance rewrite moved
+        them under it (the key directory and the files are replaced in two steps)."""
+        deadline = time.monotonic() + 5.0
+        failures = 0
+        while True:
+            before = rewrite.stamp(self.directory)
+            try:
+                with self.view() as view:
+                    result = read(view)
+                    stable = self.db.read_was_stable(self, before, view)
+            except (CorruptionError, FileNotFoundError):
+                failures += 1
+                if failures >= 2 and rewrite.unchanged(before, rewrite.stamp(self.directory)):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+                continue
+            if stable or time.monotonic() > deadline:
+                return result
+            time.sleep(0.02)
 
     def head(self) -> int:
         """The seq of this table's newest event (0 if it has none)."""
         with self.view() as view:
             return max(view.last_seq(), 0)
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def horizon(self) -> int | None:
+        """The retention horizon's seq (AS OF before it raises HistoryUnavailableError), or
+        None when the table keeps its whole history."""
+        found = self.horizon_info()
+        return found.seq if found is not None else None
+
+    def horizon_info(self) -> Horizon | None:
+        """The retention horizon with its times (see driftdb.retention.Horizon)."""
+        with self.view() as view:
+            return view.horizon
+
+    def base_info(self) -> SnapshotInfo | None:
+        """The checked header of the base snapshot (None without retention); raises
+        CorruptionError if it is damaged: it is the only record of the horizon."""
+        try:
+            return find_base(self.snapshots_dir)
+        except SnapshotError as exc:
+            raise CorruptionError(
+                os.path.relpath(exc.path, self.db.path),
+                None,
+                f"{exc.reason} (the retention base snapshot)",
+            ) from None
+
+    def base_rows(self) -> list[tuple[Key, Document]]:
+        """The rows of the base snapshot ([] without retention); CorruptionError if damaged."""
+        info = self.base_info()
+        if info is None:
+            return []
+        try:
+            return read_snapshot(info.path)[1]
+        except SnapshotError as exc:
+            raise CorruptionError(
+                os.path.relpath(exc.path, self.db.path),
+                None,
+                f"{exc.reason} (the retention base snapshot)",
+            ) from None
+
+    def snapshot(self) -> SnapshotInfo:
+        """Write `snapshots/<seq>.snap`: the table's state at its newest event, checksummed
+        and zstd-compressed. Durable when it returns (temp file, fsync, rename, directory
+        fsync). Full-table reads AS OF a later seq may start from it."""
+        with self.db.maintenance():
+            return self._take_snapshot()
+
+    def _take_snapshot(self) -> SnapshotInfo:
+        assert self.index is not None
+        with self.index.read() as reader:
+            covered = reader.covered()
+            horizon = reader.horizon()
+            rows = list(reader.rows_at(MAX_U64))
+        seq = covered.seq if covered is not None and covered.seq >= 0 else 0
+        unix_ms = covered.unix_ms if covered is not None else 0
+        info = write_snapshot(self.snapshots_dir, rows, seq, unix_ms, horizon, base=False)
+        self.reset_snapshot_counters()
+        return info
+
+    def refresh_snapshot(self) -> SnapshotInfo | None:
+        """A new snapshot if events were written since the newest one (else None)."""
+        self._init_snapshot_counters()
+        newest = max(
+            [*list_snapshots(self.snapshots_dir), *list_bases(self.snapshots_dir)], default=None
+        )
+        if newest is not None and not self.events_since_snapshot:
+            return None
+        return self._take_snapshot()
+
+    def reset_snapshot_counters(self) -> None:
+        self.events_since_snapshot = 0
+        self.bytes_since_snapshot = 0
+
+    def _init_snapshot_counters(self) -> None:
+        if self.events_since_snapshot is not None:
+            return
+        assert self.index is not None
+        newest = max(
+            [*list_snapshots(self.snapshots_dir), *list_bases(self.snapshots_dir)], default=-1
+        )
+        budget = self.schema.option("snapshot_every_events")
+        with self.index.read() as reader:
+            count, first = reader.count_after(newest, budget)
+        size = 0
+        if first is not None and first[0] != NO_SEGMENT:
+            for number in list_segments(self.segments_dir):
+                if number >= first[0]:
+                    size += os.path.getsize(segment_path(self.segments_dir, number))
+            size -= first[1]
+        self.events_since_snapshot = count
+        self.bytes_since_snapshot = max(size, 0)
+
+    def note_commit(self, events: int, size_bytes: int) -> None:
+        """Count a commit towards the next automatic snapshot, and take it when due. A
+        failed automatic snapshot does not fail the (already durable) commit: it warns."""
+        if self.events_since_snapshot is None:
+            self._init_snapshot_counters()  # counts this commit too: it is indexed
+        else:
+            self.events_since_snapshot += events
+            assert self.bytes_since_snapshot is not None
+            self.bytes_since_snapshot += size_bytes
+        assert self.events_since_snapshot is not None and self.bytes_since_snapshot is not None
+        if self.events_since_snapshot >= self.schema.option(
+            "snapshot_every_events"
+        ) or self.bytes_since_snapshot >= self.schema.option("snapshot_every_bytes"):
+            try:
+                self._take_snapshot()
+            except Exception as exc:
+                self.reset_snapshot_counters()  # try again after another full interval
+                warnings.warn(
+                    DriftWarning(
+                        f'automatic snapshot of table "{self.name}" failed ({exc}); '
+                        "the log and indexes are intact"
+                    ),
+                    stacklevel=4,
+                )
+
+    def close_appender(self) -> None:
+        """Close the active segment (maintenance is about to replace it); the next commit
+        reopens whatever segment is then the newest."""
+        if self.appender is not None:
+            self.appender.close()
+            self.appender = None
+
+    def compact(self, before: AsOf = None) -> CompactReport:
+        """COMPACT: merge the sealed segments into fewer (up to segment_size_bytes each),
+        refresh a snapshot and the indexes. No answer to any query changes.
+
+        With `before` (a seq, "@seq:N", an RFC 3339 time or a datetime), discard history
+        before that point: the state there becomes the base snapshot, later answers stay the
+        same, and AS OF earlier raises HistoryUnavailableError. The horizon is moved back to
+        the start of a batch it would split, and never moves back past an earlier horizon.
+        Crash-safe at every step (see storage/rewrite.py)."""
+        from driftdb.compaction import compact
+
+        return compact(self, before)
+
+    def purge(self, key: Key, reason: str | None = None) -> PurgeReport:
+        """PURGE: erase every version of `key` from snapshots and indexes, and redact its
+        frames in the log in place of their data (same seq, time and type, a "purged" entry
+        with when and `reason`). Afterwards the key appears in no query at any seq;
+        `history(key)` lists the redacted events with no data and no row. Raises
+        KeyNotFoundError if the key has no history. Crash-safe like compaction."""
+        check_key(key, f"PURGE {self.name}")
+        from driftdb.purge import purge
+
+        return purge(self, key, reason)

@@ -7,28 +7,72 @@ overlay, applied on top of the indexed row of each key they touch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import heapq
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
 
-from driftdb.errors import CorruptionError
-from driftdb.index.store import IndexReader, Version
-from driftdb.model.events import Document, Event, Key, unpack_event
+from driftdb.errors import CorruptionError, DriftWarning
+from driftdb.index.keycodec import MAX_U64, encode_key
+from driftdb.index.store import NO_SEGMENT, IndexReader, Version
+from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import DriftEntry, apply_event
+from driftdb.retention import Horizon
+from driftdb.snapshot import (
+    SnapshotError,
+    list_snapshots,
+    read_info,
+    read_snapshot,
+    snapshot_name,
+)
 from driftdb.storage.segment import read_frame, segment_path
+
+
+def synthetic_entry(horizon: Horizon, row: Document) -> DriftEntry:
+    """The first entry of a key's history after retention: the row as it stood at the horizon
+    (an INSERT at the horizon's seq whose meta says it stands for discarded history)."""
+    return DriftEntry(
+        horizon.seq,
+        horizon.base_unix_ms,
+        EventType.INSERT,
+        dict(row),
+        {"horizon": horizon.seq},
+        dict(row),
+        None,
+    )
+
+
+# Whether full-table reads may start from a snapshot: "auto" (when cheaper), or forced one way
+# (tests use "always" to check that path against the reference).
+SNAPSHOT_READS: Literal["auto", "always", "never"] = "auto"
 
 
 class TableView:
     """Answers reads at a resolved seq (`MAX_U64` means now). Close it when done."""
 
     def __init__(
-        self, primary_key: str, segments_dir: str, reader: IndexReader | None, tail: list[Event]
+        self,
+        primary_key: str,
+        segments_dir: str,
+        reader: IndexReader | None,
+        tail: list[Event],
+        horizon: Horizon | None = None,
+        base: dict[Key, Document] | None = None,
     ) -> None:
+        """`horizon` and `base` (the base snapshot's rows) are given only when there is no
+        usable index; with one, the index carries both."""
         self.primary_key = primary_key
         self.segments_dir = segments_dir
+        self.snapshots_dir = os.path.join(os.path.dirname(segments_dir), "snapshots")
         self.reader = reader
         covered = reader.covered() if reader is not None else None
         self.covered_seq = covered.seq if covered is not None else -1
         self.covered_live = covered.live if covered is not None else 0
+        self.horizon: Horizon | None = reader.horizon() if reader is not None else horizon
+        self.base: dict[Key, Document] | None = base if reader is None else None
+        if self.base is not None and self.horizon is not None:
+            self.covered_seq = self.horizon.seq
         self.tail = tail
         self.overlay: dict[Key, list[Event]] = {}
         for event in tail:
@@ -52,6 +96,8 @@ class TableView:
 
     def first_seq(self) -> int | None:
         first = self.reader.first_seq() if self.reader is not None else None
+        if first is None and self.base is not None and self.horizon is not None:
+            first = self.horizon.seq
         if first is None and self.tail:
             return self.tail[0].seq
         return first
@@ -62,17 +108,26 @@ class TableView:
             if event.unix_ms <= unix_ms:
                 return event.seq
         found = self.reader.seq_at_time(unix_ms) if self.reader is not None else None
+        if found is None and self.base is not None and self.horizon is not None:
+            found = self.horizon.seq if unix_ms >= self.horizon.base_unix_ms else None
         return -1 if found is None else found
+
+    def _base_row(self, key: Key, seq: int) -> Document | None:
+        """The row before the tail: from the index, or from the base snapshot without one."""
+        if self.reader is not None:
+            version = self.reader.version_at(key, seq)
+            return version.row if version is not None else None
+        if self.base is not None and self.horizon is not None and seq >= self.horizon.seq:
+            return self.base.get(key)
+        return None
 
     # -- rows ------------------------------------------------------------------------------
 
     def _overlaid_row(self, key: Key, seq: int) -> Document | None:
-        base = None
-        if self.reader is not None and self.covered_seq >= 0:
-            base = self.reader.version_at(key, self.covered_seq)
+        base = self._base_row(key, self.covered_seq) if self.covered_seq >= 0 else None
         state: dict[Key, Document] = {}
-        if base is not None and base.row is not None:
-            state[key] = base.row
+        if base is not None:
+            state[key] = base
         for event in self.overlay[key]:
             if event.seq > seq:
                 break
@@ -88,24 +143,69 @@ class TableView:
             return None
         if self._touched(key, seq):
             return self._overlaid_row(key, seq)
-        if self.reader is None:
-            return None
-        version = self.reader.version_at(key, seq)
-        return version.row if version is not None else None
+        return self._base_row(key, seq)
 
     def rows(self, seq: int) -> Iterator[tuple[Key, Document]]:
-        """Every live row at `seq` (indexed rows in key order, then rows the tail touched)."""
+        """Every live row at `seq`, in primary-key order, whatever the source: the key
+        directory (or a snapshot, or the base snapshot without an index), with the rows the
+        tail touched merged in."""
         if seq < 0:
             return
         touched = {k for k in self.overlay if self._touched(k, seq)}
+        below: Iterable[tuple[Key, Document]] = ()
         if self.reader is not None:
-            for key, row in self.reader.rows_at(seq):
-                if key not in touched:
-                    yield key, row
+            indexed = self._rows_from_snapshot(seq)
+            below = indexed if indexed is not None else self.reader.rows_at(seq)
+        elif self.base is not None and self.horizon is not None and seq >= self.horizon.seq:
+            below = sorted(self.base.items(), key=lambda item: encode_key(item[0]))
+        changed = []
         for key in touched:
-            changed = self._overlaid_row(key, seq)
-            if changed is not None:
-                yield key, changed
+            row = self._overlaid_row(key, seq)
+            if row is not None:
+                changed.append((key, row))
+        changed.sort(key=lambda item: encode_key(item[0]))
+        unchanged = ((k, r) for k, r in below if k not in touched)
+        yield from heapq.merge(unchanged, changed, key=lambda item: encode_key(item[0]))
+
+    def _rows_from_snapshot(self, seq: int) -> list[tuple[Key, Document]] | None:
+        """The indexed rows at `seq` from the nearest snapshot <= seq plus the keys changed
+        since, when that is cheaper than one pass over every version in the key directory
+        (the index has a full row image per version, so it is only cheaper when versions far
+        outnumber rows). None means: use the key directory."""
+        if self.reader is None or SNAPSHOT_READS == "never":
+            return None
+        newest = min(seq, self.last_seq())  # never a snapshot newer than this view
+        seqs = [s for s in list_snapshots(self.snapshots_dir) if s <= newest]
+        floor = self.horizon.seq if self.horizon is not None else -1
+        if not seqs or seqs[-1] < floor:
+            return None
+        path = os.path.join(self.snapshots_dir, snapshot_name(seqs[-1]))
+        try:
+            info = read_info(path)
+        except SnapshotError as exc:
+            warnings.warn(DriftWarning(f"ignoring damaged snapshot {exc}"), stacklevel=3)
+            return None
+        budget = self.reader.version_count() // 2 - info.row_count
+        if SNAPSHOT_READS == "always":
+            budget = MAX_U64
+        elif budget <= 0:
+            return None
+        touched = self.reader.keys_touched(info.seq, seq, budget)
+        if touched is None:
+            return None
+        try:
+            _, rows = read_snapshot(path)
+        except SnapshotError as exc:
+            warnings.warn(DriftWarning(f"ignoring damaged snapshot {exc}"), stacklevel=3)
+            return None
+        state = dict(rows)
+        for key in set(touched):
+            version = self.reader.version_at(key, seq)
+            if version is None or version.row is None:
+                state.pop(key, None)
+            else:
+                state[key] = version.row
+        return sorted(state.items(), key=lambda item: encode_key(item[0]))
 
     def keys_in_range(
         self,
@@ -127,13 +227,16 @@ class TableView:
             ):
                 if key not in self.overlay or not self._touched(key, seq):
                     yield key
+        elif self.base is not None:
+            # No index: every base key is a candidate (the caller re-checks each row).
+            yield from (k for k in self.base if k not in self.overlay)
         yield from touched
 
     def count(self, seq: int) -> int:
         if seq < 0:
             return 0
-        if not any(self._touched(k, seq) for k in self.overlay):
-            return self.reader.live_count_at(seq) if self.reader is not None else 0
+        if self.reader is not None and not any(self._touched(k, seq) for k in self.overlay):
+            return self.reader.live_count_at(seq)
         return sum(1 for _ in self.rows(seq))
 
     def history(self, key: Key) -> list[DriftEntry]:
@@ -141,6 +244,8 @@ class TableView:
         the key directory points at (CRC-checked on the way)."""
         versions = self.reader.versions(key) if self.reader is not None else []
         entries = [self._entry(key, v) for v in versions]
+        if self.base is not None and self.horizon is not None and key in self.base:
+            entries.append(synthetic_entry(self.horizon, self.base[key]))
         state: dict[Key, Document] = {}
         if entries and entries[-1].row is not None:
             state[key] = entries[-1].row
@@ -160,6 +265,9 @@ class TableView:
         return entries
 
     def _entry(self, key: Key, version: Version) -> DriftEntry:
+        if version.segment == NO_SEGMENT:
+            assert self.horizon is not None and version.row is not None
+            return synthetic_entry(self.horizon, version.row)
         found = read_frame(self.segments_dir, version.segment, version.offset)
         path = segment_path(self.segments_dir, version.segment)
         if isinstance(found, str):

@@ -7,11 +7,10 @@ import sys
 import click
 
 from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
-from driftdb.cli.output import render
+from driftdb.cli.output import display_columns, render_rows
 from driftdb.database import Database
 from driftdb.query import ast
-from driftdb.query.engine import order_items, select_rows
-from driftdb.query.executor import Result, _columns_of
+from driftdb.query.engine import count_rows, order_items, select_rows
 from driftdb.query.parser import parse_expression, parse_timepoint
 
 
@@ -59,8 +58,6 @@ def select_command(
       driftdb select -d shop.db --table orders --as-of @seq:42 --order-by "total DESC" --limit 5
       driftdb select -d shop.db --table orders --as-of 2025-01-01T00:00:00Z --json
     """
-    from driftdb.query.engine import count_rows
-
     expr = parse_expression(where) if where else None
     point = parse_timepoint(as_of) if as_of else ast.AsOf("now")
     order = order_items([s.strip() for s in order_by.split(",")]) if order_by else ()
@@ -68,12 +65,8 @@ def select_command(
         tbl = db.table(table)
         if count_only:
             n = count_rows(tbl, expr, point)
-            render(
-                Result("count", [{"count": n}], ["count"]),
-                chosen_format(fmt, as_json),
-                sys.stdout,
-            )
+            render_rows("count", [{"count": n}], ["count"], chosen_format(fmt, as_json), sys.stdout)
             return
         rows = select_rows(tbl, expr, point, order, limit)
-        result = Result("rows", rows, _columns_of(rows, tbl.primary_key))
-        render(result, chosen_format(fmt, as_json), sys.stdout)
+        columns = display_columns(rows, tbl.primary_key)
+        render_rows("rows", rows, columns, chosen_format(fmt, as_json), sys.stdout)

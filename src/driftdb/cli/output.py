@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from driftdb.query.executor import Result
+if TYPE_CHECKING:  # `driftdb select` renders without importing the statement executor
+    from driftdb.query.executor import Result
 
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -38,6 +37,15 @@ def text_table(columns: list[str], rows: list[dict[str, Any]], max_width: int = 
     return "\n".join(out)
 
 
+def display_columns(rows: list[dict[str, Any]], primary_key: str) -> list[str]:
+    """Column order for display: the primary key, then fields in order of first appearance."""
+    seen: dict[str, None] = {primary_key: None}
+    for row in rows:
+        for name in row:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
 def render(result: Result, fmt: str, out: TextIO) -> None:
     """Write one result in the chosen format."""
     if result.kind in ("write", "ddl", "maintenance"):
@@ -46,13 +54,28 @@ def render(result: Result, fmt: str, out: TextIO) -> None:
         else:
             out.write(f"{result.message}\n")
         return
-    rows, columns = result.rows, result.columns
+    render_rows(result.kind, result.rows, result.columns, fmt, out, result.message)
+
+
+def render_rows(
+    kind: str,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    fmt: str,
+    out: TextIO,
+    message: str | None = None,
+) -> None:
+    """Write rows of the given kind ("rows", "count", "plan", "drift", "describe") in the
+    chosen format, as `render` does for a Result that holds them."""
     if fmt == "json":
         out.write(_json(rows) + "\n")
     elif fmt == "jsonl":
         for row in rows:
             out.write(_json(row) + "\n")
     elif fmt == "csv":
+        import csv  # only for --format csv
+        import io
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
@@ -60,15 +83,15 @@ def render(result: Result, fmt: str, out: TextIO) -> None:
             writer.writerow([_cell(row.get(c)) for c in columns])
         out.write(buffer.getvalue())
     else:
-        if result.kind == "count":
+        if kind == "count":
             out.write(f"{rows[0]['count']}\n")
             return
-        if result.kind == "plan":
-            out.write(f"{result.message}\n")
+        if kind == "plan":
+            out.write(f"{message}\n")
             return
         out.write(text_table(columns, rows) + "\n")
         noun = "row" if len(rows) == 1 else "rows"
-        if result.kind == "drift":
+        if kind == "drift":
             noun = "event" if len(rows) == 1 else "events"
-        if result.kind != "describe":
+        if kind != "describe":
             out.write(f"({len(rows)} {noun})\n")

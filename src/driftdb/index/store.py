@@ -1,17 +1,25 @@
 """A table's read-path indexes in one LMDB environment (`tables/<t>/indexes/`).
 
 Sub-databases:
-- `keys`  key directory: enc(pk) + u64(seq) -> [type, unix_ms, segment, offset, row after event]
+- `keys`  key directory: enc(pk) + u64(seq) -> u8 type, u64 unix_ms, u32 segment, u64 offset
+          (little-endian, fixed width), then msgpack(row after event) (nothing if deleted)
           (a full row image per version: a point read at any seq is one B+tree seek, and no read
           ever re-applies patches; the price is disk space, measured in the benchmark).
-- `seqs`  u64(seq) -> [unix_ms, live row count after it, segment, offset]
+- `seqs`  u64(seq) -> u64 unix_ms, i64 live row count after it, u32 segment, u64 offset,
+          then enc(pk) (fixed-width heads: moving frames rewrites 12 bytes per entry; the key lets
+          a full-table read start from a snapshot and re-read only the keys touched since)
 - `time`  u64(unix_ms) + u64(seq) -> b"" (the time index: AS OF <time> is one seek)
 - `ix:<column>` temporal secondary index: enc(value) + u64(valid_to) + enc(pk) -> u64(valid_from)
           for each run of versions in which the row held that value; open runs have
           valid_to = 2**64-1. Ordering by valid_to lets `value = v AS OF S` start its scan at
           valid_to > S, so runs that ended before S (other rows' older versions) cost nothing.
 - `meta`  b"covered" -> {seq, segment, offset, unix_ms, live}: the log position these entries
-          cover, committed in the same transaction as the entries themselves.
+          cover, committed in the same transaction as the entries themselves; b"horizon" ->
+          the retention horizon (a copy of the base snapshot's header, see retention.py).
+
+After retention, every key live at the horizon H has a synthetic version at seq H with
+segment 0 (no frame: its row comes from the base snapshot), `seqs` has an entry for H and
+`time` one for the base's time, so reads at or after H need nothing that was discarded.
 
 LMDB commits are not fsynced (sync=False): the log is the source of truth and the indexes are
 caught up from it on open, so durability of a write never waits for the index.
@@ -20,6 +28,7 @@ caught up from it on open, so durability of a write never waits for the index.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,9 +48,38 @@ from driftdb.index.keycodec import (
 )
 from driftdb.model.events import Event, EventType, Key
 from driftdb.model.merge_patch import merge_patch
+from driftdb.retention import Horizon
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 3  # 1 and 2 stored msgpack arrays in keys and seqs
+NO_SEGMENT = 0  # the segment number of a synthetic (base snapshot) version: no frame
 _PAST_ALL = b"\xff" * 9
+
+
+# Fixed-width heads, so that moving a frame (compaction) rewrites 12 bytes of an entry and
+# never decodes its row.
+_VERSION = struct.Struct("<BQIQ")  # keys: type, unix_ms, segment, offset; then msgpack(row)
+_SEQ = struct.Struct("<QqIQ")  # seqs: unix_ms, live, segment, offset; then enc(pk)
+_LOCATION = struct.Struct("<IQ")  # segment, offset (at byte 9 of a version, 16 of a seq)
+
+
+def _version_value(
+    kind: int, unix_ms: int, segment: int, offset: int, row: dict[str, Any] | None
+) -> bytes:
+    return _VERSION.pack(kind, unix_ms, segment, offset) + (b"" if row is None else _pack(row))
+
+
+def _version_row(value: bytes) -> dict[str, Any] | None:
+    return _unpack(value[_VERSION.size :]) if len(value) > _VERSION.size else None
+
+
+def _seq_value(unix_ms: int, live: int, segment: int, offset: int, pk: bytes) -> bytes:
+    return _SEQ.pack(unix_ms, live, segment, offset) + pk
+
+
+def _relocate(value: bytes, at: int, segment: int, offset: int) -> bytes:
+    out = bytearray(value)
+    _LOCATION.pack_into(out, at, segment, offset)
+    return bytes(out)
 
 
 def _pack(value: Any) -> bytes:
@@ -135,10 +173,23 @@ class TableIndex:
         return IndexReader(self, self.env.begin(buffers=False))
 
     def clear(self) -> None:
-        """Drop every entry (before a rebuild from the log)."""
+        """Drop every entry (before a rebuild from the log); the generation moves on."""
         with self.env.begin(write=True) as txn:
-            for db in (self.keys, self.seqs, self.time, self.meta, *self.ix.values()):
-                txn.drop(db, delete=False)
+            self._drop_all(txn)
+
+    def _drop_all(self, txn: Any) -> None:
+        raw = txn.get(b"generation", db=self.meta)
+        generation = int(_unpack(raw)) if raw is not None else 0
+        for db in (self.keys, self.seqs, self.time, self.meta, *self.ix.values()):
+            txn.drop(db, delete=False)
+        txn.put(b"generation", _pack(generation + 1), db=self.meta)
+
+    def generation(self) -> int:
+        """A counter bumped whenever frame locations change (remap, rebuild, clear): a read
+        that straddles a change sees two different values and retries."""
+        with self.env.begin() as txn:
+            raw = txn.get(b"generation", db=self.meta)
+        return int(_unpack(raw)) if raw is not None else 0
 
     def apply(self, located: list[Located], primary_key: str) -> None:
         """Add events (in seq order, after what is covered) in one transaction with the new
@@ -146,47 +197,224 @@ class TableIndex:
         if not located:
             return
         with self.env.begin(write=True) as txn:
-            raw = txn.get(b"covered", db=self.meta)
-            live = int(_unpack(raw)["live"]) if raw else 0
+            self._apply_in(txn, located, primary_key)
+
+    def rebuild(
+        self,
+        located: list[Located],
+        primary_key: str,
+        base: tuple[Horizon, list[tuple[Key, dict[str, Any]]]] | None,
+    ) -> None:
+        """Replace every entry by those of `base` (the horizon and the rows of the base
+        snapshot) followed by `located`, in ONE transaction: a reader sees the old index or
+        the new one, never an empty or half-built one."""
+        with self.env.begin(write=True) as txn:
+            self._drop_all(txn)
+            rows: dict[bytes, dict[str, Any]] = {}
+            if base is not None:
+                self._seed_in(txn, base[0], base[1])
+                rows = {encode_key(key): row for key, row in base[1]}
+            self._apply_in(txn, located, primary_key, rows)
+
+    def remap(self, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None) -> None:
+        """Point the versions of the seqs in `moves` at their frames' new (segment, offset),
+        in one transaction, after compaction moved the frames (the rows do not change).
+        `covered_end` is the new end of the covered seq's frame when it moved."""
+        with self.env.begin(write=True) as txn:
+            self._remap_in(txn, moves, covered_end)
+
+    def purge_key(
+        self, key: Key, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None
+    ) -> None:
+        """Erase `key` from the entries (as a rebuild from the redacted log would leave them)
+        and remap the frames a purge moved, in one transaction:
+        - every version of the key keeps its seq, type and time but no row; its synthetic
+          base version (if any) goes, as the purged base snapshot no longer holds it;
+        - its runs in the secondary indexes go;
+        - the live count after every seq at which the key was live drops by one."""
+        pk = encode_key(key)
+        with self.env.begin(write=True) as txn:
+            versions: list[Version] = []
             cursor = txn.cursor(db=self.keys)
-            for item in located:
-                event = item.event
-                pk = encode_key(event.key)
+            if cursor.set_range(pk):
+                for k, v in cursor:
+                    if len(k) != len(pk) + 8 or not k.startswith(pk):
+                        break
+                    versions.append(_decode_version(k, v))
+            previous: dict[str, bytes | None] = dict.fromkeys(self.ix)
+            live_from: int | None = None
+            intervals: list[tuple[int, int]] = []
+            for version in versions:
+                for column, db in self.ix.items():
+                    value = (
+                        encode_value(resolve(version.row, column))
+                        if version.row is not None
+                        else None
+                    )
+                    old = previous[column]
+                    if value != old:
+                        if old is not None:
+                            txn.delete(old + u64(version.seq) + pk, db=db)
+                        previous[column] = value
+                if version.row is not None and live_from is None:
+                    live_from = version.seq
+                elif version.row is None and live_from is not None:
+                    intervals.append((live_from, version.seq))
+                    live_from = None
+                if version.segment == NO_SEGMENT:
+                    txn.delete(pk + u64(version.seq), db=self.keys)
+                else:
+                    txn.put(
+                        pk + u64(version.seq),
+                        _version_value(
+                            int(version.type),
+                            version.unix_ms,
+                            version.segment,
+                            version.offset,
+                            None,
+                        ),
+                        db=self.keys,
+                    )
+            for column, db in self.ix.items():
+                old = previous[column]
+                if old is not None:
+                    txn.delete(old + u64(MAX_U64) + pk, db=db)
+            if live_from is not None:
+                intervals.append((live_from, MAX_U64))
+            seqs = txn.cursor(db=self.seqs)
+            for start, end in intervals:
+                if not seqs.set_range(u64(start)):
+                    continue
+                for k, v in seqs:
+                    if read_u64(k) >= end:
+                        break
+                    entry = bytearray(v)
+                    (live,) = struct.unpack_from("<q", entry, 8)
+                    struct.pack_into("<q", entry, 8, live - 1)
+                    seqs.put(k, bytes(entry))
+            if live_from is not None:
+                raw = txn.get(b"covered", db=self.meta)
+                if raw is not None:
+                    covered = _unpack(raw)
+                    covered["live"] -= 1
+                    txn.put(b"covered", _pack(covered), db=self.meta)
+            self._remap_in(txn, moves, covered_end)
+
+    def _remap_in(
+        self, txn: Any, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None
+    ) -> None:
+        raw = txn.get(b"generation", db=self.meta)
+        txn.put(b"generation", _pack((int(_unpack(raw)) if raw else 0) + 1), db=self.meta)
+        for seq, (segment, offset) in moves.items():
+            raw = txn.get(u64(seq), db=self.seqs)
+            if raw is None:
+                raise KeyError(f"seq {seq} is not in the key directory")
+            pk = bytes(raw[_SEQ.size :])
+            txn.put(u64(seq), _relocate(raw, 16, segment, offset), db=self.seqs)
+            version_key = pk + u64(seq)
+            value = txn.get(version_key, db=self.keys)
+            if value is None:
+                raise KeyError(f"seq {seq} has no version in the key directory")
+            txn.put(version_key, _relocate(value, 9, segment, offset), db=self.keys)
+        if covered_end is not None:
+            raw = txn.get(b"covered", db=self.meta)
+            if raw is not None:
+                covered = _unpack(raw)
+                covered["segment"], covered["offset"] = covered_end
+                txn.put(b"covered", _pack(covered), db=self.meta)
+
+    def _seed_in(self, txn: Any, horizon: Horizon, rows: list[tuple[Key, dict[str, Any]]]) -> None:
+        """Entries for the base state at the horizon: one synthetic version per live row."""
+        seq = horizon.seq
+        for key, row in rows:
+            pk = encode_key(key)
+            txn.put(
+                pk + u64(seq),
+                _version_value(int(EventType.INSERT), horizon.base_unix_ms, NO_SEGMENT, 0, row),
+                db=self.keys,
+            )
+            for column, db in self.ix.items():
+                _update_index(txn, db, pk, seq, None, row, column)
+        txn.put(
+            u64(seq), _seq_value(horizon.base_unix_ms, len(rows), NO_SEGMENT, 0, b""), db=self.seqs
+        )
+        txn.put(u64(horizon.base_unix_ms) + u64(seq), b"", db=self.time)
+        txn.put(b"horizon", _pack(horizon.to_wire()), db=self.meta)
+        # The log after the base starts at its first segment: segment NO_SEGMENT sorts first.
+        txn.put(
+            b"covered",
+            _pack(
+                {
+                    "seq": seq,
+                    "segment": NO_SEGMENT,
+                    "offset": 0,
+                    "unix_ms": horizon.base_unix_ms,
+                    "live": len(rows),
+                    "format": INDEX_FORMAT,
+                }
+            ),
+            db=self.meta,
+        )
+
+    def _apply_in(
+        self,
+        txn: Any,
+        located: list[Located],
+        primary_key: str,
+        rows: dict[bytes, dict[str, Any]] | None = None,
+    ) -> None:
+        """`rows`: when rebuilding, the current row of every key (saves a seek per event)."""
+        if not located:
+            return
+        raw = txn.get(b"covered", db=self.meta)
+        live = int(_unpack(raw)["live"]) if raw else 0
+        cursor = txn.cursor(db=self.keys)
+        for item in located:
+            event = item.event
+            pk = encode_key(event.key)
+            if rows is None:
                 prev = _last_version(cursor, pk, MAX_U64)
                 prev_row = prev.row if prev is not None else None
-                row = _row_after(prev_row, event, primary_key)
-                if prev_row is None and row is not None:
-                    live += 1
-                elif prev_row is not None and row is None:
-                    live -= 1
-                txn.put(
-                    pk + u64(event.seq),
-                    _pack([int(event.type), event.unix_ms, item.segment, item.offset, row]),
-                    db=self.keys,
-                )
-                for column, db in self.ix.items():
-                    _update_index(txn, db, pk, event.seq, prev_row, row, column)
-                txn.put(
-                    u64(event.seq),
-                    _pack([event.unix_ms, live, item.segment, item.offset]),
-                    db=self.seqs,
-                )
-                txn.put(u64(event.unix_ms) + u64(event.seq), b"", db=self.time)
-            last = located[-1]
+            else:
+                prev_row = rows.get(pk)
+            row = _row_after(prev_row, event, primary_key)
+            if rows is not None:
+                if row is None:
+                    rows.pop(pk, None)
+                else:
+                    rows[pk] = row
+            if prev_row is None and row is not None:
+                live += 1
+            elif prev_row is not None and row is None:
+                live -= 1
             txn.put(
-                b"covered",
-                _pack(
-                    {
-                        "seq": last.event.seq,
-                        "segment": last.segment,
-                        "offset": last.end_offset,
-                        "unix_ms": last.event.unix_ms,
-                        "live": live,
-                        "format": INDEX_FORMAT,
-                    }
-                ),
-                db=self.meta,
+                pk + u64(event.seq),
+                _version_value(int(event.type), event.unix_ms, item.segment, item.offset, row),
+                db=self.keys,
             )
+            for column, db in self.ix.items():
+                _update_index(txn, db, pk, event.seq, prev_row, row, column)
+            txn.put(
+                u64(event.seq),
+                _seq_value(event.unix_ms, live, item.segment, item.offset, pk),
+                db=self.seqs,
+            )
+            txn.put(u64(event.unix_ms) + u64(event.seq), b"", db=self.time)
+        last = located[-1]
+        txn.put(
+            b"covered",
+            _pack(
+                {
+                    "seq": last.event.seq,
+                    "segment": last.segment,
+                    "offset": last.end_offset,
+                    "unix_ms": last.event.unix_ms,
+                    "live": live,
+                    "format": INDEX_FORMAT,
+                }
+            ),
+            db=self.meta,
+        )
 
 
 def _row_after(
@@ -226,7 +454,8 @@ def _update_index(
 
 
 def _decode_version(key: bytes, value: bytes) -> Version:
-    kind, unix_ms, segment, offset, row = _unpack(value)
+    kind, unix_ms, segment, offset = _VERSION.unpack_from(value)
+    row = _version_row(value)
     return Version(read_u64(key, len(key) - 8), EventType(kind), unix_ms, segment, offset, row)
 
 
@@ -261,11 +490,70 @@ class IndexReader:
         self.close()
 
     def covered(self) -> Covered | None:
+        """The log position these entries cover; None for an empty index, or one in an
+        older format (the writer rebuilds it on open)."""
         raw = self.txn.get(b"covered", db=self.index.meta)
         if raw is None:
             return None
         c = _unpack(raw)
+        if c.get("format") != INDEX_FORMAT:
+            return None
         return Covered(c["seq"], c["segment"], c["offset"], c["unix_ms"], c["live"])
+
+    def generation(self) -> int:
+        raw = self.txn.get(b"generation", db=self.index.meta)
+        return int(_unpack(raw)) if raw is not None else 0
+
+    def horizon(self) -> Horizon | None:
+        """The retention horizon these entries were built with (None: the full history)."""
+        raw = self.txn.get(b"horizon", db=self.index.meta)
+        return Horizon.from_wire(_unpack(raw)) if raw is not None else None
+
+    def version_count(self) -> int:
+        """How many versions the key directory holds (O(1): a B+tree statistic)."""
+        return int(self.txn.stat(self.index.keys)["entries"])
+
+    def count_after(self, seq: int, budget: int) -> tuple[int, tuple[int, int] | None]:
+        """How many events have a seq > `seq` (counting stops at `budget`), and the
+        (segment, offset) of the first of them."""
+        cursor = self.txn.cursor(db=self.index.seqs)
+        if not cursor.set_range(u64(seq + 1) if seq >= 0 else u64(0)):
+            return 0, None
+        _, _, segment, offset = _SEQ.unpack_from(cursor.value())
+        where = (int(segment), int(offset))
+        count = 0
+        for _ in cursor.iternext(keys=True, values=False):
+            count += 1
+            if count >= budget:
+                break
+        return count, where
+
+    def distinct_keys(self) -> Iterator[Key]:
+        """Every key the key directory has versions for, in key order."""
+        cursor = self.txn.cursor(db=self.index.keys)
+        previous: bytes | None = None
+        for key in cursor.iternext(keys=True, values=False):
+            pk = bytes(key[:-8])
+            if pk != previous:
+                previous = pk
+                yield decode_key(pk)
+
+    def keys_touched(self, after: int, upto: int, budget: int) -> list[Key] | None:
+        """Keys of the events with after < seq <= upto, or None if there are more than
+        `budget` such events (the caller then takes another path)."""
+        cursor = self.txn.cursor(db=self.index.seqs)
+        out: list[Key] = []
+        if not cursor.set_range(u64(after + 1)):
+            return out
+        for key, value in cursor:
+            if read_u64(key) > upto:
+                break
+            if len(out) >= budget:
+                return None
+            pk = bytes(value[_SEQ.size :])
+            if pk:
+                out.append(decode_key(pk))
+        return out
 
     def version_at(self, key: Key, seq: int) -> Version | None:
         cursor = self.txn.cursor(db=self.index.keys)
@@ -296,7 +584,7 @@ class IndexReader:
         cursor = self.txn.cursor(db=self.index.seqs)
         landed = seq < MAX_U64 and cursor.set_range(u64(seq + 1))
         found = cursor.prev() if landed else cursor.last()
-        return int(_unpack(cursor.value())[1]) if found else 0
+        return int(_SEQ.unpack_from(cursor.value())[1]) if found else 0
 
     def first_seq(self) -> int | None:
         cursor = self.txn.cursor(db=self.index.seqs)
@@ -311,14 +599,14 @@ class IndexReader:
             pk = key[:-8]
             if pk != current_pk:
                 if best is not None and current_pk is not None:
-                    row = _unpack(best)[4]
+                    row = _version_row(best)
                     if row is not None:
                         yield decode_key(current_pk), row
                 current_pk, best = pk, None
             if read_u64(key, len(key) - 8) <= seq:
                 best = value
         if best is not None and current_pk is not None:
-            row = _unpack(best)[4]
+            row = _version_row(best)
             if row is not None:
                 yield decode_key(current_pk), row
 

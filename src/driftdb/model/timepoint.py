@@ -3,30 +3,79 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from driftdb.errors import InvalidInputError
 
-_SEQ = re.compile(r"@seq:(\d+)\Z")
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?\Z"
-)
+_set = object.__setattr__
+# Patterns, not compiled regexes: re.match compiles them on first use (and caches them), so a
+# command that never parses a timepoint string does not pay ~0.5 ms at import to compile them.
+_SEQ = r"@seq:(\d+)\Z"
+_RFC3339 = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?\Z"
 
 
-@dataclass(frozen=True, slots=True)
 class TimePoint:
-    """A resolved AS OF point: by seq, by time (unix ms), or the current state."""
+    """A resolved AS OF point: by seq, by time (unix ms), or the current state.
 
+    Immutable and compared by value, like a frozen dataclass, but written out: a dataclass
+    compiles its methods with `exec` at import time, a cost every cold command paid.
+    """
+
+    __slots__ = __match_args__ = ("kind", "seq", "unix_ms", "text")
     kind: Literal["seq", "time", "now"]
-    seq: int | None = None
-    unix_ms: int | None = None
-    text: str = "@now"
+    seq: int | None
+    unix_ms: int | None
+    text: str
+
+    def __init__(
+        self,
+        kind: Literal["seq", "time", "now"],
+        seq: int | None = None,
+        unix_ms: int | None = None,
+        text: str = "@now",
+    ) -> None:
+        _set(self, "kind", kind)
+        _set(self, "seq", seq)
+        _set(self, "unix_ms", unix_ms)
+        _set(self, "text", text)
 
     @staticmethod
     def now() -> TimePoint:
         return TimePoint("now")
+
+    def _values(self) -> tuple[str, int | None, int | None, str]:
+        return (self.kind, self.seq, self.unix_ms, self.text)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, TimePoint)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return (
+            f"TimePoint(kind={self.kind!r}, seq={self.seq!r}, unix_ms={self.unix_ms!r}, "
+            f"text={self.text!r})"
+        )
+
+    def __reduce__(self) -> tuple[type[TimePoint], tuple[str, int | None, int | None, str]]:
+        return TimePoint, self._values()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise _frozen(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise _frozen(f"cannot delete field {name!r}")
+
+
+def _frozen(message: str) -> AttributeError:
+    from dataclasses import FrozenInstanceError
+
+    return FrozenInstanceError(message)
 
 
 AsOf = int | str | datetime | TimePoint | None
@@ -53,14 +102,14 @@ def parse_timepoint(value: AsOf) -> TimePoint:
         text = value.strip()
         if text.lower() == "@now":
             return TimePoint.now()
-        match = _SEQ.match(text)
+        match = re.match(_SEQ, text)
         if match:
             return TimePoint("seq", seq=int(match.group(1)), text=text)
         if text.startswith("@"):
             raise InvalidInputError(
                 f'AS OF "{value}": expected "@seq:N" with N a non-negative integer, or @now'
             )
-        if _RFC3339.match(text):
+        if re.match(_RFC3339, text):
             try:
                 parsed = datetime.fromisoformat(text.replace("z", "Z"))
             except ValueError as exc:

@@ -1,16 +1,88 @@
-"""The DriftQL syntax tree: one frozen dataclass per statement and per expression form.
+"""The DriftQL syntax tree: one small immutable class per statement and per expression form.
 
 Nodes hold values, never source text: a `?` placeholder is already bound to its parameter, so
 whatever runs a statement cannot confuse data with syntax. Nodes compare by value, which is
 what the round-trip tests rely on (`parse(to_driftql(s)) == s`). They carry no positions:
 errors that need one are raised by the parser, before a tree exists.
+
+The nodes are written out by hand on a shared `Frozen` base instead of as frozen dataclasses:
+they behave the same (keyword defaults, immutable, equal by type and value, hashable, the
+dataclass repr), but a dataclass compiles its methods with `exec` when its module is imported,
+which cost a cold `driftdb select` about 20 ms for this module alone.
 """
 
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
-from typing import TypeAlias
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any, ClassVar, TypeAlias
+
+_set = object.__setattr__  # how a node's __init__ fills its slots; `Frozen` blocks `obj.x = v`
+
+
+class Frozen:
+    """Base of the immutable value classes of the query package (nodes, tokens, plans).
+
+    A subclass lists its fields in constructor order as `__slots__ = __match_args__ = (...)`,
+    annotates them, and fills them in its `__init__` with `object.__setattr__`. From that list
+    this base derives what a `@dataclass(frozen=True)` would generate: `==` between instances
+    of the same class with equal fields (instances of different classes are never equal, so
+    `And((x,)) != Or((x,))`), a matching `hash`, the repr `Name(field=value, ...)`, positional
+    `match` patterns, copy and pickle support, and `dataclasses.FrozenInstanceError` on any
+    attempt to set or delete an attribute.
+    """
+
+    __slots__: tuple[str, ...] = ()
+    __match_args__: tuple[str, ...] = ()  # the fields in constructor order, as in a dataclass
+    _get_values: ClassVar[Callable[[Any], tuple[Any, ...]]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._get_values = staticmethod(_getter(cls.__match_args__))
+
+    def _values(self) -> tuple[Any, ...]:
+        """The field values, in constructor order."""
+        return type(self)._get_values(self)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        values = type(self)._get_values
+        return values(self) == values(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self)._get_values(self))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def __reduce__(self) -> tuple[type[Frozen], tuple[Any, ...]]:
+        return self.__class__, self._values()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise _frozen(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise _frozen(f"cannot delete field {name!r}")
+
+
+def _getter(fields: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A fast `obj -> (obj.f1, obj.f2, ...)`, always a tuple (attrgetter alone is not)."""
+    if len(fields) > 1:
+        return attrgetter(*fields)
+    if fields:
+        one = attrgetter(fields[0])
+        return lambda obj: (one(obj),)
+    return lambda obj: ()
+
+
+def _frozen(message: str) -> AttributeError:
+    from dataclasses import FrozenInstanceError  # only on misuse: keeps dataclasses off startup
+
+    return FrozenInstanceError(message)
+
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Document: TypeAlias = dict[str, JsonValue]
@@ -21,11 +93,14 @@ Key: TypeAlias = str | int
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(Frozen):
     """A column path: `status` is ("status",), `customer.address.city` has three parts."""
 
+    __slots__ = __match_args__ = ("path",)
     path: tuple[str, ...]
+
+    def __init__(self, path: tuple[str, ...]) -> None:
+        _set(self, "path", path)
 
     @property
     def text(self) -> str:
@@ -33,11 +108,14 @@ class Column:
         return ".".join(self.path)
 
 
-@dataclass(frozen=True, slots=True)
-class Literal:
+class Literal(Frozen):
     """A JSON value written in the statement or bound from a `?` parameter."""
 
+    __slots__ = __match_args__ = ("value",)
     value: JsonValue
+
+    def __init__(self, value: JsonValue) -> None:
+        _set(self, "value", value)
 
 
 Operand: TypeAlias = Column | Literal
@@ -45,52 +123,77 @@ CompareOp: TypeAlias = typing.Literal["=", "!=", "<", "<=", ">", ">="]
 """`<>` is read as `!=`, so there is one spelling per operator."""
 
 
-@dataclass(frozen=True, slots=True)
-class Comparison:
+class Comparison(Frozen):
     """`left op right`; either side may be a column or a literal."""
 
+    __slots__ = __match_args__ = ("op", "left", "right")
     op: CompareOp
     left: Operand
     right: Operand
 
+    def __init__(self, op: CompareOp, left: Operand, right: Operand) -> None:
+        _set(self, "op", op)
+        _set(self, "left", left)
+        _set(self, "right", right)
 
-@dataclass(frozen=True, slots=True)
-class InList:
+
+class InList(Frozen):
     """`operand [NOT] IN (v1, v2, ...)`, with at least one value."""
 
+    __slots__ = __match_args__ = ("operand", "values", "negated")
     operand: Operand
     values: tuple[Literal, ...]
-    negated: bool = False
+    negated: bool
+
+    def __init__(
+        self, operand: Operand, values: tuple[Literal, ...], negated: bool = False
+    ) -> None:
+        _set(self, "operand", operand)
+        _set(self, "values", values)
+        _set(self, "negated", negated)
 
 
-@dataclass(frozen=True, slots=True)
-class IsNull:
+class IsNull(Frozen):
     """`operand IS [NOT] NULL`; a missing path counts as null."""
 
+    __slots__ = __match_args__ = ("operand", "negated")
     operand: Operand
-    negated: bool = False
+    negated: bool
+
+    def __init__(self, operand: Operand, negated: bool = False) -> None:
+        _set(self, "operand", operand)
+        _set(self, "negated", negated)
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
+class Not(Frozen):
     """`NOT operand`."""
 
+    __slots__ = __match_args__ = ("operand",)
     operand: Expr
 
+    def __init__(self, operand: Expr) -> None:
+        _set(self, "operand", operand)
 
-@dataclass(frozen=True, slots=True)
-class And:
+
+class And(Frozen):
     """`a AND b AND ...`: a chain is one node (two or more operands), so that a long chain does
     not make a deep tree. Parentheses the user wrote are kept: `(a AND b) AND c` nests."""
 
+    __slots__ = __match_args__ = ("operands",)
     operands: tuple[Expr, ...]
 
+    def __init__(self, operands: tuple[Expr, ...]) -> None:
+        _set(self, "operands", operands)
 
-@dataclass(frozen=True, slots=True)
-class Or:
+
+class Or(Frozen):
     """`a OR b OR ...`, flattened like And."""
 
+    __slots__ = __match_args__ = ("operands",)
     operands: tuple[Expr, ...]
+
+    def __init__(self, operands: tuple[Expr, ...]) -> None:
+        _set(self, "operands", operands)
 
 
 Expr: TypeAlias = Comparison | InList | IsNull | Not | And | Or
@@ -99,128 +202,211 @@ Expr: TypeAlias = Comparison | InList | IsNull | Not | And | Or
 # ---------------------------------------------------------------- clauses
 
 
-@dataclass(frozen=True, slots=True)
-class AsOf:
+class AsOf(Frozen):
     """A timepoint: `@seq:N` (kind "seq", `seq` set), a time (kind "time", `text` holds the
     string as written; the engine validates and resolves it), or `@now` (kind "now")."""
 
+    __slots__ = __match_args__ = ("kind", "seq", "text")
     kind: typing.Literal["seq", "time", "now"]
-    seq: int | None = None
-    text: str | None = None
+    seq: int | None
+    text: str | None
+
+    def __init__(
+        self,
+        kind: typing.Literal["seq", "time", "now"],
+        seq: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        _set(self, "kind", kind)
+        _set(self, "seq", seq)
+        _set(self, "text", text)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderItem:
+class OrderItem(Frozen):
     """One `ORDER BY` term; ascending unless `descending`."""
 
+    __slots__ = __match_args__ = ("column", "descending")
     column: Column
-    descending: bool = False
+    descending: bool
+
+    def __init__(self, column: Column, descending: bool = False) -> None:
+        _set(self, "column", column)
+        _set(self, "descending", descending)
 
 
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True, slots=True)
-class CreateTable:
+class CreateTable(Frozen):
     """`CREATE TABLE t (pk=id, INDEX(a, b.c))`; `indexes` holds dotted column paths."""
 
+    __slots__ = __match_args__ = ("table", "primary_key", "indexes")
     table: str
     primary_key: str
-    indexes: tuple[str, ...] = ()
+    indexes: tuple[str, ...]
+
+    def __init__(self, table: str, primary_key: str, indexes: tuple[str, ...] = ()) -> None:
+        _set(self, "table", table)
+        _set(self, "primary_key", primary_key)
+        _set(self, "indexes", indexes)
 
 
-@dataclass(frozen=True, slots=True)
-class ShowTables:
+class ShowTables(Frozen):
     """`SHOW TABLES`."""
 
+    __slots__ = __match_args__ = ()
 
-@dataclass(frozen=True, slots=True)
-class Describe:
+
+class Describe(Frozen):
     """`DESCRIBE t`."""
 
+    __slots__ = __match_args__ = ("table",)
     table: str
 
+    def __init__(self, table: str) -> None:
+        _set(self, "table", table)
 
-@dataclass(frozen=True, slots=True)
-class Insert:
+
+class Insert(Frozen):
     """`INSERT INTO t {...}` or `INSERT INTO t [{...}, ...]`: one or more documents, inserted
     together (all or none)."""
 
+    __slots__ = __match_args__ = ("table", "documents")
     table: str
     documents: tuple[Document, ...]
 
+    def __init__(self, table: str, documents: tuple[Document, ...]) -> None:
+        _set(self, "table", table)
+        _set(self, "documents", documents)
 
-@dataclass(frozen=True, slots=True)
-class Patch:
+
+class Patch(Frozen):
     """`PATCH t KEY k SET {...}`: a JSON Merge Patch (RFC 7386) of one row."""
 
+    __slots__ = __match_args__ = ("table", "key", "patch")
     table: str
     key: Key
     patch: Document
 
+    def __init__(self, table: str, key: Key, patch: Document) -> None:
+        _set(self, "table", table)
+        _set(self, "key", key)
+        _set(self, "patch", patch)
 
-@dataclass(frozen=True, slots=True)
-class SoftDelete:
+
+class SoftDelete(Frozen):
     """`SOFT DELETE FROM t KEY k`."""
 
+    __slots__ = __match_args__ = ("table", "key")
     table: str
     key: Key
 
+    def __init__(self, table: str, key: Key) -> None:
+        _set(self, "table", table)
+        _set(self, "key", key)
 
-@dataclass(frozen=True, slots=True)
-class Select:
+
+class Select(Frozen):
     """`SELECT ... FROM t [AS OF x] [WHERE e] [ORDER BY ...] [LIMIT n [OFFSET m]]`.
 
     `columns` is None for `*`; `count` is True for `COUNT(*)` (then `columns` is None).
     `as_of` None means the current state, like `AS OF @now`.
     """
 
+    __slots__ = __match_args__ = (
+        "table",
+        "columns",
+        "count",
+        "where",
+        "as_of",
+        "order_by",
+        "limit",
+        "offset",
+    )
     table: str
-    columns: tuple[Column, ...] | None = None
-    count: bool = False
-    where: Expr | None = None
-    as_of: AsOf | None = None
-    order_by: tuple[OrderItem, ...] = ()
-    limit: int | None = None
-    offset: int | None = None
+    columns: tuple[Column, ...] | None
+    count: bool
+    where: Expr | None
+    as_of: AsOf | None
+    order_by: tuple[OrderItem, ...]
+    limit: int | None
+    offset: int | None
+
+    def __init__(
+        self,
+        table: str,
+        columns: tuple[Column, ...] | None = None,
+        count: bool = False,
+        where: Expr | None = None,
+        as_of: AsOf | None = None,
+        order_by: tuple[OrderItem, ...] = (),
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        _set(self, "table", table)
+        _set(self, "columns", columns)
+        _set(self, "count", count)
+        _set(self, "where", where)
+        _set(self, "as_of", as_of)
+        _set(self, "order_by", order_by)
+        _set(self, "limit", limit)
+        _set(self, "offset", offset)
 
 
-@dataclass(frozen=True, slots=True)
-class Explain:
+class Explain(Frozen):
     """`EXPLAIN SELECT ...`: describe the plan instead of running it."""
 
+    __slots__ = __match_args__ = ("select",)
     select: Select
 
+    def __init__(self, select: Select) -> None:
+        _set(self, "select", select)
 
-@dataclass(frozen=True, slots=True)
-class ShowDrift:
+
+class ShowDrift(Frozen):
     """`SHOW DRIFT t KEY k`: the history of one key."""
 
+    __slots__ = __match_args__ = ("table", "key")
     table: str
     key: Key
 
+    def __init__(self, table: str, key: Key) -> None:
+        _set(self, "table", table)
+        _set(self, "key", key)
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+
+class Snapshot(Frozen):
     """`SNAPSHOT t`."""
 
+    __slots__ = __match_args__ = ("table",)
     table: str
 
+    def __init__(self, table: str) -> None:
+        _set(self, "table", table)
 
-@dataclass(frozen=True, slots=True)
-class Compact:
+
+class Compact(Frozen):
     """`COMPACT t` keeps all history; `COMPACT t BEFORE x` discards history before `x`."""
 
+    __slots__ = __match_args__ = ("table", "before")
     table: str
-    before: AsOf | None = None
+    before: AsOf | None
+
+    def __init__(self, table: str, before: AsOf | None = None) -> None:
+        _set(self, "table", table)
+        _set(self, "before", before)
 
 
-@dataclass(frozen=True, slots=True)
-class Purge:
+class Purge(Frozen):
     """`PURGE t KEY k`: redact one key's payloads everywhere in its history."""
 
+    __slots__ = __match_args__ = ("table", "key")
     table: str
     key: Key
+
+    def __init__(self, table: str, key: Key) -> None:
+        _set(self, "table", table)
+        _set(self, "key", key)
 
 
 Statement: TypeAlias = (

@@ -12,7 +12,6 @@ in the tree (a `Literal`, a key, a document ...), never as text, so a parameter 
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -931,6 +930,8 @@ def _suggest(token: Token, options: Sequence[str] | frozenset[str]) -> str | Non
     word = token.text.upper()
     if word in options:
         return None  # the right keyword in the wrong place: a suggestion would only confuse
+    import difflib  # only when a statement is wrong: importing it costs a cold start ~1.5 ms
+
     close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
     return f"did you mean {close[0]}?" if close else None
 

@@ -9,24 +9,39 @@ re-checked against the whole WHERE clause, so a plan only ever decides speed, ne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from driftdb.index.store import UNBOUNDED
-from driftdb.query.ast import And, Column, Comparison, Expr, InList, IsNull, Literal, Or
+from driftdb.query.ast import And, Column, Comparison, Expr, Frozen, InList, IsNull, Literal, Or
+
+_set = object.__setattr__
 
 _FLIP = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
-@dataclass(frozen=True)
-class IndexRange:
+class IndexRange(Frozen):
     """Keys whose `column` lay between `lower` and `upper` (either may be UNBOUNDED)."""
 
+    __slots__ = __match_args__ = ("column", "lower", "upper", "include_lower", "include_upper")
     column: str
     lower: Any
     upper: Any
-    include_lower: bool = True
-    include_upper: bool = True
+    include_lower: bool
+    include_upper: bool
+
+    def __init__(
+        self,
+        column: str,
+        lower: Any,
+        upper: Any,
+        include_lower: bool = True,
+        include_upper: bool = True,
+    ) -> None:
+        _set(self, "column", column)
+        _set(self, "lower", lower)
+        _set(self, "upper", upper)
+        _set(self, "include_lower", include_lower)
+        _set(self, "include_upper", include_upper)
 
     def describe(self) -> str:
         if self.lower == self.upper and self.lower is not UNBOUNDED:
@@ -44,35 +59,45 @@ class IndexRange:
         return f"INDEX RANGE {low}{self.column}{high}"
 
 
-@dataclass(frozen=True)
-class KeyLookup:
+class KeyLookup(Frozen):
     """Rows found by primary key in the key directory: one seek per key."""
 
+    __slots__ = __match_args__ = ("keys",)
     keys: tuple[Any, ...]
+
+    def __init__(self, keys: tuple[Any, ...]) -> None:
+        _set(self, "keys", keys)
 
     def describe(self) -> str:
         shown = ", ".join(_show(k) for k in self.keys)
         return f"KEY LOOKUP {shown}"
 
 
-@dataclass(frozen=True)
-class Union:
+class Union(Frozen):
+    __slots__ = __match_args__ = ("parts",)
     parts: tuple[Plan, ...]
+
+    def __init__(self, parts: tuple[Plan, ...]) -> None:
+        _set(self, "parts", parts)
 
     def describe(self) -> str:
         return "UNION(" + ", ".join(p.describe() for p in self.parts) + ")"
 
 
-@dataclass(frozen=True)
-class Intersect:
+class Intersect(Frozen):
+    __slots__ = __match_args__ = ("parts",)
     parts: tuple[Plan, ...]
+
+    def __init__(self, parts: tuple[Plan, ...]) -> None:
+        _set(self, "parts", parts)
 
     def describe(self) -> str:
         return "INTERSECT(" + ", ".join(p.describe() for p in self.parts) + ")"
 
 
-@dataclass(frozen=True)
-class FullScan:
+class FullScan(Frozen):
+    __slots__ = __match_args__ = ()
+
     def describe(self) -> str:
         return "FULL SCAN"
 

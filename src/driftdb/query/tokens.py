@@ -8,7 +8,10 @@ keywords: a word added here is at once recognised, printed in upper case and off
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from driftdb.query.ast import Frozen
+
+_set = object.__setattr__
 
 
 class TokenKind(enum.Enum):
@@ -40,16 +43,18 @@ class TokenKind(enum.Enum):
     EOF = "end of input"
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(Frozen):
     """One token and where it stands in the source.
 
     `line` and `column` are 1-based and count lines as `str.splitlines` does, so that
     `QuerySyntaxError.render()` shows the line the token is on. `start` and `end` are offsets
     into the source (`source[start:end] == text`). `value` is the decoded value: the text of a
     word, the contents of a string after escapes, the int or float of a number.
+
+    Immutable and compared by value, like the syntax nodes (see `ast.Frozen`).
     """
 
+    __slots__ = __match_args__ = ("kind", "text", "value", "line", "column", "start", "end")
     kind: TokenKind
     text: str
     value: str | int | float
@@ -57,6 +62,24 @@ class Token:
     column: int
     start: int
     end: int
+
+    def __init__(
+        self,
+        kind: TokenKind,
+        text: str,
+        value: str | int | float,
+        line: int,
+        column: int,
+        start: int,
+        end: int,
+    ) -> None:
+        _set(self, "kind", kind)
+        _set(self, "text", text)
+        _set(self, "value", value)
+        _set(self, "line", line)
+        _set(self, "column", column)
+        _set(self, "start", start)
+        _set(self, "end", end)
 
     @property
     def keyword(self) -> str | None:

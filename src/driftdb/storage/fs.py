@@ -107,3 +107,28 @@ def make_dirs_durably(path: str) -> None:
     for directory in reversed(missing):
         fl.makedirs(directory)
         fl.fsync_dir(os.path.dirname(directory))
+
+
+def write_file_durably(path: str, data: bytes) -> None:
+    """Create `path` (it must not exist) with `data`, fsynced, and fsync its directory. For
+    staged files that a manifest will later rename into place."""
+    fl = layer()
+    fd = fl.open_append(path, create=True)
+    try:
+        fl.write(fd, data)
+        fl.fsync(fd)
+    finally:
+        fl.close(fd)
+    fl.fsync_dir(os.path.dirname(path) or ".")
+
+
+def remove_durably(paths: list[str]) -> None:
+    """Remove the files that exist among `paths`, then fsync each directory touched."""
+    fl = layer()
+    dirs: set[str] = set()
+    for path in paths:
+        if os.path.exists(path):
+            fl.remove(path)
+            dirs.add(os.path.dirname(path) or ".")
+    for directory in sorted(dirs):
+        fl.fsync_dir(directory)

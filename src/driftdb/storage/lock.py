@@ -36,8 +36,9 @@ class WriterLock:
                 time.sleep(0.02)
         os.ftruncate(self.fd, 0)
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        os.pwrite(self.fd, f"pid={os.getpid()} host={os.uname().nodename} since={since}\n"
-                  .encode(), 0)
+        os.pwrite(
+            self.fd, f"pid={os.getpid()} host={os.uname().nodename} since={since}\n".encode(), 0
+        )
 
     def _read_holder(self) -> str:
         try:

@@ -106,13 +106,42 @@ def find_next_good_frame(data: bytes, start: int, after_seq: int) -> int | None:
     """The offset of the first valid frame after `start` whose seq exceeds `after_seq`.
 
     A corrupted length field makes a middle frame look like a torn tail; looking past it for a
-    later valid frame is what tells the two apart.
+    later valid frame is what tells the two apart. A candidate must be believable as the start
+    of the rest of the log, not merely CRC-valid bytes (a document may contain frame-like
+    text): its payload must decode, and it must end exactly at the end of the data or be
+    followed by another such frame.
     """
     for offset in range(start + 1, len(data) - PREFIX_SIZE - MIN_BODY_BYTES + 1):
         found = read_frame_at(data, offset)
-        if not isinstance(found, str) and found[0].seq > after_seq:
+        if isinstance(found, str) or found[0].seq <= after_seq:
+            continue
+        if _believable_run(data, offset, after_seq):
             return offset
     return None
+
+
+def _believable_run(data: bytes, offset: int, after_seq: int) -> bool:
+    """Whether the frame at `offset` decodes and is followed by the end of the data, by another
+    decodable frame, or by an incomplete final frame (a torn tail after the good frames)."""
+    from driftdb.model.events import unpack_event
+
+    first = True
+    while True:
+        found = read_frame_at(data, offset)
+        if isinstance(found, str):
+            return not first and found.startswith("incomplete")
+        body, size = found
+        if body.seq <= after_seq:
+            return False
+        try:
+            unpack_event(body.seq, body.unix_ms, body.event_type, body.payload)
+        except ValueError:
+            return False
+        if not first or offset + size >= len(data):
+            return True
+        first = False
+        after_seq = body.seq
+        offset += size
 
 
 def scan_bytes(
@@ -126,23 +155,32 @@ def scan_bytes(
         found = read_frame_at(data, local)
         if isinstance(found, str):
             nxt = find_next_good_frame(data, local, last_seq)
-            problem = Problem(path, base + local, found, torn=nxt is None,
-                              next_good_offset=None if nxt is None else base + nxt)
+            problem = Problem(
+                path,
+                base + local,
+                found,
+                torn=nxt is None,
+                next_good_offset=None if nxt is None else base + nxt,
+            )
             return ScanResult(frames, base + local, problem)
         body, size = found
         if body.seq <= last_seq:
             nxt = find_next_good_frame(data, local, last_seq)
             reason = f"seq {body.seq} does not follow seq {last_seq}"
-            return ScanResult(frames, base + local, Problem(
-                path, base + local, reason, False, None if nxt is None else base + nxt))
+            return ScanResult(
+                frames,
+                base + local,
+                Problem(path, base + local, reason, False, None if nxt is None else base + nxt),
+            )
         frames.append(FrameRecord(segment, base + local, size, body))
         last_seq = body.seq
         local += size
     return ScanResult(frames, base + local, None)
 
 
-def scan_segment(directory: str, segment: int, start: int = HEADER_SIZE,
-                 last_seq: int = -1) -> ScanResult:
+def scan_segment(
+    directory: str, segment: int, start: int = HEADER_SIZE, last_seq: int = -1
+) -> ScanResult:
     """Scan one segment file from `start` (default: just after its header), reading only the
     bytes from `start` on, so catching up a long segment's tail stays cheap."""
     path = segment_path(directory, segment)
@@ -237,8 +275,9 @@ class SegmentAppender:
             self.fd = None
 
 
-def iter_frames(directory: str, from_segment: int = 0, from_offset: int = 0,
-                last_seq: int = -1) -> Iterator[ScanResult]:
+def iter_frames(
+    directory: str, from_segment: int = 0, from_offset: int = 0, last_seq: int = -1
+) -> Iterator[ScanResult]:
     """Scan every segment from (from_segment, from_offset) on, one ScanResult each."""
     for number in list_segments(directory):
         if number < from_segment:

@@ -42,12 +42,17 @@ def read_tail(segments_dir: str, covered: Covered | None) -> Tail:
                 event = unpack_event(body.seq, body.unix_ms, body.event_type, body.payload)
             except ValueError as exc:
                 # The CRC matched, so these bytes were written this way: corruption, not a tear.
-                tail.problem = Problem(_path(segments_dir, record.segment), record.offset,
-                                       f"undecodable event ({exc})", torn=False)
+                tail.problem = Problem(
+                    _path(segments_dir, record.segment),
+                    record.offset,
+                    f"undecodable event ({exc})",
+                    torn=False,
+                )
                 tail.problem_segment = record.segment
                 return tail
-            tail.located.append(Located(event, record.segment, record.offset,
-                                        record.offset + record.size))
+            tail.located.append(
+                Located(event, record.segment, record.offset, record.offset + record.size)
+            )
         if result.problem is not None:
             tail.problem = result.problem
             tail.problem_segment = int(os.path.basename(result.problem.path)[:8])
@@ -59,8 +64,9 @@ def _path(directory: str, segment: int) -> str:
     return os.path.join(directory, f"{segment:08d}.seg")
 
 
-def cut_batches(table: str, events: list[Event],
-                count_elsewhere: Callable[[str, Txn], int]) -> set[int]:
+def cut_batches(
+    table: str, events: list[Event], count_elsewhere: Callable[[str, Txn], int]
+) -> set[int]:
     """The `first` seq of every batch in `events` that is not wholly on disk.
 
     A batch's share in this table must all be in `events` (indexes take whole batches, after

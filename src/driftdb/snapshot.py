@@ -1,0 +1,331 @@
+"""Snapshot files: a table's full state at one seq, zstd-compressed msgpack behind a checksummed
+header (`tables/<t>/snapshots/<seq>.snap`, or `<seq>.base.snap` for a retention base; the
+format in prose is in docs/format.md).
+
+    snapshot := header body
+    header   := "DRIFTSNP" u32 version(=1) u32 flags u64 seq u64 unix_ms u64 row_count
+                u64 raw_bytes u64 body_bytes u64 horizon_seq u64 horizon_unix_ms
+                u64 horizon_base_unix_ms u32 body_crc32 u32 header_crc32      (88 bytes)
+    body     := zstd(msgpack([[key, row], ...]))   rows in primary-key order
+
+Integers are little-endian. `header_crc32` covers every header byte before it, so the flags
+and the retention horizon (which change what queries may answer) are never trusted unchecked.
+`body_crc32` covers the compressed body. `raw_bytes` bounds decompression: a reader never
+produces more than min(raw_bytes, MAX_RAW_BYTES) bytes, whatever the zstd frame claims.
+
+Two kinds, told apart by flags:
+- a plain snapshot (a cache: it can always be rebuilt from the log and deleted at will);
+- a BASE snapshot (`<seq>.base.snap`), written by retention: the state at the horizon, and the
+  only copy of what the discarded events had built. Its header is the durable record of the
+  horizon; its name lets even a damaged one be recognised as the base, so it is never
+  mistaken for a disposable cache.
+
+A snapshot that fails a check is reported (`SnapshotError`); callers warn and ignore a plain
+one, and refuse to guess without a base one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+import warnings
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import zstandard
+
+from driftdb.errors import DriftError, DriftWarning
+from driftdb.model.events import Document, Key
+from driftdb.retention import Horizon
+from driftdb.storage import fs
+
+MAGIC = b"DRIFTSNP"
+FORMAT_VERSION = 1
+HEADER = struct.Struct("<8sIIQQQQQQQQII")
+HEADER_SIZE = HEADER.size  # 88
+FLAG_BASE = 1  # a retention base: the only copy of the state the discarded events built
+FLAG_HORIZON = 2  # the horizon fields are set (the table had a horizon when it was taken)
+KNOWN_FLAGS = FLAG_BASE | FLAG_HORIZON
+MAX_RAW_BYTES = 4 * 1024 * 1024 * 1024  # a global cap on a decompressed body, whatever it says
+ZSTD_LEVEL = 3
+SNAPSHOT_NAME = re.compile(r"(\d+)\.snap\Z")
+BASE_NAME = re.compile(r"(\d+)\.base\.snap\Z")
+_CHUNK = 1 << 20
+
+
+class SnapshotError(DriftError):
+    """A snapshot file failed a check: `path`, and `reason`."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """What a snapshot header says, and where the file is."""
+
+    path: str
+    seq: int
+    unix_ms: int
+    row_count: int
+    raw_bytes: int
+    body_bytes: int
+    flags: int
+    horizon: Horizon | None
+
+    @property
+    def base(self) -> bool:
+        return bool(self.flags & FLAG_BASE)
+
+    @property
+    def size_bytes(self) -> int:
+        return HEADER_SIZE + self.body_bytes
+
+    def __str__(self) -> str:
+        kind = "base snapshot" if self.base else "snapshot"
+        return (
+            f"{kind} at @seq:{self.seq}: {self.row_count} rows, {self.size_bytes} bytes "
+            f"({os.path.basename(self.path)})"
+        )
+
+
+def snapshot_name(seq: int, base: bool = False) -> str:
+    return f"{seq}.base.snap" if base else f"{seq}.snap"
+
+
+def list_bases(directory: str) -> list[int]:
+    """Seqs of the base snapshot files in `directory`, ascending (unchecked)."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(int(m.group(1)) for n in names if (m := BASE_NAME.match(n)))
+
+
+def list_snapshots(directory: str) -> list[int]:
+    """Seqs of the snapshot files in `directory`, ascending (unchecked)."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(int(m.group(1)) for n in names if (m := SNAPSHOT_NAME.match(n)))
+
+
+def encode_snapshot(
+    rows: Iterable[tuple[Key, Document]],
+    seq: int,
+    unix_ms: int,
+    horizon: Horizon | None,
+    base: bool,
+) -> tuple[bytes, int]:
+    """The bytes of a snapshot file, and its row count."""
+    pairs = [[key, row] for key, row in rows]
+    raw = msgpack.packb(pairs, use_bin_type=True)
+    body = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(raw)
+    flags = (FLAG_BASE if base else 0) | (FLAG_HORIZON if horizon is not None else 0)
+    h = horizon or Horizon(0, 0, 0)
+    fields = (
+        MAGIC,
+        FORMAT_VERSION,
+        flags,
+        seq,
+        unix_ms,
+        len(pairs),
+        len(raw),
+        len(body),
+        h.seq,
+        h.unix_ms,
+        h.base_unix_ms,
+        zlib.crc32(body),
+    )
+    head = HEADER.pack(*fields, 0)
+    head = head[:-4] + struct.pack("<I", zlib.crc32(head[:-4]))
+    return head + body, len(pairs)
+
+
+def write_snapshot(
+    directory: str,
+    rows: Iterable[tuple[Key, Document]],
+    seq: int,
+    unix_ms: int,
+    horizon: Horizon | None,
+    base: bool,
+) -> SnapshotInfo:
+    """Write `<seq>.snap` durably (temp file, fsync, rename, directory fsync) and return its
+    header. An existing file of that name is replaced atomically."""
+    fs.make_dirs_durably(directory)
+    data, _ = encode_snapshot(rows, seq, unix_ms, horizon, base)
+    path = os.path.join(directory, snapshot_name(seq, base))
+    fs.write_file_atomically(path, data)
+    return parse_header(data[:HEADER_SIZE], path, len(data))
+
+
+def stage_snapshot(
+    directory: str,
+    rows: Iterable[tuple[Key, Document]],
+    seq: int,
+    unix_ms: int,
+    horizon: Horizon | None,
+    base: bool,
+    temp_name: str,
+) -> int:
+    """Write a snapshot under `temp_name` (fsynced, not yet renamed) for a maintenance
+    manifest to install; returns its size in bytes."""
+    fs.make_dirs_durably(directory)
+    data, _ = encode_snapshot(rows, seq, unix_ms, horizon, base)
+    fs.write_file_durably(os.path.join(directory, temp_name), data)
+    return len(data)
+
+
+def parse_header(head: bytes, path: str, file_bytes: int) -> SnapshotInfo:
+    """Check a header (magic, version, header CRC, flags, lengths); raise SnapshotError."""
+    if len(head) < HEADER_SIZE:
+        raise SnapshotError(path, f"header is {len(head)} bytes, expected {HEADER_SIZE}")
+    (
+        magic,
+        version,
+        flags,
+        seq,
+        unix_ms,
+        rows,
+        raw_bytes,
+        body_bytes,
+        h_seq,
+        h_ms,
+        h_base_ms,
+        _body_crc,
+        head_crc,
+    ) = HEADER.unpack_from(head)
+    if magic != MAGIC:
+        raise SnapshotError(path, f"bad magic {magic!r}, expected {MAGIC!r}")
+    if zlib.crc32(head[: HEADER_SIZE - 4]) != head_crc:
+        # Nothing in the header is trusted, not even the version: it might be damage.
+        raise SnapshotError(path, "header CRC mismatch")
+    if version != FORMAT_VERSION:
+        raise SnapshotError(path, f"unsupported snapshot format version {version}")
+    if flags & ~KNOWN_FLAGS:
+        raise SnapshotError(path, f"unknown flags {flags:#x}")
+    if raw_bytes > MAX_RAW_BYTES:
+        raise SnapshotError(
+            path, f"claims {raw_bytes} decompressed bytes, over the {MAX_RAW_BYTES}-byte bound"
+        )
+    if HEADER_SIZE + body_bytes != file_bytes:
+        # A short file is a torn or truncated write; a long one has foreign bytes appended.
+        raise SnapshotError(
+            path, f"file is {file_bytes} bytes, header says {HEADER_SIZE + body_bytes}"
+        )
+    horizon = Horizon(h_seq, h_ms, h_base_ms) if flags & FLAG_HORIZON else None
+    return SnapshotInfo(path, seq, unix_ms, rows, raw_bytes, body_bytes, flags, horizon)
+
+
+def read_info(path: str) -> SnapshotInfo:
+    """The checked header of a snapshot file (the body is not read)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(HEADER_SIZE)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as exc:
+        raise SnapshotError(path, f"cannot read ({exc.strerror or exc})") from None
+    return parse_header(head, path, size)
+
+
+def read_snapshot(path: str) -> tuple[SnapshotInfo, list[tuple[Key, Document]]]:
+    """The header and rows of a snapshot, every check passed; raises SnapshotError.
+
+    Decompression is bounded: at most min(raw_bytes, MAX_RAW_BYTES) + 1 bytes are ever
+    produced, read in chunks, so a hostile zstd frame cannot allocate what it claims.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise SnapshotError(path, f"cannot read ({exc.strerror or exc})") from None
+    info = parse_header(data[:HEADER_SIZE], path, len(data))
+    body = data[HEADER_SIZE:]
+    (body_crc,) = struct.unpack_from("<I", data, HEADER_SIZE - 8)
+    if zlib.crc32(body) != body_crc:
+        raise SnapshotError(path, "body CRC mismatch")
+    raw = _bounded_decompress(body, info.raw_bytes, path)
+    try:
+        pairs: Any = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise SnapshotError(path, f"body is not valid msgpack ({exc})") from None
+    if not isinstance(pairs, list) or len(pairs) != info.row_count:
+        raise SnapshotError(path, "body does not hold the row count its header states")
+    rows: list[tuple[Key, Document]] = []
+    for pair in pairs:
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not isinstance(pair[1], dict)
+            or isinstance(pair[0], bool)
+            or not isinstance(pair[0], str | int)
+        ):
+            raise SnapshotError(path, "body holds an entry that is not a [key, row] pair")
+        rows.append((pair[0], pair[1]))
+    return info, rows
+
+
+def _bounded_decompress(body: bytes, raw_bytes: int, path: str) -> bytes:
+    limit = min(raw_bytes, MAX_RAW_BYTES)
+    out = bytearray()
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body))
+        while len(out) <= limit:
+            chunk = reader.read(min(_CHUNK, limit + 1 - len(out)))
+            if not chunk:
+                break
+            out += chunk
+    except zstandard.ZstdError as exc:
+        raise SnapshotError(path, f"body does not decompress ({exc})") from None
+    if len(out) > limit:
+        raise SnapshotError(
+            path, f"body decompresses to more than {limit} bytes, header says {raw_bytes}"
+        )
+    if len(out) != raw_bytes:
+        raise SnapshotError(path, f"body decompresses to {len(out)} bytes, header says {raw_bytes}")
+    return bytes(out)
+
+
+def newest_snapshots(directory: str, at_most: int | None = None) -> list[str]:
+    """Paths of the snapshots with seq <= at_most (all by default), newest first."""
+    seqs = list_snapshots(directory)
+    return [
+        os.path.join(directory, snapshot_name(s))
+        for s in reversed(seqs)
+        if at_most is None or s <= at_most
+    ]
+
+
+def find_base(directory: str) -> SnapshotInfo | None:
+    """The newest base snapshot's checked header, or None when the table keeps its full
+    history. Raises SnapshotError if it fails its check: a damaged base is never skipped
+    (the horizon and the state before it would silently vanish with it)."""
+    bases = list_bases(directory)
+    if not bases:
+        return None
+    path = os.path.join(directory, snapshot_name(bases[-1], base=True))
+    info = read_info(path)
+    if not info.base or info.horizon is None or info.horizon.seq != info.seq:
+        raise SnapshotError(path, "named as a base snapshot but its header is not one")
+    return info
+
+
+def load_plain(
+    directory: str, at_most: int
+) -> tuple[SnapshotInfo, list[tuple[Key, Document]]] | None:
+    """The newest readable snapshot with seq <= at_most, skipping damaged ones with a
+    DriftWarning (a damaged snapshot is never used)."""
+    for path in newest_snapshots(directory, at_most):
+        try:
+            return read_snapshot(path)
+        except SnapshotError as exc:
+            warnings.warn(DriftWarning(f"ignoring damaged snapshot {exc}"), stacklevel=2)
+    return None

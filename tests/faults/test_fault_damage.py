@@ -1,0 +1,185 @@
+"""Bit flips, byte changes and truncation at seeded random offsets in every kind of file:
+segments, snapshots, the LMDB index (data.mdb), meta.json and schema.yaml.
+
+Each damaged copy is judged against the replay of the intact log (damage_support.judge):
+detected (a CorruptionError naming the file and offset), recovered with a DriftWarning and
+right answers, or transparently rebuilt (a cache) with right answers; never a silently wrong
+answer, a shorter history without a warning, or a traceback. A refused segment then goes
+through `driftdb.doctor.repair` (when it exists), which must restore every intact frame.
+$DRIFTDB_DAMAGE_TRIALS scales the number of trials (25 by default).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from crash_support import Record, Workload, create_tables, record_figures, rng_for
+from damage_support import (
+    damage,
+    files_of,
+    judge,
+    judge_in_child,
+    judge_repair,
+    judgement_figures,
+)
+
+import driftdb
+
+TOTAL = int(os.environ.get("DRIFTDB_DAMAGE_TRIALS", "25"))
+SHARE = {"segment": 0.4, "snapshot": 0.15, "index": 0.15, "meta": 0.1, "schema": 0.2}
+HAS_DOCTOR = importlib.util.find_spec("driftdb.doctor") is not None
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two tables, several segments (table a rotates at 4 KiB), snapshots when they exist,
+    batches across tables, meta.json written on close."""
+    path = tmp_path_factory.mktemp("pristine") / "db"
+    with driftdb.open(path, create=True) as db:
+        create_tables(db)
+        workload = Workload(db, random.Random(3), "r1", Record())
+        for i in range(90):
+            workload.step()
+            if i == 60:
+                for name in ("a", "b"):
+                    snapshot = getattr(db.table(name), "snapshot", None)
+                    if snapshot is not None:
+                        snapshot()
+    return path
+
+
+@pytest.mark.parametrize("kind", list(SHARE))
+def test_damaged_file_is_detected_or_recovered_never_answered_wrong(
+    kind: str, pristine: Path, tmp_path: Path
+) -> None:
+    files = files_of(pristine, kind)
+    if not files:
+        pytest.skip(f"the database has no {kind} files (not built yet?)")
+    judgements = []
+    for i in range(max(2, round(TOTAL * SHARE[kind]))):
+        rng = rng_for(f"damage-{kind}", i)
+        rel = rng.choice(files)
+        trial = tmp_path / f"t{i}"
+        shutil.copytree(pristine, trial)
+        # (A truncated data.mdb has its own test below: it kills the process.)
+        offset, what = damage(
+            trial / rel, rng, rng.choice(["bit", "byte"]) if kind == "index" else None
+        )
+        check = judge_in_child if kind == "index" else judge
+        j = check(pristine, trial, rel, offset, what)
+        if kind == "index" and j.outcome in ("wrong", "leaked"):
+            # LMDB pages carry no checksum: a flipped bit in a stored row is answered as is
+            # (or fails to decode). Known bug, strict-xfail tests below; counted, not failed.
+            j.outcome, j.problems = f"known bug: {j.outcome}", []
+        if j.outcome in ("refused", "latent") and kind == "segment" and HAS_DOCTOR:
+            j.repaired = judge_repair(pristine, trial, rel, offset, what)
+        judgements.append(j)
+    record_figures("faults", f"damage-{kind}", **judgement_figures(judgements))
+    bad = [j for j in judgements if j.bad or j.repaired not in (None, "restored")]
+    assert not bad, "\n".join(
+        f"{j.file} @{j.offset} ({j.damage}): {j.outcome} {j.message[:300]} | {j.problems[:3]}"
+        f" | repair: {j.repaired}"
+        for j in bad
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a truncated index file (tables/<t>/indexes/data.mdb shorter than LMDB's "
+    "last page) kills the process with SIGBUS on open: LMDB maps the file and touches pages "
+    "past its end. The index is a rebuildable cache: open should detect the short file "
+    "(size < (last_pgno + 1) * page size) and rebuild it from the log.",
+)
+def test_truncated_index_file_is_rebuilt_not_a_crash(pristine: Path, tmp_path: Path) -> None:
+    trial = tmp_path / "t"
+    shutil.copytree(pristine, trial)
+    data = trial / "tables" / "b" / "indexes" / "data.mdb"
+    os.truncate(data, data.stat().st_size // 2)
+    j = judge_in_child(pristine, trial, "tables/b/indexes/data.mdb", 0, "truncate")
+    assert j.outcome != "crashed", j.message
+    assert not j.problems, j.problems
+
+
+def _damage_stored_value(db_path: Path, old: bytes, new: bytes) -> int:
+    """Replace `old` by `new` in every table's data.mdb (a flipped byte on disk)."""
+    hits = 0
+    for data in db_path.glob("tables/*/indexes/data.mdb"):
+        raw = data.read_bytes()
+        hits += raw.count(old)
+        data.write_bytes(raw.replace(old, new))
+    return hits
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the index (LMDB) has no checksum and open does not check it against the log: "
+    "one changed byte in a row image stored in tables/<t>/indexes/data.mdb is returned by "
+    "get/select as the row, silently wrong (found by random bit flips at "
+    "DRIFTDB_DAMAGE_TRIALS=250). Needs a checksum per stored row/entry (or per page) that a "
+    "read verifies, falling back to the frames and flagging the index for rebuild.",
+)
+def test_a_changed_byte_in_an_indexed_row_is_never_answered(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with driftdb.open(path, create=True) as db:
+        db.create_table("t").insert({"id": 1, "note": "balance-0000100"})
+    assert _damage_stored_value(path, b"balance-0000100", b"balance-9000100") > 0
+    with driftdb.open(path) as db:
+        try:
+            row = db.table("t").get(1)
+        except driftdb.CorruptionError:
+            return  # detected: fine
+    assert row == {"id": 1, "note": "balance-0000100"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a byte in data.mdb that makes a stored string invalid UTF-8 escapes reads "
+    "as a bare UnicodeDecodeError (from msgpack), not a CorruptionError naming the index; "
+    "the CLI reports it as an internal error",
+)
+def test_an_undecodable_index_entry_is_a_corruption_error(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with driftdb.open(path, create=True) as db:
+        db.create_table("t").insert({"id": 1, "note": "balance-0000100"})
+    assert _damage_stored_value(path, b"balance-0000100", b"\xffalance-0000100") > 0
+    with driftdb.open(path) as db:
+        try:
+            row = db.table("t").get(1)
+        except driftdb.CorruptionError as exc:
+            assert "indexes" in str(exc)
+            return
+    assert row == {"id": 1, "note": "balance-0000100"}
+
+
+@pytest.mark.skipif(not HAS_DOCTOR, reason="driftdb.doctor is not built yet")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (doctor): a CRC-failing LAST frame that the index already covers (so it was "
+    "fsynced and acknowledged, never an interrupted write) is reported by doctor.check only "
+    "as a warning, 'torn tail ... truncated by the next writer open', and the verdict is ok; "
+    "it is damage to an acknowledged event (history() of its key raises CorruptionError), "
+    "and should be an error",
+)
+def test_doctor_reports_damage_to_an_acknowledged_last_frame_as_an_error(
+    tmp_path: Path,
+) -> None:
+    from driftdb import doctor
+
+    path = tmp_path / "db"
+    with driftdb.open(path, create=True) as db:
+        table = db.create_table("t")
+        for i in range(5):
+            table.insert({"id": i, "v": "x" * 20})
+    segment = path / "tables/t/segments/00000001.seg"
+    data = bytearray(segment.read_bytes())
+    data[-3] ^= 0x01  # inside the last frame's payload: its CRC fails
+    segment.write_bytes(bytes(data))
+    with driftdb.open(path) as db, pytest.raises(driftdb.CorruptionError):
+        db.table("t").history(4)
+    report = doctor.check(path)
+    assert not report.ok, report.render()

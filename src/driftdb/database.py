@@ -6,6 +6,7 @@ import builtins
 import contextlib
 import json
 import os
+import shutil
 import threading
 import time
 import warnings
@@ -26,6 +27,7 @@ from driftdb.errors import (
 )
 from driftdb.index.store import NO_SEGMENT, Covered, Located, TableIndex
 from driftdb.model.clock import Clock
+from driftdb.model.document import check_document
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
 from driftdb.model.merge_patch import merge_patch
 from driftdb.model.schema import TableSchema, check_table_name
@@ -77,6 +79,7 @@ class Batch:
         self.writes: list[_PendingWrite] = []
         self.rows: dict[tuple[str, Key], Document | None] = {}
         self._views: dict[str, TableView] = {}
+        self._undo: list[tuple[tuple[str, Key], bool, Document | None]] = []
 
     def current_row(self, table: Table, key: Key) -> Document | None:
         """The row as this batch would leave it (pending writes first, then the indexes, read
@@ -90,6 +93,20 @@ class Batch:
         row = view.get(key, 2**64 - 1)
         self.rows[marker] = row
         return row
+
+    def savepoint(self) -> tuple[int, int]:
+        return len(self.writes), len(self._undo)
+
+    def rollback_to(self, mark: tuple[int, int]) -> None:
+        """Forget the writes queued since `mark` and what they did to the pending rows."""
+        writes, undo = mark
+        del self.writes[writes:]
+        while len(self._undo) > undo:
+            marker, had, old = self._undo.pop()
+            if had:
+                self.rows[marker] = old
+            else:
+                self.rows.pop(marker, None)
 
     def close_views(self) -> None:
         for view in self._views.values():
@@ -105,10 +122,13 @@ class Batch:
         meta: Mapping[str, Any] | None,
     ) -> int:
         """Queue one event (already validated against `current_row`); returns its seq."""
+        if meta is not None:
+            check_document(meta, f'audit meta of {kind.name} into table "{table.name}"')
         seq = self.db.next_seq + len(self.writes)
         self.writes.append(_PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
         marker = (table.name, key)
         current = self.rows[marker] if marker in self.rows else self.current_row(table, key)
+        self._undo.append((marker, True, current))
         if kind is EventType.SOFT_DELETE:
             self.rows[marker] = None
         elif kind is EventType.INSERT:
@@ -277,12 +297,19 @@ class Database:
             raise InvalidInputError(f'table "{name}" already exists')
         schema = TableSchema.create(name, primary_key, list(indexes), options)
         directory = os.path.join(self.tables_dir, name)
-        if os.path.exists(directory):
+        if os.path.exists(directory) and not _is_unfinished_create(directory):
             raise InvalidInputError(
                 f'tables/{name} exists but has no schema.yaml; move it away or run "driftdb doctor"'
             )
-        fs.make_dirs_durably(os.path.join(directory, "segments"))
-        fs.write_file_atomically(os.path.join(directory, "schema.yaml"), schema.to_yaml())
+        try:
+            fs.make_dirs_durably(os.path.join(directory, "segments"))
+            fs.write_file_atomically(os.path.join(directory, "schema.yaml"), schema.to_yaml())
+        except OSError as exc:
+            # Without a durable schema.yaml the table does not exist: take away the empty
+            # directories (never anything with data in it) so a retry starts clean.
+            if _is_unfinished_create(directory):
+                shutil.rmtree(directory, ignore_errors=True)
+            raise DriftIOError(f"CREATE TABLE {name} failed ({exc}); nothing was created") from exc
         table = Table(self, schema, directory)
         table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
         table.appender = SegmentAppender(table.segments_dir, schema.option("segment_size_bytes"))
@@ -308,6 +335,8 @@ class Database:
         """A consistent view of `table`. A reader process checks that no maintenance rewrite
         overlapped its read of the log (see storage/rewrite.py) and reads again if one did,
         waiting up to READ_RETRY_S for it to finish."""
+        if self._closed:
+            raise DriftError("the database is closed")
         deadline = time.monotonic() + READ_RETRY_S
         failures = 0
         while True:
@@ -449,7 +478,15 @@ class Database:
         with self._mutex:
             self._check_writable()
             if self._batch is not None:
-                yield self._batch
+                # A nested block is a savepoint: an exception in it undoes its own writes
+                # (insert_many inside a batch is all or nothing), the outer block goes on.
+                outer = self._batch
+                mark = outer.savepoint()
+                try:
+                    yield outer
+                except BaseException:
+                    outer.rollback_to(mark)
+                    raise
                 return
             batch = Batch(self)
             self._batch = batch
@@ -505,6 +542,20 @@ class Database:
         for write in writes:
             event = Event(write.seq, unix_ms, write.type, write.key, write.data, write.meta, txn)
             per_table.setdefault(write.table.name, []).append(event)
+        # Encode every frame before the first byte is appended: a value msgpack cannot encode
+        # or a frame over the bound is bad input, and must leave the log untouched.
+        encoded: dict[str, list[bytes]] = {}
+        for name, events in per_table.items():
+            frames = []
+            for e in events:
+                try:
+                    frames.append(encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e)))
+                except (TypeError, ValueError, OverflowError) as exc:
+                    raise InvalidInputError(
+                        f'{e.type.name} into table "{name}" key {e.key!r}: cannot be stored '
+                        f"({exc}); nothing was written"
+                    ) from None
+            encoded[name] = frames
         located: dict[str, list[Located]] = {}
         try:
             for name, events in per_table.items():
@@ -513,9 +564,7 @@ class Database:
                     table.appender = SegmentAppender(
                         table.segments_dir, table.schema.option("segment_size_bytes")
                     )
-                frames = [
-                    encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e)) for e in events
-                ]
+                frames = encoded[name]
                 segment, offset = table.appender.append(b"".join(frames))
                 spots = []
                 for event, frame in zip(events, frames, strict=True):
@@ -526,12 +575,16 @@ class Database:
                 appender = self._tables[name].appender
                 assert appender is not None
                 appender.sync()
-        except (OSError, ValueError) as exc:
+        except BaseException as exc:
+            # Bytes may be in the log that were never made durable: only a reopen, which
+            # re-validates the log from disk, may write again.
             self._failed = f"{type(exc).__name__}: {exc}"
-            raise DriftIOError(
-                f"write failed ({exc}); nothing was acknowledged and the writer is stopped: "
-                "reopen the database"
-            ) from exc
+            if isinstance(exc, Exception):
+                raise DriftIOError(
+                    f"write failed ({exc}); nothing was acknowledged and the writer is "
+                    "stopped: reopen the database"
+                ) from exc
+            raise
         self.next_seq = writes[-1].seq + 1
         for name, spots in located.items():
             index = self._tables[name].index
@@ -600,6 +653,7 @@ class Database:
                 not stale
                 and covered is not None
                 and tail.problem is not None
+                and not tail.problem.torn
                 and not tail.located
                 and (tail.problem_segment, tail.problem.offset) == (covered.segment, covered.offset)
             ):
@@ -716,6 +770,16 @@ class Database:
             return
         fs.layer().truncate(path, offset)
         self.notes.append(f"{rel}: truncated {size - offset} bytes at offset {offset}: {why}")
+
+
+def _is_unfinished_create(directory: str) -> bool:
+    """A table directory left by a CREATE TABLE that failed before its schema.yaml was
+    durable: nothing in it but empty directories and a schema temp file."""
+    for root, _dirs, files in os.walk(directory):
+        if any(not f.endswith(".tmp") for f in files):
+            return False
+        del root
+    return True
 
 
 def _covered_is_plausible(table: Table, covered: Covered) -> bool:

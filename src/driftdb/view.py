@@ -104,6 +104,8 @@ class TableView:
 
     def seq_at_time(self, unix_ms: int) -> int:
         """The last seq of this table at or before `unix_ms` (-1 before its first event)."""
+        if unix_ms < 0:
+            return -1  # before 1970: before any event DriftDB can have written
         for event in reversed(self.tail):
             if event.unix_ms <= unix_ms:
                 return event.seq

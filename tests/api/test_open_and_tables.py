@@ -142,11 +142,6 @@ def test_writes_after_close_are_refused(db_path: Path) -> None:
     assert str(info.value) == "the database is closed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reads through a closed Database silently answer as if the table were empty "
-    "(get -> None, select -> [], count -> 0) instead of raising",
-)
 def test_reads_after_close_are_refused(db_path: Path) -> None:
     db = driftdb.open(db_path, create=True)
     table = db.create_table("t")

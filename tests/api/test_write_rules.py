@@ -276,11 +276,6 @@ def test_batch_sees_its_own_pending_writes_and_commits_them_in_order(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: insert_many inside db.batch() is not all-or-nothing: when one of its "
-    "documents fails, the rows before it stay in the enclosing batch and are committed",
-)
 def test_failed_insert_many_inside_a_batch_writes_none_of_its_rows(
     db: driftdb.Database, table: driftdb.Table
 ) -> None:
@@ -292,23 +287,11 @@ def test_failed_insert_many_inside_a_batch_writes_none_of_its_rows(
     assert table.get(40) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: audit meta is not validated: a non-JSON value raises a bare TypeError from "
-    "msgpack at commit instead of InvalidInputError",
-)
 def test_meta_that_is_not_json_is_invalid_input(db: driftdb.Database, table: driftdb.Table) -> None:
     with nothing_changes(db), pytest.raises(driftdb.InvalidInputError):
         table.insert({"id": 50}, meta={"who": object()})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a batch whose second table's payload cannot be packed (non-JSON meta) fails "
-    "after the first table's frames were appended; the writer is not stopped, the orphan frame "
-    "stays in the log and its seq is reused by the next write, so rebuilding the indexes from "
-    'the log fails with CorruptionError "seq N does not follow seq N"',
-)
 def test_failed_cross_table_batch_leaves_no_frames_behind(
     db: driftdb.Database, db_path: Path, table: driftdb.Table
 ) -> None:
@@ -328,12 +311,6 @@ def test_failed_cross_table_batch_leaves_no_frames_behind(
         assert again.table("t").get(61) == {"id": 61}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a document whose frame exceeds the 64 MiB bound fails with DriftIOError "
-    "(an I/O error) and stops the writer, instead of InvalidInputError with the writer still "
-    "usable",
-)
 def test_document_over_the_frame_bound_is_invalid_input_and_the_writer_goes_on(
     db: driftdb.Database, table: driftdb.Table
 ) -> None:

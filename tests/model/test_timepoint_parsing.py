@@ -90,19 +90,12 @@ def test_bad_timepoints_are_invalid_input_naming_the_value(value: object, messag
     assert str(info.value) == message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a time with whole milliseconds is converted through a float "
-    "(int(timestamp() * 1000)) and comes out 1 ms early for about 0.6% of instants, e.g. "
-    "2004-03-15T07:55:47.472Z -> 1079337347471, so AS OF exactly an event's time misses it",
-)
 def test_a_time_with_whole_milliseconds_is_exact() -> None:
     assert parse_timepoint("2004-03-15T07:55:47.472Z").unix_ms == 1_079_337_347_472
     moment = datetime(2004, 3, 15, 7, 55, 47, 472_000, tzinfo=UTC)
     assert parse_timepoint(moment).unix_ms == 1_079_337_347_472
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: same float conversion as above")
 def test_every_whole_millisecond_of_a_second_round_trips() -> None:
     second = datetime(2004, 3, 15, 7, 55, 47, tzinfo=UTC)
     wrong = [

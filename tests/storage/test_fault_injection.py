@@ -199,12 +199,6 @@ def test_failure_while_starting_a_new_segment_keeps_every_acknowledged_row(
         assert db.table("t").get("after") == {"id": "after"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: create_table under an I/O failure raises a bare OSError (not DriftIOError), "
-    "does not stop the writer, and leaves tables/<name>/ behind, so retrying create_table "
-    'fails with "exists but has no schema.yaml"',
-)
 def test_failed_create_table_raises_drift_io_error_and_leaves_nothing_behind(
     db: driftdb.Database, db_path: Path
 ) -> None:

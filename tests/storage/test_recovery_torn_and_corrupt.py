@@ -106,12 +106,6 @@ def test_final_frame_with_a_crc_mismatch_is_truncated_as_an_interrupted_write(
         assert db.table("t").get(2) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a torn frame that starts exactly where the indexes end (the usual crash) is "
-    'taken for a stale index: open warns "indexes did not match the log; rebuilt" and '
-    "rebuilds every index from the whole log, although the indexes were right",
-)
 def test_torn_frame_right_after_the_indexed_frames_is_truncated_without_a_rebuild(
     tmp_path: Path,
 ) -> None:

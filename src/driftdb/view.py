@@ -234,6 +234,17 @@ class TableView:
             yield from (k for k in self.base if k not in self.overlay)
         yield from touched
 
+    def count_with_value(self, column: str, value: Any, seq: int) -> int | None:
+        """Rows holding `value` in `column` at `seq`, from the temporal count index, or None
+        when it cannot answer alone (no index, counts untrusted, or a tail touches rows)."""
+        if self.reader is None or seq < 0:
+            return None if self.reader is None else 0
+        if any(self._touched(k, seq) for k in self.overlay):
+            return None
+        if self.horizon is not None and seq < self.horizon.seq:
+            return None
+        return self.reader.count_with_value(column, value, seq)
+
     def count(self, seq: int) -> int:
         if seq < 0:
             return 0

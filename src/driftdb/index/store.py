@@ -50,7 +50,7 @@ from driftdb.model.events import Event, EventType, Key
 from driftdb.model.merge_patch import merge_patch
 from driftdb.retention import Horizon
 
-INDEX_FORMAT = 3  # 1 and 2 stored msgpack arrays in keys and seqs
+INDEX_FORMAT = 4  # 1 and 2 stored msgpack arrays in keys and seqs; 3 had no value counts
 NO_SEGMENT = 0  # the segment number of a synthetic (base snapshot) version: no frame
 _PAST_ALL = b"\xff" * 9
 
@@ -145,7 +145,7 @@ class TableIndex:
             os.makedirs(directory, exist_ok=True)
         self.env = lmdb.open(
             directory,
-            max_dbs=8 + len(columns),
+            max_dbs=8 + 2 * len(columns),
             map_size=1 << 40,
             readonly=readonly,
             sync=False,
@@ -160,6 +160,11 @@ class TableIndex:
         self.time = self.env.open_db(b"time", create=create)
         self.meta = self.env.open_db(b"meta", create=create)
         self.ix = {c: self.env.open_db(f"ix:{c}".encode(), create=create) for c in columns}
+        self.cnt = {c: self.env.open_db(f"cnt:{c}".encode(), create=create) for c in columns}
+        if not readonly:
+            with self.env.begin(write=True) as txn:
+                if txn.get(b"covered", db=self.meta) is None:
+                    txn.put(b"counts", b"1", db=self.meta)  # empty: counts trivially exact
 
     def close(self) -> None:
         if not self.readonly:
@@ -180,9 +185,17 @@ class TableIndex:
     def _drop_all(self, txn: Any) -> None:
         raw = txn.get(b"generation", db=self.meta)
         generation = int(_unpack(raw)) if raw is not None else 0
-        for db in (self.keys, self.seqs, self.time, self.meta, *self.ix.values()):
+        for db in (
+            self.keys,
+            self.seqs,
+            self.time,
+            self.meta,
+            *self.ix.values(),
+            *self.cnt.values(),
+        ):
             txn.drop(db, delete=False)
         txn.put(b"generation", _pack(generation + 1), db=self.meta)
+        txn.put(b"counts", b"1", db=self.meta)  # value counts are exact from an empty start
 
     def generation(self) -> int:
         """A counter bumped whenever frame locations change (remap, rebuild, clear): a read
@@ -234,6 +247,9 @@ class TableIndex:
         - the live count after every seq at which the key was live drops by one."""
         pk = encode_key(key)
         with self.env.begin(write=True) as txn:
+            # The value counts would need every seq since the key's first version adjusted:
+            # stop trusting them until the next rebuild (counts then come from index runs).
+            txn.delete(b"counts", db=self.meta)
             versions: list[Version] = []
             cursor = txn.cursor(db=self.keys)
             if cursor.set_range(pk):
@@ -334,7 +350,7 @@ class TableIndex:
                 db=self.keys,
             )
             for column, db in self.ix.items():
-                _update_index(txn, db, pk, seq, None, row, column)
+                _update_index(txn, db, pk, seq, None, row, column, self.cnt[column])
         txn.put(
             u64(seq), _seq_value(horizon.base_unix_ms, len(rows), NO_SEGMENT, 0, b""), db=self.seqs
         )
@@ -393,7 +409,7 @@ class TableIndex:
                 db=self.keys,
             )
             for column, db in self.ix.items():
-                _update_index(txn, db, pk, event.seq, prev_row, row, column)
+                _update_index(txn, db, pk, event.seq, prev_row, row, column, self.cnt[column])
             txn.put(
                 u64(event.seq),
                 _seq_value(event.unix_ms, live, item.segment, item.offset, pk),
@@ -438,6 +454,7 @@ def _update_index(
     prev: dict[str, Any] | None,
     row: dict[str, Any] | None,
     column: str,
+    counts: Any = None,
 ) -> None:
     old = encode_value(resolve(prev, column)) if prev is not None else None
     new = encode_value(resolve(row, column)) if row is not None else None
@@ -449,8 +466,35 @@ def _update_index(
         if start is not None:
             txn.delete(open_key, db=db)
             txn.put(old + u64(seq) + pk, start, db=db)
+            if counts is not None:
+                _bump_count(txn, counts, old, seq, -1)
     if new is not None:
         txn.put(new + u64(MAX_U64) + pk, u64(seq), db=db)
+        if counts is not None:
+            _bump_count(txn, counts, new, seq, +1)
+
+
+def _bump_count(txn: Any, db: Any, value: bytes, seq: int, delta: int) -> None:
+    """The temporal count index: enc(value) + u64(seq) -> how many live rows held the value
+    after `seq`, so `COUNT(*) WHERE col = v AS OF S` is one seek instead of a scan."""
+    cursor = txn.cursor(db=db)
+    current = _count_at(cursor, value, MAX_U64)
+    txn.put(value + u64(seq), u64(current + delta), db=db)
+
+
+def _count_at(cursor: Any, value: bytes, seq: int) -> int:
+    landed = (
+        cursor.set_range(value + u64(seq + 1))
+        if seq < MAX_U64
+        else cursor.set_range(value + _PAST_ALL)
+    )
+    found = cursor.prev() if landed else cursor.last()
+    if not found:
+        return 0
+    key = cursor.key()
+    if len(key) != len(value) + 8 or not key.startswith(value):
+        return 0
+    return read_u64(cursor.value())
 
 
 def _decode_version(key: bytes, value: bytes) -> Version:
@@ -479,6 +523,7 @@ class IndexReader:
     def __init__(self, index: TableIndex, txn: Any) -> None:
         self.index = index
         self.txn = txn
+        self._keys_cursor: Any = None
 
     def close(self) -> None:
         self.txn.abort()
@@ -556,8 +601,18 @@ class IndexReader:
         return out
 
     def version_at(self, key: Key, seq: int) -> Version | None:
-        cursor = self.txn.cursor(db=self.index.keys)
+        cursor = self._keys_cursor
+        if cursor is None:
+            cursor = self._keys_cursor = self.txn.cursor(db=self.index.keys)
         return _last_version(cursor, encode_key(key), seq)
+
+    def count_with_value(self, column: str, value: Any, seq: int) -> int | None:
+        """How many live rows held `value` in `column` at `seq`, from the temporal count
+        index; None when the counts cannot be trusted (after a purge, until a rebuild)."""
+        if column not in self.index.cnt or self.txn.get(b"counts", db=self.index.meta) is None:
+            return None
+        cursor = self.txn.cursor(db=self.index.cnt[column])
+        return _count_at(cursor, encode_value(value), seq)
 
     def versions(self, key: Key) -> list[Version]:
         pk = encode_key(key)

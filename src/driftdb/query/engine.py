@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from driftdb.errors import InvalidInputError
-from driftdb.index.keycodec import is_exact
+from driftdb.index.keycodec import encode_value, is_exact
 from driftdb.model.events import Document, Key
 from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
 from driftdb.query import ast
@@ -113,37 +113,82 @@ def iter_matching(
             if where is None or matches(where, row):
                 yield row
         return
+    check = where
     if isinstance(plan, IndexRange) and not view.overlay:
         keys: Iterator[Key] | list[Key] = view.keys_in_range(
             plan.column, plan.lower, plan.upper, seq, plan.include_lower, plan.include_upper
         )
+        if _exact_equality(where) is not None:
+            check = None  # the index answered exactly this WHERE: no re-check needed
     else:
         keys = sorted(_candidate_keys(view, plan, seq), key=_key_order)
     for key in keys:
         found = view.get(key, seq)
-        if found is not None and (where is None or matches(where, found)):
+        if found is not None and (check is None or matches(check, found)):
             yield found
+
+
+def _exact_equality(where: ast.Expr | None) -> tuple[str, Any] | None:
+    """(column, value) when `where` is `column = scalar` and the index encodes the scalar
+    exactly, so index membership and the evaluator's `=` agree."""
+    if not isinstance(where, ast.Comparison) or where.op != "=":
+        return None
+    sides = (where.left, where.right)
+    for a, b in (sides, sides[::-1]):
+        if (
+            isinstance(a, ast.Column)
+            and isinstance(b, ast.Literal)
+            and b.value is not None
+            and not isinstance(b.value, list | dict)
+            and is_exact(b.value)
+        ):
+            return a.text, b.value
+    return None
 
 
 def _key_order(key: Key) -> tuple[int, Any]:
     return (0, key) if isinstance(key, int) else (1, key)
 
 
-def _count_from_index(view: TableView, where: ast.Expr | None, plan: Plan, seq: int) -> int | None:
-    """A count answered from index entries alone, when the plan is exactly the WHERE."""
-    if (
-        isinstance(plan, IndexRange)
-        and not view.overlay
-        and isinstance(where, ast.Comparison)
-        and where.op == "="
-        and plan.lower == plan.upper
-        and is_exact(plan.lower)
-        and not isinstance(plan.lower, dict | list)
+def _count_from_index(view: TableView, where: ast.Expr | None, seq: int) -> int | None:
+    """A count answered by the temporal count index alone (one seek per value), when the
+    WHERE is exactly `col = v`, `col IN (...)` or `col IS NULL` on an indexed column."""
+    column: str | None = None
+    values: list[Any] = []
+    if isinstance(where, ast.Comparison) and where.op == "=":
+        sides = (where.left, where.right)
+        for a, b in (sides, sides[::-1]):
+            if isinstance(a, ast.Column) and isinstance(b, ast.Literal) and b.value is not None:
+                column, values = a.text, [b.value]
+    elif (
+        isinstance(where, ast.InList)
+        and not where.negated
+        and isinstance(where.operand, ast.Column)
     ):
-        return sum(
-            1 for _ in view.keys_in_range(plan.column, plan.lower, plan.upper, seq, True, True)
-        )
-    return None
+        column = where.operand.text
+        values = [v.value for v in where.values if v.value is not None]
+    elif (
+        isinstance(where, ast.IsNull)
+        and not where.negated
+        and isinstance(where.operand, ast.Column)
+    ):
+        column, values = where.operand.text, [None]
+    if (
+        column is None
+        or not values
+        or any(not is_exact(v) or isinstance(v, list | dict) for v in values)
+    ):
+        return None
+    distinct: dict[bytes, Any] = {}
+    for value in values:
+        distinct.setdefault(encode_value(value), value)
+    total = 0
+    for value in distinct.values():
+        found = view.count_with_value(column, value, seq)
+        if found is None:
+            return None
+        total += found
+    return total
 
 
 def select_rows(
@@ -180,7 +225,7 @@ def count_rows(table: Table, where: ast.Expr | None, as_of: AsOf | ast.AsOf) -> 
         seq = table.resolve_point(view, to_timepoint(as_of))
         if where is None:
             return view.count(seq)
-        fast = _count_from_index(view, where, plan, seq)
+        fast = _count_from_index(view, where, seq)
         if fast is not None:
             return fast
         return sum(1 for _ in iter_matching(view, where, plan, seq))

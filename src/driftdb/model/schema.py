@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-
-import yaml
 
 from driftdb.errors import InvalidInputError
 
@@ -58,7 +57,7 @@ class TableSchema:
             "options": dict(self.options),
             "format_version": 1,
         }
-        return yaml.safe_dump(body, sort_keys=False).encode()
+        return _dump(body).encode()
 
     @staticmethod
     def create(
@@ -89,10 +88,9 @@ class TableSchema:
     @staticmethod
     def from_yaml(text: bytes, where: str) -> TableSchema:
         """Parse schema.yaml with safe loading only. Raises InvalidInputError naming the file."""
-        try:
-            raw: Any = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInputError(f"{where}: not valid YAML ({exc})") from None
+        raw: Any = _load_own_format(text)
+        if raw is None:
+            raw = _load_yaml(text, where)
         if not isinstance(raw, dict):
             raise InvalidInputError(f"{where}: expected a mapping")
         try:
@@ -106,3 +104,76 @@ class TableSchema:
             raise InvalidInputError(f"{where}: missing field {exc.args[0]!r}") from None
         except (InvalidInputError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{where}: {exc}") from None
+
+
+# schema.yaml is written in a small, fixed subset of YAML (block mappings and sequences whose
+# scalars are JSON strings or integers), so that opening a table, the start of every cold
+# command, can read it without importing a YAML library. Anything else (a file edited by
+# hand, an older layout) is read by PyYAML's safe loader.
+
+
+def _dump(body: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for key, value in body.items():
+        if isinstance(value, list):
+            lines.append(f"{key}:" if value else f"{key}: []")
+            lines.extend(f"- {json.dumps(item)}" for item in value)
+        elif isinstance(value, dict):
+            lines.append(f"{key}:" if value else f"{key}: {{}}")
+            lines.extend(f"  {name}: {json.dumps(item)}" for name, item in value.items())
+        else:
+            lines.append(f"{key}: {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _load_own_format(text: bytes) -> dict[str, Any] | None:
+    """Parse what `_dump` writes; None for anything else (then YAML decides)."""
+    try:
+        lines = [line for line in text.decode().splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        return None
+    out: dict[str, Any] = {}
+    i = 0
+    try:
+        while i < len(lines):
+            line = lines[i]
+            key, colon, value = line.partition(":")
+            if not colon or line.startswith((" ", "-", "#")) or not key.isidentifier():
+                return None
+            value = value.strip()
+            i += 1
+            if value == "[]":
+                out[key] = []
+            elif value == "{}":
+                out[key] = {}
+            elif value:
+                out[key] = json.loads(value)
+            elif i < len(lines) and lines[i].startswith("- "):
+                items = []
+                while i < len(lines) and lines[i].startswith("- "):
+                    items.append(json.loads(lines[i][2:]))
+                    i += 1
+                out[key] = items
+            elif i < len(lines) and lines[i].startswith("  "):
+                mapping: dict[str, Any] = {}
+                while i < len(lines) and lines[i].startswith("  "):
+                    name, sep, item = lines[i].strip().partition(": ")
+                    if not sep or not name.isidentifier():
+                        return None
+                    mapping[name] = json.loads(item)
+                    i += 1
+                out[key] = mapping
+            else:
+                return None
+    except ValueError:
+        return None
+    return out
+
+
+def _load_yaml(text: bytes, where: str) -> Any:
+    import yaml  # only for schema files DriftDB did not write itself
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"{where}: not valid YAML ({exc})") from None

@@ -51,3 +51,8 @@ crashtest: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/python scripts/reliability.py --crash-points $(N)
+
+# Benchmarks against SQLite (several minutes at 1M events): results in benchmarks/results/.
+EVENTS ?= 100000 1000000
+bench: compile
+	$(BIN)/python benchmarks/run.py --events $(EVENTS) --out benchmarks/results

@@ -235,7 +235,9 @@ def explain(table: Table, where: ast.Expr | None) -> str:
     """The plan a SELECT with this WHERE would use, as one line."""
     plan = plan_where(where, table.schema.indexes, table.primary_key)
     text = plan.describe()
-    if not isinstance(plan, FullScan) and where is not None:
+    if isinstance(plan, IndexRange) and _exact_equality(where) is not None:
+        text += " (exact: no filter; COUNT(*) reads the value counts)"
+    elif not isinstance(plan, FullScan) and where is not None:
         text += ", then FILTER by the full WHERE"
     elif where is not None:
         text += " with FILTER"

@@ -517,6 +517,9 @@ def _last_version(cursor: Any, pk: bytes, at_most: int) -> Version | None:
     return _decode_version(key, cursor.value())
 
 
+_UNREAD = object()
+
+
 class IndexReader:
     """A consistent read of one table's indexes (one LMDB read transaction)."""
 
@@ -524,6 +527,7 @@ class IndexReader:
         self.index = index
         self.txn = txn
         self._keys_cursor: Any = None
+        self._covered: Any = _UNREAD
 
     def close(self) -> None:
         self.txn.abort()
@@ -536,14 +540,17 @@ class IndexReader:
 
     def covered(self) -> Covered | None:
         """The log position these entries cover; None for an empty index, or one in an
-        older format (the writer rebuilds it on open)."""
+        older format (the writer rebuilds it on open). Read once per transaction."""
+        if self._covered is not _UNREAD:
+            return self._covered  # type: ignore[no-any-return]
         raw = self.txn.get(b"covered", db=self.index.meta)
-        if raw is None:
-            return None
-        c = _unpack(raw)
-        if c.get("format") != INDEX_FORMAT:
-            return None
-        return Covered(c["seq"], c["segment"], c["offset"], c["unix_ms"], c["live"])
+        found = None
+        if raw is not None:
+            c = _unpack(raw)
+            if c.get("format") == INDEX_FORMAT:
+                found = Covered(c["seq"], c["segment"], c["offset"], c["unix_ms"], c["live"])
+        self._covered = found
+        return found
 
     def generation(self) -> int:
         raw = self.txn.get(b"generation", db=self.index.meta)

@@ -86,6 +86,8 @@ def parse_timepoint(value: AsOf) -> TimePoint:
 
     A time without an offset is UTC. Raises InvalidInputError naming the value otherwise.
     """
+    if type(value) is int and value >= 0:  # the common case first: a plain seq
+        return TimePoint("seq", seq=value, text=f"@seq:{value}")
     if value is None:
         return TimePoint.now()
     if isinstance(value, TimePoint):

@@ -203,8 +203,11 @@ def select_rows(
     plan = plan_where(where, table.schema.indexes, table.primary_key)
     with table.view() as view:
         seq = table.resolve_point(view, to_timepoint(as_of))
-        rows = iter_matching(view, where, plan, seq)
         start = offset or 0
+        if _stream_in_key_order(table, view, where, plan, seq, order, limit, start):
+            # Rows come from the key directory in primary-key order already: stop at LIMIT.
+            plan, order = FullScan(), ()
+        rows = iter_matching(view, where, plan, seq)
         if not order:
             out: list[Document] = []
             for i, row in enumerate(rows):
@@ -217,6 +220,37 @@ def select_rows(
         listed = order_rows(rows, order)
     end = None if limit is None else start + limit
     return [dict(row) for row in listed[start:end]]
+
+
+def _stream_in_key_order(
+    table: Table,
+    view: TableView,
+    where: ast.Expr | None,
+    plan: Plan,
+    seq: int,
+    order: tuple[ast.OrderItem, ...],
+    limit: int | None,
+    start: int,
+) -> bool:
+    """`ORDER BY pk LIMIT n` can scan rows in key order and stop after n matches, instead of
+    fetching and sorting every match. Worth it for a full scan always; for an index plan when
+    the value counts say the scan would read fewer rows than there are matches."""
+    if (
+        limit is None
+        or view.overlay
+        or len(order) != 1
+        or order[0].descending
+        or order[0].column.text != table.primary_key
+    ):
+        return False
+    if isinstance(plan, FullScan):
+        return True
+    matches_now = _count_from_index(view, where, seq)
+    if not matches_now:
+        return False
+    live = view.count(seq)
+    rows_to_scan = (limit + start) * live / matches_now
+    return rows_to_scan < matches_now
 
 
 def count_rows(table: Table, where: ast.Expr | None, as_of: AsOf | ast.AsOf) -> int:

@@ -26,7 +26,7 @@ from driftdb.snapshot import (
     read_snapshot,
     snapshot_name,
 )
-from driftdb.storage.segment import read_frame, segment_path
+from driftdb.storage.segment import FrameReader, segment_path
 
 
 def synthetic_entry(horizon: Horizon, row: Document) -> DriftEntry:
@@ -64,6 +64,7 @@ class TableView:
         usable index; with one, the index carries both."""
         self.primary_key = primary_key
         self.segments_dir = segments_dir
+        self._frames: FrameReader | None = None
         self.snapshots_dir = os.path.join(os.path.dirname(segments_dir), "snapshots")
         self.reader = reader
         covered = reader.covered() if reader is not None else None
@@ -81,6 +82,9 @@ class TableView:
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
 
     def __enter__(self) -> TableView:
         return self
@@ -281,7 +285,9 @@ class TableView:
         if version.segment == NO_SEGMENT:
             assert self.horizon is not None and version.row is not None
             return synthetic_entry(self.horizon, version.row)
-        found = read_frame(self.segments_dir, version.segment, version.offset)
+        if self._frames is None:
+            self._frames = FrameReader(self.segments_dir)
+        found = self._frames.read(version.segment, version.offset)
         path = segment_path(self.segments_dir, version.segment)
         if isinstance(found, str):
             raise CorruptionError(path, version.offset, found)

@@ -212,6 +212,37 @@ def read_frame(directory: str, segment: int, offset: int) -> FrameBody | str:
     return found if isinstance(found, str) else found[0]
 
 
+class FrameReader:
+    """Reads frames by location with one descriptor per segment and, for most frames, one
+    pread: what a history read needs (many frames, a few segments)."""
+
+    GUESS_BYTES = 4096
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._fds: dict[int, int] = {}
+
+    def read(self, segment: int, offset: int) -> FrameBody | str:
+        fd = self._fds.get(segment)
+        if fd is None:
+            fd = self._fds[segment] = os.open(segment_path(self.directory, segment), os.O_RDONLY)
+        data = os.pread(fd, self.GUESS_BYTES, offset)
+        if len(data) < PREFIX_SIZE:
+            return "frame beyond end of segment"
+        length, _ = PREFIX.unpack_from(data)
+        if length > MAX_FRAME_BYTES:
+            return f"frame length {length} exceeds the {MAX_FRAME_BYTES}-byte bound"
+        if PREFIX_SIZE + length > len(data):
+            data += os.pread(fd, PREFIX_SIZE + length - len(data), offset + len(data))
+        found = read_frame_at(data, 0)
+        return found if isinstance(found, str) else found[0]
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+
 class SegmentAppender:
     """Appends frames to a table's active segment and rotates it by size.
 

@@ -1,5 +1,9 @@
 """CREATE TABLE under an I/O error at each of its file operations, and under a power cut at
-each of them: a DriftError, and afterwards the same CREATE TABLE can simply be run again."""
+each of them: a DriftError, and afterwards the same CREATE TABLE can simply be run again.
+
+(These found a bug, since fixed: a failed or interrupted create_table left tables/<name>/
+behind without a schema.yaml, an I/O error escaped as a bare OSError, and every later CREATE
+TABLE of that name failed with "exists but has no schema.yaml".)"""
 
 from __future__ import annotations
 
@@ -7,21 +11,11 @@ import contextlib
 import random
 from pathlib import Path
 
-import pytest
 from crash_support import PowerCut, PowerLossLayer, abandon, record_figures
 from fault_support import FaultLayer
 
 import driftdb
 from driftdb.storage import fs
-
-CREATE_TABLE_BUG = (
-    "BUG: a failed or interrupted create_table leaves tables/<name>/ (segments/, maybe a "
-    "schema.yaml.tmp) behind without a schema.yaml; an I/O error there escapes as a bare "
-    "OSError, and every later CREATE TABLE of that name fails with 'tables/<name> exists but "
-    "has no schema.yaml' until someone removes the directory by hand (create_table should "
-    "stage the directory under a temporary name and rename it into place, and treat a "
-    "directory without schema.yaml as a leftover)"
-)
 
 
 def count_create_table_calls(tmp_path: Path) -> dict[str, int]:
@@ -31,7 +25,6 @@ def count_create_table_calls(tmp_path: Path) -> dict[str, int]:
     return dict(layer.calls)
 
 
-@pytest.mark.xfail(strict=True, reason=CREATE_TABLE_BUG)
 def test_io_error_at_each_step_of_create_table_is_a_drift_error_and_it_can_be_retried(
     tmp_path: Path,
 ) -> None:
@@ -67,7 +60,6 @@ def test_io_error_at_each_step_of_create_table_is_a_drift_error_and_it_can_be_re
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason=CREATE_TABLE_BUG)
 def test_power_cut_at_each_step_of_create_table_leaves_a_table_that_can_be_created(
     tmp_path: Path,
 ) -> None:

@@ -255,11 +255,12 @@ class Database:
             try:
                 table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
             except Exception as exc:  # lmdb.Error and friends: a damaged index file
-                raise CorruptionError(
-                    os.path.relpath(table.index_dir, self.path),
-                    None,
-                    f"the index cannot be opened ({exc})",
-                ) from None
+                # The indexes are a cache of the log: drop the damaged files, rebuild.
+                self.notes.append(
+                    f'table "{name}": the index files were damaged ({exc}); rebuilt from the log'
+                )
+                shutil.rmtree(table.index_dir, ignore_errors=True)
+                table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
         elif os.path.exists(os.path.join(table.index_dir, "data.mdb")):
             try:
                 table.index = TableIndex(table.index_dir, schema.indexes, readonly=True)

@@ -17,7 +17,7 @@ from driftdb.errors import (
 )
 from driftdb.index.keycodec import MAX_U64
 from driftdb.index.store import NO_SEGMENT, TableIndex
-from driftdb.model.document import check_document, check_key
+from driftdb.model.document import check_document, check_key, key_too_long
 from driftdb.model.events import Document, EventType, Key
 from driftdb.model.replay import DriftEntry
 from driftdb.model.schema import TableSchema
@@ -164,6 +164,8 @@ class Table:
 
     def get(self, key: Key, as_of: AsOf = None) -> Document | None:
         """The row with `key` as it stood at `as_of` (now by default), or None."""
+        if key_too_long(key):
+            return None  # no such key can have been written
         check_key(key, f"get from {self.name}")
         with self.view() as view:
             return view.get(key, self.resolve(view, as_of))
@@ -192,6 +194,8 @@ class Table:
 
     def history(self, key: Key) -> list[DriftEntry]:
         """Every event of `key` in seq order, each with the row as it stood after it."""
+        if key_too_long(key):
+            return []
         check_key(key, f"history of {self.name}")
         return self._read_frames(lambda view: view.history(key))
 

@@ -68,12 +68,7 @@ def ids(db_path: Path) -> list[Any]:
 
 @pytest.mark.parametrize(
     "what",
-    [
-        pytest.param(w, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[w]))
-        if w in KNOWN_BUGS
-        else w
-        for w in BAD_LINES
-    ],
+    [w for w in BAD_LINES],
 )
 def test_a_bad_jsonl_line_stops_ingest_naming_the_line_after_committing_the_lines_before(
     db_path: Path, tmp_path: Path, what: str
@@ -208,16 +203,6 @@ def test_a_ten_megabyte_string_is_stored_and_read_back(db_path: Path, tmp_path: 
     record_figures("badinput", "huge-document", tried=2, handled=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (data availability): a primary key, or a value of an indexed column, longer "
-    "than LMDB's 511-byte key limit is appended and fsynced, then the index update fails "
-    "(lmdb.BadValsizeError, MDB_BAD_VALSIZE); the writer stops, and from then on EVERY open "
-    "of the database fails the same way while catching the index up (a bare lmdb error, "
-    "exit 3 from the CLI): the database cannot be opened again. Such keys and values must "
-    "be refused up front (InvalidInputError) or indexed by a bounded key (e.g. a hash "
-    "prefix)",
-)
 @pytest.mark.parametrize(
     "doc", [{"id": "k" * 600}, {"id": 1, "v": "x" * 600}], ids=["long-key", "long-indexed-value"]
 )
@@ -272,11 +257,6 @@ def test_deeply_nested_documents_are_a_clear_error_through_the_api_and_driftql(
     record_figures("badinput", "deep-nesting", tried=4, handled=4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `driftdb ingest` of a JSON line nested 10,000 deep dies with an internal "
-    "error (RecursionError from json.loads, exit 3) instead of 'error: line N: ...' (exit 1)",
-)
 def test_deeply_nested_jsonl_is_a_clear_error_naming_the_line(
     db_path: Path, tmp_path: Path
 ) -> None:
@@ -291,15 +271,7 @@ def test_deeply_nested_jsonl_is_a_clear_error_naming_the_line(
 @pytest.mark.parametrize(
     "via",
     [
-        pytest.param(
-            "file",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: `driftdb sql -f FILE.dql` holding invalid UTF-8 dies with an "
-                "internal error (UnicodeDecodeError from click.File, exit 3) instead of a clear "
-                "error naming the file",
-            ),
-        ),
+        "file",
         "stdin",
     ],
 )
@@ -334,12 +306,6 @@ def test_strings_that_are_not_unicode_text_are_invalid_input_and_the_writer_goes
         table.insert({"id": 8})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a command-line argument holding invalid UTF-8 (decoded by Python with "
-    "surrogateescape) makes `driftdb sql -e 'INSERT ...'` die with an internal error "
-    "(UnicodeEncodeError, exit 3) instead of a clear error",
-)
 def test_invalid_utf8_in_a_command_line_statement_is_a_clear_error(db_path: Path) -> None:
     bad = b'INSERT INTO t {"id": "\xff"}'.decode("utf-8", "surrogateescape")
     before = truth_digest(db_path)

@@ -88,13 +88,6 @@ def test_damaged_file_is_detected_or_recovered_never_answered_wrong(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a truncated index file (tables/<t>/indexes/data.mdb shorter than LMDB's "
-    "last page) kills the process with SIGBUS on open: LMDB maps the file and touches pages "
-    "past its end. The index is a rebuildable cache: open should detect the short file "
-    "(size < (last_pgno + 1) * page size) and rebuild it from the log.",
-)
 def test_truncated_index_file_is_rebuilt_not_a_crash(pristine: Path, tmp_path: Path) -> None:
     trial = tmp_path / "t"
     shutil.copytree(pristine, trial)

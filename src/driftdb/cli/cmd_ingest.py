@@ -116,6 +116,9 @@ def ingest_command(
                 except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                     flush()
                     raise _stop(number, f"not valid JSON ({exc})", total) from None
+                except RecursionError:
+                    flush()
+                    raise _stop(number, "JSON nested too deeply", total) from None
                 if not isinstance(doc, dict):
                     flush()
                     raise _stop(number, f"expected a JSON object, got {type(doc).__name__}", total)

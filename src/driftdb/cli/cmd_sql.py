@@ -10,6 +10,7 @@ import click
 from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
 from driftdb.cli.output import render
 from driftdb.database import Database
+from driftdb.errors import InvalidInputError
 from driftdb.query import ast
 from driftdb.query.executor import execute_statement
 from driftdb.query.parser import parse
@@ -72,7 +73,13 @@ def sql_command(
     if statements is not None:
         run_script(directory, statements, fmt)
     elif script is not None:
-        run_script(directory, script.read(), fmt)
+        try:
+            source = script.read()
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(
+                f"{script.name}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+            ) from None
+        run_script(directory, source, fmt)
     elif sys.stdin.isatty():
         from driftdb.cli.shell import run_shell
 

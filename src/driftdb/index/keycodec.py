@@ -9,12 +9,16 @@ prefix-free (strings are escaped and terminated), so `value + suffix` keys never
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from typing import Any
 
 TAG_NULL, TAG_BOOL, TAG_NUMBER, TAG_STRING, TAG_LIST, TAG_OBJECT = 1, 2, 3, 4, 5, 6
 _TERMINATOR = b"\x00\x01"
+_LONG_MARK = b"\x00\x02"  # sorts after the terminator: a long value after its exact prefix
+LONG_VALUE_BYTES = 100
+DIGEST_BYTES = 16
 _DOUBLE = struct.Struct(">d")
 _U64 = struct.Struct(">Q")
 MAX_U64 = 2**64 - 1
@@ -53,15 +57,29 @@ def encode_value(value: Any) -> bytes:
     if isinstance(value, int | float):
         return bytes((TAG_NUMBER,)) + _double(float(value))
     if isinstance(value, str):
-        return bytes((TAG_STRING,)) + _escape(value.encode())
+        return bytes((TAG_STRING,)) + _escape_bounded(value.encode())
     tag = TAG_LIST if isinstance(value, list | tuple) else TAG_OBJECT
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return bytes((tag,)) + _escape(text.encode())
+    return bytes((tag,)) + _escape_bounded(text.encode())
+
+
+def _escape_bounded(raw: bytes) -> bytes:
+    """Escape a value, cutting a long one to a prefix plus a digest: LMDB keys are at most
+    511 bytes. Long values keep their order by prefix and their identity by digest, and are
+    not `is_exact` (so what the index finds for them is re-checked against the row)."""
+    if len(raw) <= LONG_VALUE_BYTES:
+        return _escape(raw)
+    digest = hashlib.blake2b(raw, digest_size=DIGEST_BYTES).digest()
+    return raw[:LONG_VALUE_BYTES].replace(b"\x00", b"\x00\xff") + _LONG_MARK + digest
 
 
 def is_exact(value: Any) -> bool:
-    """Whether equal encodings imply equal values (false for huge ints), so a match found in
-    an index needs no re-check against the row."""
+    """Whether equal encodings imply equal values (false for huge ints and long values), so a
+    match found in an index needs no re-check against the row."""
+    if isinstance(value, str):
+        return len(value.encode()) <= LONG_VALUE_BYTES
+    if isinstance(value, list | dict):
+        return False
     return not (isinstance(value, int) and not isinstance(value, bool) and abs(value) > EXACT_INT)
 
 
@@ -79,6 +97,8 @@ def encoded_length(data: bytes, offset: int = 0) -> int:
         pos = data.index(b"\x00", pos)
         if data[pos + 1] == 0x01:
             return pos + 2 - offset
+        if data[pos + 1] == 0x02:  # a long value: prefix, mark, digest
+            return pos + 2 + DIGEST_BYTES - offset
         pos += 2
 
 

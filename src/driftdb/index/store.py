@@ -50,7 +50,9 @@ from driftdb.model.events import Event, EventType, Key
 from driftdb.model.merge_patch import merge_patch
 from driftdb.retention import Horizon
 
-INDEX_FORMAT = 4  # 1 and 2 stored msgpack arrays in keys and seqs; 3 had no value counts
+INDEX_FORMAT = (
+    5  # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests
+)
 NO_SEGMENT = 0  # the segment number of a synthetic (base snapshot) version: no frame
 _PAST_ALL = b"\xff" * 9
 
@@ -154,6 +156,13 @@ class TableIndex:
             max_readers=256,
             lock=True,
         )
+        # A data.mdb cut shorter than its own last page would fault (SIGBUS) on the first read
+        # of a missing page: refuse it here, and the caller rebuilds from the log.
+        data_path = os.path.join(directory, "data.mdb")
+        needed = (self.env.info()["last_pgno"] + 1) * self.env.stat()["psize"]
+        if os.path.getsize(data_path) < needed:
+            self.env.close()
+            raise lmdb.CorruptedError(f"{data_path} is shorter than its last page")
         create = not readonly
         self.keys = self.env.open_db(b"keys", create=create)
         self.seqs = self.env.open_db(b"seqs", create=create)

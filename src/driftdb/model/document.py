@@ -10,6 +10,7 @@ from driftdb.model.events import Document, Key
 
 MAX_DEPTH = 64
 MAX_INT = 2**63 - 1
+MAX_KEY_BYTES = 250  # LMDB keys are at most 511 bytes: key + seq + an indexed value
 
 
 def check_key(key: object, where: str) -> Key:
@@ -20,9 +21,33 @@ def check_key(key: object, where: str) -> Key:
         )
     if isinstance(key, int) and not -MAX_INT - 1 <= key <= MAX_INT:
         raise InvalidInputError(f"{where}: integer primary key {key} is outside 64 bits")
-    if isinstance(key, str) and not key:
-        raise InvalidInputError(f"{where}: primary key must not be an empty string")
+    if isinstance(key, str):
+        if not key:
+            raise InvalidInputError(f"{where}: primary key must not be an empty string")
+        encoded = _utf8(key, where, "primary key")
+        if len(encoded) + encoded.count(0) > MAX_KEY_BYTES:
+            raise InvalidInputError(
+                f"{where}: primary key is {len(encoded)} bytes; at most {MAX_KEY_BYTES} "
+                "(it is a B+tree key in the indexes)"
+            )
     return key
+
+
+def key_too_long(key: object) -> bool:
+    """A string key over the limit: no row can have it (inserts refuse it)."""
+    if not isinstance(key, str):
+        return False
+    raw = key.encode(errors="surrogatepass")
+    return len(raw) + raw.count(0) > MAX_KEY_BYTES
+
+
+def _utf8(text: str, where: str, what: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{where}: {what} is not valid Unicode text ({exc.reason} at character {exc.start})"
+        ) from None
 
 
 def check_document(doc: object, where: str) -> Document:
@@ -36,7 +61,10 @@ def check_document(doc: object, where: str) -> Document:
 def _check_value(value: Any, where: str, path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise InvalidInputError(f"{where}: nested deeper than {MAX_DEPTH} levels at {path or '/'}")
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _utf8(value, where, f"string at {path or '/'}")
         return
     if isinstance(value, int):
         if not -MAX_INT - 1 <= value <= 2**64 - 1:
@@ -48,6 +76,8 @@ def _check_value(value: Any, where: str, path: str, depth: int) -> None:
         return
     if isinstance(value, dict):
         for name, item in value.items():
+            if isinstance(name, str):
+                _utf8(name, where, f"object key at {path or '/'}")
             if not isinstance(name, str):
                 raise InvalidInputError(
                     f"{where}: object key {name!r} at {path or '/'} is not a string"

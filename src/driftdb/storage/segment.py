@@ -188,7 +188,10 @@ def scan_segment(
         header = handle.read(HEADER_SIZE)
         reason = check_segment_header(header)
         if reason is not None:
-            torn = len(header) < HEADER_SIZE and header == segment_header()[: len(header)]
+            # A header cut short, or left as zeros by a power cut (the header is written and
+            # fsynced before any frame, so a segment no longer than a header never held one).
+            partial = header == segment_header()[: len(header)] or not any(header)
+            torn = partial and not handle.read(1)
             return ScanResult([], 0, Problem(path, 0, reason, torn=torn))
         start = max(start, HEADER_SIZE)
         handle.seek(start)

@@ -111,16 +111,6 @@ def test_power_loss_at_any_file_operation_keeps_every_acknowledged_write(
             assert not verdict.problems, describe(verdict, f"power-loss point {point} {info}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a power cut while a new segment's 16-byte header is being written can leave "
-    "the file holding zeros (blocks allocated, data never written: XFS, ext4 data=writeback) "
-    "instead of a prefix of the header; recovery only treats a header that is a byte prefix "
-    "of DRIFTSEG... as torn, so open refuses the whole database with CorruptionError "
-    "('segment header is N bytes, expected 16'), although nothing in that segment was ever "
-    "acknowledged (its header was never fsynced). Found at crash points 233, 246, 458 of "
-    "DRIFTDB_CRASH_POINTS=500.",
-)
 @pytest.mark.parametrize("segment", [1, 2])
 def test_a_zeroed_segment_header_left_by_a_power_cut_is_a_torn_tail(
     tmp_path: Path, segment: int

@@ -157,13 +157,23 @@ def test_a_deleted_index_is_reported_and_rebuilt(db_path: Path) -> None:
 def test_a_garbage_index_file_is_reported_and_rebuilt(db_path: Path) -> None:
     build(db_path)
     good = rows(db_path)
-    (db_path / "tables/orders/indexes/data.mdb").write_bytes(b"\x00garbage" * 512)
-    with pytest.raises(driftdb.CorruptionError, match="the index cannot be opened"):
-        driftdb.open(db_path)
+    index = db_path / "tables/orders/indexes/data.mdb"
+    index.write_bytes(b"\x00garbage" * 512)
     assert not doctor.check(db_path).ok
     fixed = doctor.repair(db_path)
     assert fixed.ok, fixed.render()
     assert rows(db_path) == good
+
+
+def test_a_garbage_index_file_is_rebuilt_by_the_writer_on_open(db_path: Path) -> None:
+    """The indexes are a cache of the log: the writer drops damaged files and rebuilds."""
+    build(db_path)
+    good = rows(db_path)
+    (db_path / "tables/orders/indexes/data.mdb").write_bytes(b"\x00garbage" * 512)
+    with pytest.warns(driftdb.DriftWarning, match="index files were damaged"):
+        driftdb.open(db_path).close()
+    assert rows(db_path) == good
+    assert doctor.check(db_path).ok
 
 
 def test_garbage_meta_json_is_reported_and_rewritten(db_path: Path) -> None:

@@ -394,7 +394,7 @@ class TableIndex:
         raw = txn.get(b"covered", db=self.meta)
         live = int(_unpack(raw)["live"]) if raw else 0
         cursor = txn.cursor(db=self.keys)
-        for item in located:
+        for position, item in enumerate(located):
             event = item.event
             pk = encode_key(event.key)
             if rows is None:
@@ -424,7 +424,11 @@ class TableIndex:
                 _seq_value(event.unix_ms, live, item.segment, item.offset, pk),
                 db=self.seqs,
             )
-            txn.put(u64(event.unix_ms) + u64(event.seq), b"", db=self.time)
+            following = located[position + 1].event.unix_ms if position + 1 < len(located) else -1
+            if following != event.unix_ms:
+                # The time index needs only the last seq of each millisecond (a batch shares
+                # one timestamp): AS OF <time> seeks the last entry at or before it.
+                txn.put(u64(event.unix_ms) + u64(event.seq), b"", db=self.time)
         last = located[-1]
         txn.put(
             b"covered",

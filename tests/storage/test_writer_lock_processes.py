@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import re
 import socket
@@ -70,14 +71,18 @@ def holder(db_path: Path) -> Iterator[subprocess.Popen[str]]:
         assert child.stdout.readline() == "locked\n"
         yield child
     finally:
-        if child.poll() is None:
-            assert child.stdin is not None
-            child.stdin.write("\n")
-            child.stdin.flush()
+        # The test may already have released the child, which is then exiting and may have
+        # closed its end of the pipe: a broken pipe here just means it is on its way out.
+        with contextlib.suppress(BrokenPipeError):
+            if child.poll() is None:
+                assert child.stdin is not None
+                child.stdin.write("\n")
+                child.stdin.flush()
         child.wait(timeout=30)
         for stream in (child.stdin, child.stdout):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(BrokenPipeError):
+                    stream.close()
 
 
 def release(child: subprocess.Popen[str]) -> None:

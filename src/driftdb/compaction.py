@@ -205,6 +205,19 @@ def compact(table: Table, before: AsOf = None) -> CompactReport:
                 plan = Plan(numbers[len(numbers) - len(outputs) :], outputs)
                 _swap_and_remap(table, plan, numbers)
         snapshot = table.refresh_snapshot()
+    return _report(table, segments_before, bytes_before, started, table.horizon(), 0, snapshot)
+
+
+def _report(
+    table: Table,
+    segments_before: int,
+    bytes_before: int,
+    started: float,
+    horizon: int | None,
+    events_dropped: int = 0,
+    snapshot: SnapshotInfo | None = None,
+) -> CompactReport:
+    """The report of a compaction that started at `started` from the given log size."""
     segments_after, bytes_after = log_bytes(table)
     return CompactReport(
         table.name,
@@ -213,8 +226,8 @@ def compact(table: Table, before: AsOf = None) -> CompactReport:
         bytes_before,
         bytes_after,
         time.monotonic() - started,
-        table.horizon(),
-        0,
+        horizon,
+        events_dropped,
         snapshot,
     )
 
@@ -312,16 +325,7 @@ def _retain(
     current = table.horizon_info()
     horizon_seq = _align(wanted_seq, events)
     if current is not None and horizon_seq <= current.seq:
-        segments_after, bytes_after = log_bytes(table)
-        return CompactReport(
-            table.name,
-            segments_before,
-            segments_after,
-            bytes_before,
-            bytes_after,
-            time.monotonic() - started,
-            current.seq,
-        )
+        return _report(table, segments_before, bytes_before, started, current.seq)
     state: dict[Key, Document] = dict(table.base_rows()) if current is not None else {}
     base_ms = current.base_unix_ms if current is not None else 0
     folded = 0
@@ -369,18 +373,7 @@ def _retain(
     rewrite.finish()
     table.events_since_snapshot = table.bytes_since_snapshot = None  # recount from the base
     snapshot = table.refresh_snapshot()
-    segments_after, bytes_after = log_bytes(table)
-    return CompactReport(
-        table.name,
-        segments_before,
-        segments_after,
-        bytes_before,
-        bytes_after,
-        time.monotonic() - started,
-        horizon_seq,
-        folded,
-        snapshot,
-    )
+    return _report(table, segments_before, bytes_before, started, horizon_seq, folded, snapshot)
 
 
 def _snapshot_files(table: Table) -> list[str]:

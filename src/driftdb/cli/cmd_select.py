@@ -7,10 +7,10 @@ import sys
 import click
 
 from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
-from driftdb.cli.output import display_columns, render_rows
+from driftdb.cli.output import render_rows
 from driftdb.database import Database
 from driftdb.query import ast
-from driftdb.query.engine import count_rows, order_items, select_rows
+from driftdb.query.engine import count_rows, display_columns, order_items, select_rows
 from driftdb.query.parser import parse_expression, parse_timepoint
 
 

@@ -37,15 +37,6 @@ def text_table(columns: list[str], rows: list[dict[str, Any]], max_width: int = 
     return "\n".join(out)
 
 
-def display_columns(rows: list[dict[str, Any]], primary_key: str) -> list[str]:
-    """Column order for display: the primary key, then fields in order of first appearance."""
-    seen: dict[str, None] = {primary_key: None}
-    for row in rows:
-        for name in row:
-            seen.setdefault(name, None)
-    return list(seen)
-
-
 def render(result: Result, fmt: str, out: TextIO) -> None:
     """Write one result in the chosen format."""
     if result.kind in ("write", "ddl", "maintenance"):

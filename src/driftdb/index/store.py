@@ -42,7 +42,6 @@ from driftdb.index.keycodec import (
     encode_key,
     encode_value,
     encoded_length,
-    key_length,
     read_u64,
     u64,
 )
@@ -351,6 +350,7 @@ class TableIndex:
     def _seed_in(self, txn: Any, horizon: Horizon, rows: list[tuple[Key, dict[str, Any]]]) -> None:
         """Entries for the base state at the horizon: one synthetic version per live row."""
         seq = horizon.seq
+        counts = {c: txn.cursor(db=db) for c, db in self.cnt.items()}
         for key, row in rows:
             pk = encode_key(key)
             txn.put(
@@ -359,7 +359,7 @@ class TableIndex:
                 db=self.keys,
             )
             for column, db in self.ix.items():
-                _update_index(txn, db, pk, seq, None, row, column, self.cnt[column])
+                _update_index(txn, db, pk, seq, None, row, column, counts[column])
         txn.put(
             u64(seq), _seq_value(horizon.base_unix_ms, len(rows), NO_SEGMENT, 0, b""), db=self.seqs
         )
@@ -394,6 +394,7 @@ class TableIndex:
         raw = txn.get(b"covered", db=self.meta)
         live = int(_unpack(raw)["live"]) if raw else 0
         cursor = txn.cursor(db=self.keys)
+        counts = {c: txn.cursor(db=db) for c, db in self.cnt.items()}
         for position, item in enumerate(located):
             event = item.event
             pk = encode_key(event.key)
@@ -418,7 +419,7 @@ class TableIndex:
                 db=self.keys,
             )
             for column, db in self.ix.items():
-                _update_index(txn, db, pk, event.seq, prev_row, row, column, self.cnt[column])
+                _update_index(txn, db, pk, event.seq, prev_row, row, column, counts[column])
             txn.put(
                 u64(event.seq),
                 _seq_value(event.unix_ms, live, item.segment, item.offset, pk),
@@ -480,19 +481,18 @@ def _update_index(
             txn.delete(open_key, db=db)
             txn.put(old + u64(seq) + pk, start, db=db)
             if counts is not None:
-                _bump_count(txn, counts, old, seq, -1)
+                _bump_count(counts, old, seq, -1)
     if new is not None:
         txn.put(new + u64(MAX_U64) + pk, u64(seq), db=db)
         if counts is not None:
-            _bump_count(txn, counts, new, seq, +1)
+            _bump_count(counts, new, seq, +1)
 
 
-def _bump_count(txn: Any, db: Any, value: bytes, seq: int, delta: int) -> None:
+def _bump_count(cursor: Any, value: bytes, seq: int, delta: int) -> None:
     """The temporal count index: enc(value) + u64(seq) -> how many live rows held the value
     after `seq`, so `COUNT(*) WHERE col = v AS OF S` is one seek instead of a scan."""
-    cursor = txn.cursor(db=db)
     current = _count_at(cursor, value, MAX_U64)
-    txn.put(value + u64(seq), u64(current + delta), db=db)
+    cursor.put(value + u64(seq), u64(current + delta))
 
 
 def _count_at(cursor: Any, value: bytes, seq: int) -> int:
@@ -715,10 +715,8 @@ class IndexReader:
                 # runs of this value that ended at or before seq: jump to the first that did not
                 position = cursor.set_range(value_enc + after)
                 continue
-            pk_len = key_length(key, vlen + 8)
             if read_u64(cursor.value()) <= seq:
                 yield decode_key(key, vlen + 8)
-            del pk_len
             position = cursor.next()
 
 

@@ -146,6 +146,15 @@ def _exact_equality(where: ast.Expr | None) -> tuple[str, Any] | None:
     return None
 
 
+def display_columns(rows: list[Document], primary_key: str) -> list[str]:
+    """Column order for display: the primary key, then fields in order of first appearance."""
+    seen: dict[str, None] = {primary_key: None}
+    for row in rows:
+        for name in row:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
 def _key_order(key: Key) -> tuple[int, Any]:
     return (0, key) if isinstance(key, int) else (1, key)
 
@@ -155,11 +164,9 @@ def _count_from_index(view: TableView, where: ast.Expr | None, seq: int) -> int 
     WHERE is exactly `col = v`, `col IN (...)` or `col IS NULL` on an indexed column."""
     column: str | None = None
     values: list[Any] = []
-    if isinstance(where, ast.Comparison) and where.op == "=":
-        sides = (where.left, where.right)
-        for a, b in (sides, sides[::-1]):
-            if isinstance(a, ast.Column) and isinstance(b, ast.Literal) and b.value is not None:
-                column, values = a.text, [b.value]
+    equality = _exact_equality(where)
+    if equality is not None:
+        column, values = equality[0], [equality[1]]
     elif (
         isinstance(where, ast.InList)
         and not where.negated

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from driftdb.errors import InvalidInputError
-from driftdb.model.events import Document
 from driftdb.model.replay import DriftEntry
 from driftdb.model.timepoint import format_unix_ms
 from driftdb.query import ast
-from driftdb.query.engine import count_rows, explain, select_rows, to_timepoint
+from driftdb.query.engine import count_rows, display_columns, explain, select_rows, to_timepoint
 from driftdb.query.evaluate import project
 from driftdb.query.parser import parse
 
@@ -123,18 +122,9 @@ def _select(db: Database, stmt: ast.Select) -> Result:
         return Result("count", [{"count": n}], ["count"])
     rows = select_rows(table, stmt.where, stmt.as_of, stmt.order_by, stmt.limit, stmt.offset)
     if stmt.columns is None:
-        return Result("rows", rows, _columns_of(rows, table.primary_key))
+        return Result("rows", rows, display_columns(rows, table.primary_key))
     names = [c.text for c in stmt.columns]
     return Result("rows", [project(row, stmt.columns) for row in rows], names)
-
-
-def _columns_of(rows: list[Document], primary_key: str) -> list[str]:
-    """Column order for display: the primary key, then fields in order of first appearance."""
-    seen: dict[str, None] = {primary_key: None}
-    for row in rows:
-        for name in row:
-            seen.setdefault(name, None)
-    return list(seen)
 
 
 def _describe(db: Database, name: str) -> Result:

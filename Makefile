@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 N ?= 200
 
-.PHONY: help venv compile test lint fmt ci build demo bench crashtest reliability clean
+.PHONY: help venv compile test test-deep mutants lint fmt ci build demo bench crashtest reliability clean
 
 help:
-	@echo "make test | lint | fmt | ci | build | demo | bench | crashtest N=200 | reliability"
+	@echo "make test | test-deep | mutants | lint | fmt | ci | build | demo | bench | crashtest N=200 | reliability"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# The thorough run: every property suite draws 25x its examples (at least 2,000) and the fuzzers
+# 20,000 inputs. Run before each release and whenever storage, index or recovery code changes.
+test-deep: $(STAMP)
+	DRIFTDB_TEST_DEPTH=deep DRIFTDB_FUZZ_EXAMPLES=20000 $(BIN)/pytest -q --timeout=3600
+
+# Apply each slip in tests/mutants.toml and check that its tests catch it (see tests/MUTANTS.md).
+mutants: $(STAMP)
+	$(BIN)/python scripts/mutants.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -14,6 +14,8 @@ from driftdb import DriftEntry, EventType
 from driftdb.model.clock import Clock
 from helpers.checks import no_drift_warnings
 
+pytestmark = pytest.mark.usefixtures("each_timezone")  # off-UTC hosts too: see conftest
+
 BASE_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 
 

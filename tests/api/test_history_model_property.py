@@ -30,6 +30,7 @@ from driftdb import DriftEntry, EventType
 from driftdb.model.clock import Clock
 from driftdb.model.timepoint import TimePoint
 from helpers.bytes_edit import save_indexes
+from helpers.depth import examples
 
 TABLES = ("t", "u")
 KEYS: list[Any] = [1, 2, "1", "a"]
@@ -387,7 +388,7 @@ def check_state(db: driftdb.Database, seq: int, expected: dict[str, Any], path: 
 
 
 @settings(
-    max_examples=30,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

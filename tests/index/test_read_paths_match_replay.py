@@ -21,6 +21,7 @@ from driftdb.model.replay import state_at
 from driftdb.query.evaluate import matches
 from driftdb.query.parser import parse_expression
 from driftdb.storage.tail import read_tail
+from helpers.depth import examples
 
 KEYS = [1, 2, 3, "a", "b"]
 VALUES = st.one_of(
@@ -108,7 +109,7 @@ def check_all(db: driftdb.Database, db_path: Path, wheres: list[str]) -> None:
 
 
 settings_ = settings(
-    max_examples=40,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -31,6 +31,7 @@ from maint_support import (
 import driftdb
 from driftdb import view as view_module
 from driftdb.storage import fs
+from helpers.depth import examples
 
 KEYS = [1, 2, 3, "a", "b"]
 VALUES = ["x", "y", None]
@@ -80,7 +81,7 @@ def check_every_seq(table: driftdb.Table, states: dict[int, Any]) -> None:
 
 
 @settings(
-    max_examples=20,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

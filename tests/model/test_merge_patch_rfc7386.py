@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import driftdb
 from driftdb.model.merge_patch import merge_patch
+from helpers.depth import examples
 
 # RFC 7386, Appendix A: ORIGINAL, PATCH, RESULT (as JSON text, exactly as the RFC lists them).
 APPENDIX_A = [
@@ -103,13 +104,13 @@ def without_nulls(value: Any) -> bool:
     return True
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(target=JSON, patch=JSON)
 def test_merge_patch_agrees_with_the_rfc_pseudocode(target: Any, patch: Any) -> None:
     assert merge_patch(target, patch) == reference(target, patch)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(target=OBJECTS, patch=OBJECTS)
 def test_applying_the_same_patch_twice_changes_nothing_more(target: Any, patch: Any) -> None:
     once = merge_patch(target, patch)

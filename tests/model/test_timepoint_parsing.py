@@ -10,6 +10,8 @@ import pytest
 import driftdb
 from driftdb.model.timepoint import TimePoint, format_unix_ms, parse_timepoint
 
+pytestmark = pytest.mark.usefixtures("each_timezone")  # off-UTC hosts too: see conftest
+
 NEW_YEAR_2024_MS = 1_704_067_200_000
 
 

@@ -18,6 +18,7 @@ from driftdb.query.evaluate import (
     sort_key,
 )
 from driftdb.query.parser import parse_expression
+from helpers.depth import examples
 
 ROW: dict[str, Any] = {
     "id": 1,
@@ -201,7 +202,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(json_values, json_values, json_values)
 def test_sort_key_is_a_total_order(a: Any, b: Any, c: Any) -> None:
     ka, kb, kc = sort_key(a), sort_key(b), sort_key(c)
@@ -223,7 +224,7 @@ def _same_family(a: Any, b: Any) -> bool:
     return family(a) == family(b)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(json_values, json_values)
 def test_sort_key_agrees_with_where_for_values_of_one_family(a: Any, b: Any) -> None:
     row = {"a": a, "b": b}
@@ -246,7 +247,7 @@ def test_sort_key_agrees_with_where_for_values_of_one_family(a: Any, b: Any) -> 
             assert holds == (op == "!="), (a, op, b)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.floats(allow_nan=False) | st.integers(), st.floats(allow_nan=False) | st.integers())
 def test_numbers_compare_as_python_compares_them(a: float, b: float) -> None:
     assert compare("<", a, b) is (a < b)

@@ -29,6 +29,7 @@ from driftdb.query.ast import (
 from driftdb.query.parser import parse, parse_expression, parse_one
 from driftdb.query.printer import to_driftql
 from driftdb.query.tokens import RESERVED
+from helpers.depth import examples
 
 CORPUS = [
     "CREATE TABLE orders (pk=id)",
@@ -190,7 +191,7 @@ def _extend(inner: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
 expressions: st.SearchStrategy[Expr] = st.recursive(predicates, _extend, max_leaves=10)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions)
 def test_any_generated_condition_round_trips(expr: Expr) -> None:
     text = to_driftql(expr)
@@ -199,13 +200,13 @@ def test_any_generated_condition_round_trips(expr: Expr) -> None:
     assert repr(again) == repr(expr), text
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.builds(Select, first_names, where=expressions))
 def test_any_generated_select_round_trips(select: Select) -> None:
     assert_round_trips(select)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(CORPUS), st.data())
 def test_a_mutated_statement_that_still_parses_round_trips(
     source: str, data: st.DataObject

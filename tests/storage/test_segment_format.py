@@ -22,6 +22,7 @@ from driftdb.storage.frame import (
 from driftdb.storage.segment import read_frame_at, scan_bytes
 from driftdb.storage.varint import decode_varint, encode_varint
 from helpers.bytes_edit import read_bytes, segment_paths
+from helpers.depth import examples
 from helpers.segment_reader import (
     SEGMENT_HEADER,
     frame_by_hand,
@@ -156,7 +157,7 @@ def test_varint_encodes_as_unsigned_leb128(value: int, encoded: bytes) -> None:
     assert decode_varint(encoded) == (value, len(encoded))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(value=st.integers(min_value=0, max_value=2**64 - 1), prefix=st.binary(max_size=4))
 def test_varint_round_trips_at_any_position(value: int, prefix: bytes) -> None:
     encoded = encode_varint(value)

@@ -1,16 +1,21 @@
 """Order-preserving, prefix-free byte encodings of keys and values for LMDB.
 
-One total order across types, the same one ORDER BY uses:
+One total order across types, the same one ORDER BY uses (`query.evaluate.sort_key`; the
+format is specified in docs/format.md, "Index value encoding"):
 null < false < true < numbers < strings < lists < objects.
-Numbers compare numerically (ints and floats together, as IEEE doubles); strings by UTF-8
-bytes (code point order); lists and objects by their canonical JSON text. Every encoding is
-prefix-free (strings are escaped and terminated), so `value + suffix` keys never collide.
+- Numbers compare exactly, ints and floats together, as Python compares them: the nearest
+  double, then how far an integer lies from it (so 2**53 + 1 sorts after 2**53).
+- Strings by UTF-8 bytes (code point order).
+- Lists element by element, a list before its own extensions ([] < [1] < [1, 2] < [2]); objects
+  the same way, as their (key, value) items sorted by key.
+Every encoding is prefix-free (strings and composites are escaped and terminated), so
+`value + suffix` keys never collide.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import struct
 from typing import Any
 
@@ -22,7 +27,9 @@ DIGEST_BYTES = 16
 _DOUBLE = struct.Struct(">d")
 _U64 = struct.Struct(">Q")
 MAX_U64 = 2**64 - 1
-EXACT_INT = 2**53
+EXACT_INT = 2**64  # every int a document can hold (msgpack's range) is encoded exactly
+_MAX_DELTA = 0xFFFF
+_DELTA = struct.Struct(">H")
 
 
 def u64(value: int) -> bytes:
@@ -48,19 +55,54 @@ def _double(value: float) -> bytes:
     return bytes(bits)
 
 
-def encode_value(value: Any) -> bytes:
-    """Encode an indexed value. Integers beyond 2**53 lose precision (see `is_exact`)."""
+def _number(value: int | float) -> bytes:
+    """The nearest double, then a marker and how far an int lies from it: 0x80 alone when it
+    is exact (every float, every int up to 2**53), 0x81 + u16 above, 0x7f + u16 below."""
+    try:
+        nearest = float(value)
+    except OverflowError:  # an int beyond every double (only ever a query bound)
+        nearest = math.inf if value > 0 else -math.inf
+    if isinstance(value, float) or value == nearest:
+        return _double(nearest) + b"\x80"
+    delta = value - int(nearest) if not math.isinf(nearest) else (-1 if value > 0 else 1)
+    if delta > 0:
+        return _double(nearest) + b"\x81" + _DELTA.pack(min(delta, _MAX_DELTA))
+    return _double(nearest) + b"\x7f" + _DELTA.pack(_MAX_DELTA + 1 - min(-delta, _MAX_DELTA))
+
+
+def _raw(value: Any) -> bytes:
+    """The unbounded encoding of a value (used whole inside lists and objects)."""
     if value is None:
         return bytes((TAG_NULL,))
     if value is True or value is False:
         return bytes((TAG_BOOL, 1 if value else 0))
     if isinstance(value, int | float):
-        return bytes((TAG_NUMBER,)) + _double(float(value))
+        return bytes((TAG_NUMBER,)) + _number(value)
+    return bytes((_tag(value),)) + _escape(_body(value))
+
+
+def _tag(value: Any) -> int:
     if isinstance(value, str):
-        return bytes((TAG_STRING,)) + _escape_bounded(value.encode())
-    tag = TAG_LIST if isinstance(value, list | tuple) else TAG_OBJECT
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return bytes((tag,)) + _escape_bounded(text.encode())
+        return TAG_STRING
+    return TAG_LIST if isinstance(value, list | tuple) else TAG_OBJECT
+
+
+def _body(value: Any) -> bytes:
+    """What a string, list or object is escaped from: its UTF-8 bytes, or its parts' encodings
+    in order (objects: key, value, key, value, ... sorted by key)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, list | tuple):
+        return b"".join(_raw(item) for item in value)
+    return b"".join(_raw(str(k)) + _raw(v) for k, v in sorted(value.items()))
+
+
+def encode_value(value: Any) -> bytes:
+    """Encode an indexed value. Strings, lists and objects longer than LONG_VALUE_BYTES are cut
+    to a prefix plus a digest (see `_escape_bounded` and `is_exact`)."""
+    if value is None or isinstance(value, bool | int | float):
+        return _raw(value)
+    return bytes((_tag(value),)) + _escape_bounded(_body(value))
 
 
 def _escape_bounded(raw: bytes) -> bytes:
@@ -74,13 +116,24 @@ def _escape_bounded(raw: bytes) -> bytes:
 
 
 def is_exact(value: Any) -> bool:
-    """Whether equal encodings imply equal values (false for huge ints and long values), so a
-    match found in an index needs no re-check against the row."""
-    if isinstance(value, str):
-        return len(value.encode()) <= LONG_VALUE_BYTES
-    if isinstance(value, list | dict):
-        return False
-    return not (isinstance(value, int) and not isinstance(value, bool) and abs(value) > EXACT_INT)
+    """Whether equal encodings imply equal values (false for long values and for ints beyond
+    any document's range), so a match found in an index needs no re-check against the row."""
+    if isinstance(value, str | list | tuple | dict):
+        return len(_body(value)) <= LONG_VALUE_BYTES
+    return not (isinstance(value, int) and not isinstance(value, bool) and abs(value) >= EXACT_INT)
+
+
+def is_long(encoded: bytes) -> bool:
+    """Whether an encoded value was cut to a prefix plus a digest."""
+    return encoded[-DIGEST_BYTES - 2 : -DIGEST_BYTES] == _LONG_MARK if len(encoded) > 2 else False
+
+
+def long_range(encoded: bytes) -> tuple[bytes, bytes]:
+    """The first and last encodings of all long values sharing this long value's prefix: their
+    order among themselves is the digests', so a range bound on one of them must take them all
+    (and let the re-check against the row decide)."""
+    start = encoded[:-DIGEST_BYTES]
+    return start, start + b"\xff" * DIGEST_BYTES
 
 
 def encoded_length(data: bytes, offset: int = 0) -> int:
@@ -91,7 +144,7 @@ def encoded_length(data: bytes, offset: int = 0) -> int:
     if tag == TAG_BOOL:
         return 2
     if tag == TAG_NUMBER:
-        return 9
+        return 10 if data[offset + 9] == 0x80 else 12
     pos = offset + 1
     while True:
         pos = data.index(b"\x00", pos)
@@ -115,7 +168,3 @@ def decode_key(data: bytes, offset: int = 0) -> str | int:
         return read_u64(data, offset + 1) - 2**63
     end = offset + encoded_length(data, offset) - 2
     return data[offset + 1 : end].replace(b"\x00\xff", b"\x00").decode()
-
-
-def key_length(data: bytes, offset: int = 0) -> int:
-    return 9 if data[offset] == TAG_NUMBER else encoded_length(data, offset)

@@ -42,6 +42,8 @@ from driftdb.index.keycodec import (
     encode_key,
     encode_value,
     encoded_length,
+    is_long,
+    long_range,
     read_u64,
     u64,
 )
@@ -49,9 +51,9 @@ from driftdb.model.events import Event, EventType, Key
 from driftdb.model.merge_patch import merge_patch
 from driftdb.retention import Horizon
 
-INDEX_FORMAT = (
-    5  # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests
-)
+# 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests;
+# 5: numbers as doubles only, lists and objects as JSON text
+INDEX_FORMAT = 6
 NO_SEGMENT = 0  # the segment number of a synthetic (base snapshot) version: no frame
 _PAST_ALL = b"\xff" * 9
 
@@ -701,7 +703,16 @@ class IndexReader:
         low = encode_value(lower) if lower is not UNBOUNDED else b""
         high = encode_value(upper) if upper is not UNBOUNDED else None
         after = u64(seq + 1) if seq < MAX_U64 else u64(MAX_U64)
-        position = cursor.set_range(low + after if low else b"")
+        start = low + after if low else b""
+        if low != high:
+            # A long bound's place among long values that share its prefix is unknown (they
+            # sort by digest): take them all; the caller re-checks ranges against the row.
+            if low and is_long(low):
+                low, include_lower = long_range(low)[0], True
+                start = low
+            if high is not None and is_long(high):
+                high, include_upper = long_range(high)[1], True
+        position = cursor.set_range(start)
         while position:
             key = cursor.key()
             vlen = encoded_length(key)

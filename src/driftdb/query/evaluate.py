@@ -36,7 +36,7 @@ from driftdb.query.ast import (
     OrderItem,
 )
 
-SortKey = tuple[int, int, int | float | str]
+SortKey = tuple[int, int, Any]
 
 _NULL, _BOOL, _NUMBER, _STRING, _LIST, _OBJECT, _OTHER = range(7)
 
@@ -84,12 +84,15 @@ def sort_key(value: Any) -> SortKey:
 
     null < false < true < numbers < strings < lists < objects.
 
-    - Numbers (int and float together) compare numerically; a NaN, which JSON cannot hold but a
-      row built in Python might, sorts after every other number.
+    - Numbers (int and float together) compare exactly, as Python compares them (2**53 + 1 >
+      2**53 = 2.0**53); a NaN, which JSON cannot hold but a row built in Python might, sorts
+      after every other number.
     - Strings compare by code point.
-    - Lists and objects compare by their canonical JSON text (keys sorted, no spaces, integral
-      floats written as integers): arbitrary but total, and equal exactly when the values are
-      equal in the sense of `=` (so `[1] = [1.0]` and `{"a": 1, "b": 2} = {"b": 2, "a": 1}`).
+    - Lists compare element by element, a list before its own extensions, as Python orders
+      lists ([] < [1] < [1, 2] < [2]); objects the same way, as their (key, value) items sorted
+      by key ({} < {"a": 1} < {"a": 1, "b": 0} < {"a": 2} < {"b": 0}). Equal exactly when the
+      values are equal in the sense of `=` (`[1] = [1.0]`, `{"a": 1, "b": 2} = {"b": 2, "a": 1}`).
+    The index encodes values in this same order (`index.keycodec`).
     - Anything else (not JSON) sorts last, by its type name and repr, rather than failing.
     """
     family = _family(value)
@@ -98,11 +101,14 @@ def sort_key(value: Any) -> SortKey:
     if family == _BOOL:
         return (_BOOL, 0, int(value))
     if family == _NUMBER:
-        return (_NUMBER, 1, 0) if math.isnan(value) else (_NUMBER, 0, value)
+        nan = isinstance(value, float) and math.isnan(value)
+        return (_NUMBER, 1, 0) if nan else (_NUMBER, 0, value)
     if family == _STRING:
         return (_STRING, 0, value)
-    if family in (_LIST, _OBJECT):
-        return (family, 0, canonical_json(value))
+    if family == _LIST:
+        return (_LIST, 0, tuple(sort_key(item) for item in value))
+    if family == _OBJECT:
+        return (_OBJECT, 0, tuple((str(k), sort_key(v)) for k, v in sorted(value.items())))
     return (_OTHER, 0, f"{type(value).__name__}:{value!r}")
 
 

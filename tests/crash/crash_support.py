@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import driftdb
 from driftdb.model.events import Event
@@ -697,7 +698,10 @@ class PowerLossLayer(fs.FileLayer):
         self.paths: dict[int, str] = {}
         self.synced: dict[str, int] = {}  # path -> durable length
         self.pending: dict[str, list[_DirOp]] = {}  # directory -> entries not yet durable
+        self.untruncated: dict[str, bytes] = {}  # path -> its durable bytes before a truncate
+        # that was not fsynced yet (a power cut brings them back)
         self.torn_files = 0
+        self.truncations_lost = 0
         self.zeros_in_headers = False
 
     def _tick(self) -> bool:
@@ -751,6 +755,7 @@ class PowerLossLayer(fs.FileLayer):
             self._cut()
         # Durability is what this layer simulates, so no real fsync (it costs milliseconds).
         self.synced[path] = os.fstat(fd).st_size
+        self.untruncated.pop(path, None)  # an fsync makes a truncation before it durable too
 
     def close(self, fd: int) -> None:
         self.paths.pop(fd, None)
@@ -769,13 +774,39 @@ class PowerLossLayer(fs.FileLayer):
         old = Path(dst).read_bytes() if os.path.exists(dst) else None
         super().rename(src, dst)
         self.synced[dst] = self.synced.pop(src, os.path.getsize(dst))
+        self.untruncated.pop(dst, None)
+        if src in self.untruncated:
+            self.untruncated[dst] = self.untruncated.pop(src)
         self._pend(dst, _DirOp("rename", dst, old, src))
 
     def truncate(self, path: str, size_bytes: int) -> None:
+        """The real layer's truncate, watched: like a write, the new length is durable only
+        if the file is fsynced after the ftruncate (inside `truncate`, or by a later `fsync`
+        of the file). Until then a power cut brings the cut bytes back (`crash`)."""
         if self._tick():
             self._cut()
-        os.truncate(path, size_bytes)  # durable at once, as the real layer's fsync makes it
-        self.synced[os.path.abspath(path)] = size_bytes
+        path = os.path.abspath(path)
+        before = Path(path).read_bytes()
+        durable = before[: self.synced.get(path, len(before))]
+        calls: list[tuple[str, int]] = []
+        real_ftruncate, real_fsync = os.ftruncate, os.fsync
+
+        def ftruncate(fd: int, length: int) -> None:
+            calls.append(("ftruncate", fd))
+            real_ftruncate(fd, length)
+
+        def fsync(fd: int) -> None:
+            calls.append(("fsync", fd))
+            real_fsync(fd)
+
+        with mock.patch.object(os, "ftruncate", ftruncate), mock.patch.object(os, "fsync", fsync):
+            super().truncate(path, size_bytes)
+        if _fsynced_after_ftruncate(calls):
+            self.untruncated.pop(path, None)
+            self.synced[path] = size_bytes
+        else:
+            self.untruncated.setdefault(path, durable)
+            self.synced[path] = min(self.synced.get(path, size_bytes), size_bytes)
 
     def makedirs(self, path: str) -> None:
         if self._tick():
@@ -790,7 +821,9 @@ class PowerLossLayer(fs.FileLayer):
         if self._tick():
             self._cut()
         path = os.path.abspath(path)
-        old = Path(path).read_bytes()
+        old = self.untruncated.pop(path, None)
+        if old is None:
+            old = Path(path).read_bytes()
         super().remove(path)
         self.synced.pop(path, None)
         self._pend(path, _DirOp("remove", path, old))
@@ -801,6 +834,12 @@ class PowerLossLayer(fs.FileLayer):
         but never written); each directory keeps a random prefix of its un-fsynced entries."""
         self.dead = True
         lost_bytes = 0
+        for path, before in sorted(self.untruncated.items()):
+            if os.path.isfile(path) and self.rng.choice(self.modes) != "keep":
+                # The truncation (and whatever was written after it) never reached the disk.
+                Path(path).write_bytes(before)
+                self.synced[path] = len(before)
+                self.truncations_lost += 1
         for path, durable in sorted(self.synced.items()):
             if not os.path.isfile(path):
                 continue
@@ -841,6 +880,15 @@ class PowerLossLayer(fs.FileLayer):
                 elif op.kind == "remove" and op.old is not None:
                     Path(op.path).write_bytes(op.old)
         return {"lost_bytes": lost_bytes, "undone_entries": undone}
+
+
+def _fsynced_after_ftruncate(calls: list[tuple[str, int]]) -> bool:
+    """Whether the file the last `ftruncate` cut was fsynced after it (by the same fd)."""
+    cuts = [i for i, (kind, _) in enumerate(calls) if kind == "ftruncate"]
+    if not cuts:
+        return False
+    fd = calls[cuts[-1]][1]
+    return ("fsync", fd) in calls[cuts[-1] + 1 :]
 
 
 def abandon(db: driftdb.Database) -> None:

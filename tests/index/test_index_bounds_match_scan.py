@@ -149,12 +149,6 @@ def test_ranges_closed_on_both_sides_match_the_scan(table: Any) -> None:
         same_answer(t, "{col} > ? AND {col} < ?", [low, high], seqs[-1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: ints beyond 2**53 are indexed as doubles, so stored neighbours of a bound "
-    "collide with it (`n = 2**53` returns the row holding 2**53 + 1 unfiltered, `n > 2**53` "
-    "misses it); exact big-int ordering is a later issue. Remove this mark when it lands.",
-)
 def test_stored_ints_beyond_2_53_match_the_scan(tmp_path: Any) -> None:
     big = [2**53 - 1, 2**53, 2**53 + 1, 2**53 + 2, -(2**53), -(2**53) - 1, 2**60, 2**60 + 1]
     with driftdb.open(tmp_path / "db", create=True) as db:

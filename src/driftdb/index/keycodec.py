@@ -120,7 +120,7 @@ def is_exact(value: Any) -> bool:
     any document's range), so a match found in an index needs no re-check against the row."""
     if isinstance(value, str | list | tuple | dict):
         return len(_body(value)) <= LONG_VALUE_BYTES
-    return not (isinstance(value, int) and not isinstance(value, bool) and abs(value) >= EXACT_INT)
+    return not (isinstance(value, int) and not isinstance(value, bool) and abs(value) > EXACT_INT)
 
 
 def is_long(encoded: bytes) -> bool:

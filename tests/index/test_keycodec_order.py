@@ -9,9 +9,9 @@ from the encoder: Python compares ints and floats exactly, and `str.encode()` gi
 The hypothesis properties run as many examples as the active profile asks; the fixed values
 already catch a sign-only flip on every run.
 
-Integers beyond 2**53 are left out of the order checks: the encoding rounds them to doubles and
-says so (`is_exact` is false for them); their exact order is a later issue. Lists and objects
-are only checked to sit in their family (their order within it will change).
+Integers up to EXACT_INT (2**64, beyond any document's range) are in the order checks: the
+encoding is exact for them. Lists and objects are checked here only to sit in their family;
+their order within it is checked against the evaluator in test_index_order_exact.py.
 """
 
 from __future__ import annotations

@@ -137,6 +137,7 @@ def survey_segment(
     if header_problem is not None:
         bad.append(BadRegion(0, HEADER_SIZE, header_problem, False))
     offset = HEADER_SIZE
+    crc_valid = False
     while offset < len(data):
         found = read_frame_at(data, offset)
         reason = found if isinstance(found, str) else None
@@ -161,7 +162,9 @@ def survey_segment(
                 try:
                     event = unpack_event(body.seq, body.unix_ms, body.event_type, body.payload)
                 except ValueError as exc:
+                    # The CRC matched, so these bytes were written this way: never a tear.
                     reason = f"undecodable event ({exc})"
+                    crc_valid = True
                 else:
                     frames.append(GoodFrame(number, offset, size, body.seq, event))
                     last_seq = body.seq
@@ -170,7 +173,8 @@ def survey_segment(
         assert reason is not None
         nxt = find_next_good_frame(data, offset, last_seq)
         end = len(data) if nxt is None else nxt
-        bad.append(BadRegion(offset, end, reason, torn=nxt is None and is_last))
+        bad.append(BadRegion(offset, end, reason, torn=nxt is None and is_last and not crc_valid))
+        crc_valid = False
         offset = end
     return SegmentSurvey(number, len(data), header_problem, frames, bad)
 

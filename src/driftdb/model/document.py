@@ -58,6 +58,12 @@ def check_document(doc: object, where: str) -> Document:
     return doc
 
 
+def check_json(value: object, where: str) -> None:
+    """Raise InvalidInputError unless `value` is a JSON value (nesting and sizes bounded as in
+    documents)."""
+    _check_value(value, where, "", 0)
+
+
 def _check_value(value: Any, where: str, path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise InvalidInputError(f"{where}: nested deeper than {MAX_DEPTH} levels at {path or '/'}")

@@ -35,10 +35,29 @@ class Txn:
 
     @staticmethod
     def from_wire(raw: Any) -> Txn:
+        """The txn entry of a payload; ValueError unless it is exactly what a writer writes."""
         if not isinstance(raw, dict):
             raise ValueError("txn entry is not a map")
-        parts = raw.get("parts") or {}
-        return Txn(int(raw["first"]), int(raw["count"]), {str(k): int(v) for k, v in parts.items()})
+        first: Any = raw.get("first")
+        count: Any = raw.get("count")
+        parts: Any = raw.get("parts") or {}
+        if not _is_count(first, 1):
+            raise ValueError("txn entry has no valid first seq")
+        if not _is_count(count, 1):
+            raise ValueError("txn entry has no valid event count")
+        if not isinstance(parts, dict) or not all(
+            isinstance(k, str) and _is_count(v, 0) for k, v in parts.items()
+        ):
+            raise ValueError("txn parts is not a map of table names to counts")
+        return Txn(first, count, dict(parts))
+
+
+MAX_UNIX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later time is damage
+MAX_SEQ = 2**63 - 1
+
+
+def _is_count(value: Any, least: int) -> bool:
+    return type(value) is int and least <= value <= MAX_SEQ
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +99,23 @@ def pack_payload(event: Event) -> bytes:
 
 
 def unpack_event(seq: int, unix_ms: int, event_type: int, payload: bytes) -> Event:
-    """Rebuild an event from a frame's fields. Raises ValueError on a malformed payload."""
+    """Rebuild an event from a frame's fields. Raises ValueError on a malformed payload.
+
+    A frame whose CRC matches but which breaks the model's rules (a key no insert accepts, a
+    value that is not JSON, a txn entry no writer writes, a time past year 9999) is damage, not
+    data: it is refused here, so readers, doctor and repair all see the same corruption.
+    """
+    from driftdb.errors import InvalidInputError
+    from driftdb.model.document import check_document, check_json, check_key
+
     try:
         etype = EventType(event_type)
     except ValueError:
         raise ValueError(f"unknown event type {event_type}") from None
+    if not 0 <= seq <= MAX_SEQ:
+        raise ValueError(f"seq {seq} is out of range")
+    if not 0 <= unix_ms <= MAX_UNIX_MS:
+        raise ValueError(f"unix_ms {unix_ms} is past the year 9999")
     try:
         raw = msgpack.unpackb(payload, raw=False, strict_map_key=False)
     except Exception as exc:  # msgpack raises several unrelated types
@@ -95,16 +126,28 @@ def unpack_event(seq: int, unix_ms: int, event_type: int, payload: bytes) -> Eve
     if isinstance(key, bool) or not isinstance(key, str | int):
         raise ValueError(f"payload key has type {type(key).__name__}")
     purged = raw.get("purged")
-    data: Any = None
-    if purged is None:
-        if etype is EventType.INSERT:
-            data = raw.get("doc")
-        elif etype is EventType.PATCH:
-            data = raw.get("patch")
-        if etype is not EventType.SOFT_DELETE and not isinstance(data, dict):
-            raise ValueError(f"{etype.name} payload has no document map")
-    txn = Txn.from_wire(raw["txn"]) if raw.get("txn") is not None else None
     meta = raw.get("meta")
+    data: Any = None
+    try:
+        check_key(key, "payload")
+        if purged is None:
+            if etype is EventType.INSERT:
+                data = raw.get("doc")
+            elif etype is EventType.PATCH:
+                data = raw.get("patch")
+            if etype is not EventType.SOFT_DELETE:
+                if not isinstance(data, dict):
+                    raise ValueError(f"{etype.name} payload has no document map")
+                check_document(data, f"{etype.name} payload")
+        else:
+            check_json(purged, "purged entry")
+        if meta is not None:
+            check_json(meta, "meta entry")
+    except InvalidInputError as exc:
+        raise ValueError(str(exc)) from None
+    txn = Txn.from_wire(raw["txn"]) if raw.get("txn") is not None else None
+    if txn is not None and txn.first > seq:
+        raise ValueError(f"txn entry starts at seq {txn.first}, after this event's seq {seq}")
     return Event(
         seq,
         unix_ms,

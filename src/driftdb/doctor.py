@@ -171,9 +171,11 @@ def survey_segment(
                     offset += size
                     continue
         assert reason is not None
-        nxt = find_next_good_frame(data, offset, last_seq)
+        rescan = find_next_good_frame(data, offset, last_seq)
+        nxt = rescan.offset
         end = len(data) if nxt is None else nxt
-        bad.append(BadRegion(offset, end, reason, torn=nxt is None and is_last and not crc_valid))
+        torn = nxt is None and is_last and not crc_valid and not rescan.gave_up
+        bad.append(BadRegion(offset, end, reason + rescan.describe(offset), torn=torn))
         crc_valid = False
         offset = end
     return SegmentSurvey(number, len(data), header_problem, frames, bad)

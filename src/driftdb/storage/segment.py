@@ -7,6 +7,7 @@ collects everything with file and offset.
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import zlib
@@ -25,6 +26,7 @@ from driftdb.storage.frame import (
     decode_body,
     segment_header,
 )
+from driftdb.storage.varint import decode_varint
 
 SEGMENT_NAME = re.compile(r"(\d{8})\.seg\Z")
 
@@ -102,7 +104,40 @@ def read_frame_at(data: bytes, offset: int) -> tuple[FrameBody, int] | str:
     return decoded, PREFIX_SIZE + length
 
 
-def find_next_good_frame(data: bytes, start: int, after_seq: int) -> int | None:
+@dataclass(frozen=True, slots=True)
+class Rescan:
+    """What the search for the next good frame found: `offset` (None if nothing), how far it
+    looked (`searched_to`, an offset into the data), and whether it `gave_up` before the end
+    because its work budget ran out (then nothing after `searched_to` may be called torn)."""
+
+    offset: int | None
+    searched_to: int
+    gave_up: bool = False
+
+    def describe(self, start: int, base: int = 0) -> str:
+        """The reason suffix for a search that gave up ("" otherwise)."""
+        if not self.gave_up:
+            return ""
+        return (
+            f"; looked at {self.searched_to - start} bytes for a later frame, up to offset "
+            f"{base + self.searched_to}, and gave up"
+        )
+
+
+# Where a frame's event_type could be: one of the three types, then the first byte of a
+# msgpack map (fixmap, map16, map32), which every payload is; before them the 8-byte unix_ms
+# and the last byte of a varint seq (no continuation bit, checked by a lookbehind only once the
+# two bytes matched). Found by the regex engine, so the search does not visit every byte in
+# Python; two matches never overlap (a map marker is never an event type).
+_EVENT_TYPE = re.compile(rb"[\x01-\x03][\x80-\x8f\xde\xdf](?<=[\x00-\x7f][\x00-\xff]{10})")
+_EVENT_TYPE_AT = PREFIX_SIZE + 1 + 8  # offset of event_type in a frame with a 1-byte varint
+_MATCH_COST = 256  # budget units per place the regex finds (its Python work)...
+_CANDIDATE_COST = 1024  # ...and per candidate frame offset examined
+_BUDGET_PER_BYTE = 16  # the search may spend 16 units (one CRC'd byte is one unit) per byte...
+_BUDGET_FLOOR = 2 * MAX_FRAME_BYTES  # ...plus enough for two of the largest frames
+
+
+def find_next_good_frame(data: bytes, start: int, after_seq: int) -> Rescan:
     """The offset of the first valid frame after `start` whose seq exceeds `after_seq`.
 
     A corrupted length field makes a middle frame look like a torn tail; looking past it for a
@@ -110,14 +145,76 @@ def find_next_good_frame(data: bytes, start: int, after_seq: int) -> int | None:
     of the rest of the log, not merely CRC-valid bytes (a document may contain frame-like
     text): its payload must decode, and it must end exactly at the end of the data or be
     followed by another such frame.
+
+    The work is linear in the size of the data: only offsets whose event_type byte is 1-3
+    followed by a msgpack map marker are candidates (found by a regex), a candidate's CRC is
+    computed only after its length, varint seq and timestamp pass, and the total work is
+    budgeted. A search that exhausts its budget says so (`gave_up`): its caller must treat the
+    damage as corruption, never as a torn tail, since a good frame may lie beyond.
     """
-    for offset in range(start + 1, len(data) - PREFIX_SIZE - MIN_BODY_BYTES + 1):
-        found = read_frame_at(data, offset)
-        if isinstance(found, str) or found[0].seq <= after_seq:
-            continue
-        if _believable_run(data, offset, after_seq):
-            return offset
-    return None
+    budget = _BUDGET_PER_BYTE * max(0, len(data) - start) + _BUDGET_FLOOR
+    pending: list[int] = []  # candidate offsets found, not yet examined (a heap)
+    for match in _EVENT_TYPE.finditer(data, start + _EVENT_TYPE_AT + 1):
+        last = match.start() - 9  # where the varint seq ends
+        budget -= _MATCH_COST
+        # This match's candidates, and every later one's, start at last - 17 or after.
+        while pending and pending[0] < last - PREFIX_SIZE - 9:
+            offset = heapq.heappop(pending)
+            spent = _examine(data, offset, after_seq)
+            if spent is True:
+                return Rescan(offset, offset)
+            budget -= _CANDIDATE_COST + spent
+        if budget < 0:
+            return Rescan(None, last, gave_up=True)
+        for offset in _varint_starts(data, last):
+            if offset > start and offset not in pending:
+                heapq.heappush(pending, offset)
+    while pending:
+        offset = heapq.heappop(pending)
+        spent = _examine(data, offset, after_seq)
+        if spent is True:
+            return Rescan(offset, offset)
+        budget -= _CANDIDATE_COST + spent
+        if budget < 0:
+            return Rescan(None, offset, gave_up=True)
+    return Rescan(None, len(data))
+
+
+def _varint_starts(data: bytes, last: int) -> list[int]:
+    """Frame offsets whose varint seq ends at `last`: that byte has no continuation bit, the
+    bytes before it (up to 9) all have one."""
+    out = []
+    first = last
+    while True:
+        offset = first - PREFIX_SIZE
+        if offset >= 0:
+            out.append(offset)
+        if last - first >= 9 or first == 0 or not data[first - 1] & 0x80:
+            return out
+        first -= 1
+
+
+def _examine(data: bytes, offset: int, after_seq: int) -> int | bool:
+    """True if a believable run starts at `offset`; else the budget units spent (CRC bytes)."""
+    length: int = PREFIX.unpack_from(data, offset)[0]
+    if (
+        length < MIN_BODY_BYTES
+        or length > MAX_FRAME_BYTES
+        or offset + PREFIX_SIZE + length > len(data)
+    ):
+        return 0
+    try:
+        seq, _ = decode_varint(data, offset + PREFIX_SIZE)
+    except ValueError:
+        return 0
+    if seq <= after_seq:
+        return 0
+    found = read_frame_at(data, offset)
+    if isinstance(found, str) or found[0].seq <= after_seq:
+        return length
+    if _believable_run(data, offset, after_seq):
+        return True
+    return 2 * length
 
 
 def _believable_run(data: bytes, offset: int, after_seq: int) -> bool:
@@ -154,19 +251,20 @@ def scan_bytes(
     while local < len(data):
         found = read_frame_at(data, local)
         if isinstance(found, str):
-            nxt = find_next_good_frame(data, local, last_seq)
+            rescan = find_next_good_frame(data, local, last_seq)
             problem = Problem(
                 path,
                 base + local,
-                found,
-                torn=nxt is None,
-                next_good_offset=None if nxt is None else base + nxt,
+                found + rescan.describe(local, base),
+                torn=rescan.offset is None and not rescan.gave_up,
+                next_good_offset=None if rescan.offset is None else base + rescan.offset,
             )
             return ScanResult(frames, base + local, problem)
         body, size = found
         if body.seq <= last_seq:
-            nxt = find_next_good_frame(data, local, last_seq)
-            reason = f"seq {body.seq} does not follow seq {last_seq}"
+            rescan = find_next_good_frame(data, local, last_seq)
+            nxt = rescan.offset
+            reason = f"seq {body.seq} does not follow seq {last_seq}" + rescan.describe(local, base)
             return ScanResult(
                 frames,
                 base + local,

@@ -21,6 +21,8 @@ from driftdb.query.evaluate import (
 )
 from driftdb.query.lexer import tokenize
 from driftdb.query.parser import (
+    MAX_CONDITIONS,
+    MAX_IN_VALUES,
     MAX_NESTING,
     parse,
     parse_expression,
@@ -32,6 +34,8 @@ from driftdb.query.tokens import KEYWORDS, RESERVED, Token, TokenKind
 
 __all__ = [
     "KEYWORDS",
+    "MAX_CONDITIONS",
+    "MAX_IN_VALUES",
     "MAX_NESTING",
     "RESERVED",
     "Token",

@@ -159,7 +159,7 @@ def _truth(expr: Expr, row: Mapping[str, Any]) -> bool | None:
     if isinstance(expr, Comparison):
         return compare(expr.op, _value(expr.left, row), _value(expr.right, row))
     if isinstance(expr, InList):
-        found = _any(compare("=", _value(expr.operand, row), v.value) for v in expr.values)
+        found = _in(expr, _value(expr.operand, row))
         return _not(found) if expr.negated else found
     if isinstance(expr, IsNull):
         return (_value(expr.operand, row) is None) != expr.negated
@@ -170,6 +170,42 @@ def _truth(expr: Expr, row: Mapping[str, Any]) -> bool | None:
     if isinstance(expr, Or):
         return _any(_truth(e, row) for e in expr.operands)
     raise TypeError(f"not a DriftQL expression: {expr!r}")
+
+
+def _in(expr: InList, value: Any) -> bool | None:
+    """`value IN (...)`: the three-valued OR of `value = v` over the list, by a set lookup.
+
+    Two values are `=` exactly when their sort keys are equal (same family, equal within it:
+    `1 = 1.0`, `[1] = [1.0]`, never `true = 1`), and sort keys are hashable, so the list is
+    kept as a set of sort keys: one lookup per row however long the list.
+    """
+    if not expr.values:
+        return False
+    if value is None:
+        return None  # null = v is unknown for every v
+    keys, has_null = _in_keys(expr)
+    if sort_key(value) in keys:
+        return True
+    return None if has_null else False  # value = null is unknown
+
+
+_IN_KEYS: dict[int, tuple[InList, frozenset[SortKey], bool]] = {}
+_IN_KEYS_KEPT = 64  # lists of the statements being evaluated; older ones are forgotten
+
+
+def _in_keys(expr: InList) -> tuple[frozenset[SortKey], bool]:
+    """The sort keys of an IN list and whether it holds null, computed once per list (kept by
+    identity: the tree is immutable, and the entry keeps its list alive so ids are not reused
+    while it is kept)."""
+    kept = _IN_KEYS.get(id(expr))
+    if kept is not None and kept[0] is expr:
+        return kept[1], kept[2]
+    keys = frozenset(sort_key(v.value) for v in expr.values if v.value is not None)
+    has_null = any(v.value is None for v in expr.values)
+    if len(_IN_KEYS) >= _IN_KEYS_KEPT:
+        _IN_KEYS.clear()  # (not one by one: another thread may be reading it)
+    _IN_KEYS[id(expr)] = (expr, keys, has_null)
+    return keys, has_null
 
 
 def _any(values: Iterable[bool | None]) -> bool | None:

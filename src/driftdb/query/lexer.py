@@ -46,6 +46,9 @@ _ESCAPES = {
     "r": "\r",
     "t": "\t",
 }
+# A number literal longer than this is refused (Python's int() refuses over 4,300 digits, and
+# no stored number has more than 20).
+MAX_NUMBER_DIGITS = 1_000
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -206,6 +209,12 @@ class _Lexer:
             text = self.source[start : self.pos]
             self._error(f"Invalid number '{text}'", start, self.pos - start)
         text = self.source[start : self.pos]
+        if len(text) > MAX_NUMBER_DIGITS:
+            self._error(
+                f"Number too long ({len(text)} characters; at most {MAX_NUMBER_DIGITS})",
+                start,
+                len(text),
+            )
         if not is_float:
             self._add(TokenKind.NUMBER, start, int(text))
             return

@@ -51,12 +51,17 @@ from driftdb.query.ast import (
     SoftDelete,
     Statement,
 )
-from driftdb.query.lexer import tokenize
+from driftdb.query.lexer import MAX_NUMBER_DIGITS, tokenize
 from driftdb.query.tokens import RESERVED, STATEMENT_KEYWORDS, Token, TokenKind
 
 # Parentheses, NOT and JSON brackets share one bound, so that no statement can exhaust the
 # Python stack in the parser, the printer or the evaluator (each level costs a few frames).
 MAX_NESTING = 100
+# The size of a statement, bounded so that no statement costs more than it is worth to parse
+# and evaluate (every row is checked against every condition): conditions (comparisons, IN
+# and IS NULL tests) in one statement, and values in one IN list, literal or a `?` parameter.
+MAX_CONDITIONS = 1_000
+MAX_IN_VALUES = 100_000
 
 _COMPARISONS: dict[TokenKind, CompareOp] = {
     TokenKind.EQ: "=",
@@ -156,6 +161,8 @@ def _timepoint_from_text(text: str) -> AsOf:
         return AsOf("now")
     if lowered.startswith("@seq:"):
         digits = stripped[5:]
+        if len(digits) > MAX_NUMBER_DIGITS:
+            raise _TimepointProblem(f"@seq:N has more than {MAX_NUMBER_DIGITS} digits")
         if digits and all("0" <= c <= "9" for c in digits):
             return AsOf("seq", seq=int(digits))
         raise _TimepointProblem(
@@ -193,6 +200,7 @@ class _Parser:
         self.pos = 0
         self.next_param = 0
         self.depth = 0
+        self.conditions = 0
         placeholders = sum(1 for t in self.tokens if t.kind is TokenKind.QUESTION)
         if placeholders != len(self.params):
             raise InvalidInputError(
@@ -287,6 +295,7 @@ class _Parser:
             if self._match(TokenKind.SEMICOLON):
                 continue
             start = self.peek()
+            self.conditions = 0
             statements.append((start, self._statement()))
         return statements
 
@@ -636,6 +645,13 @@ class _Parser:
             self._expect(TokenKind.RPAREN, "Expect ')' after expression")
             return inner
         start = self.peek()
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(
+                start,
+                f"Too many conditions in one statement (at most {MAX_CONDITIONS})",
+                hint="use IN (...) for many values, or split the statement",
+            )
         left = self._operand()
         token = self.peek()
         if token.kind in _COMPARISONS:
@@ -668,6 +684,10 @@ class _Parser:
         self._expect(TokenKind.LPAREN, "Expect '(' after IN")
         values = [Literal(self._value())]
         while self._match(TokenKind.COMMA):
+            if len(values) >= MAX_IN_VALUES:
+                raise self.error(
+                    self.peek(), f"Too many values in one IN list (at most {MAX_IN_VALUES})"
+                )
             values.append(Literal(self._value()))
         self._expect(TokenKind.RPAREN, "Expect ')' after IN list")
         return tuple(values)
@@ -865,6 +885,10 @@ class _Parser:
             shown = "an empty list" if isinstance(value, list | tuple) else _type_name(value)
             raise InvalidInputError(
                 f"{name} (an IN list) must be a non-empty list of values, got {shown}"
+            )
+        if len(value) > MAX_IN_VALUES:
+            raise InvalidInputError(
+                f"{name} (an IN list) has {len(value)} values; at most {MAX_IN_VALUES}"
             )
         converted = to_json_value(list(value), name)
         assert isinstance(converted, list)

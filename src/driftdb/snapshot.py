@@ -41,6 +41,7 @@ import zstandard
 
 from driftdb.errors import DriftError, DriftWarning
 from driftdb.model.events import Document, Key
+from driftdb.model.untrusted import short
 from driftdb.retention import Horizon
 from driftdb.storage import fs
 
@@ -52,6 +53,10 @@ FLAG_BASE = 1  # a retention base: the only copy of the state the discarded even
 FLAG_HORIZON = 2  # the horizon fields are set (the table had a horizon when it was taken)
 KNOWN_FLAGS = FLAG_BASE | FLAG_HORIZON
 MAX_RAW_BYTES = 4 * 1024 * 1024 * 1024  # a global cap on a decompressed body, whatever it says
+# The most a zstd body can expand: every block holds at most 128 KiB and costs at least 4 bytes
+# (a 3-byte block header and one RLE byte), so a header claiming more is not this body's.
+MAX_ZSTD_RATIO = 128 * 1024 // 4
+MIN_ROW_BYTES = 3  # the shortest msgpack [key, row] pair: fixarray, fixint, empty fixmap
 ZSTD_LEVEL = 3
 SNAPSHOT_NAME = re.compile(r"(\d+)\.snap\Z")
 BASE_NAME = re.compile(r"(\d+)\.base\.snap\Z")
@@ -216,6 +221,13 @@ def parse_header(head: bytes, path: str, file_bytes: int) -> SnapshotInfo:
         raise SnapshotError(
             path, f"claims {raw_bytes} decompressed bytes, over the {MAX_RAW_BYTES}-byte bound"
         )
+    if raw_bytes > body_bytes * MAX_ZSTD_RATIO or rows > raw_bytes // MIN_ROW_BYTES:
+        # More than any zstd body of this size can hold, or more rows than its bytes can hold.
+        raise SnapshotError(
+            path,
+            f"claims {raw_bytes} decompressed bytes and {rows} rows from a {body_bytes}-byte "
+            "body: more than it can hold",
+        )
     if HEADER_SIZE + body_bytes != file_bytes:
         # A short file is a torn or truncated write; a long one has foreign bytes appended.
         raise SnapshotError(
@@ -239,8 +251,10 @@ def read_info(path: str) -> SnapshotInfo:
 def read_snapshot(path: str) -> tuple[SnapshotInfo, list[tuple[Key, Document]]]:
     """The header and rows of a snapshot, every check passed; raises SnapshotError.
 
-    Decompression is bounded: at most min(raw_bytes, MAX_RAW_BYTES) + 1 bytes are ever
-    produced, read in chunks, so a hostile zstd frame cannot allocate what it claims.
+    Decompression is bounded and streamed: the header's raw_bytes must be what the body's size
+    makes possible (`MAX_ZSTD_RATIO`), at most min(raw_bytes, MAX_RAW_BYTES) + 1 bytes are ever
+    produced, and they are decoded row by row as they come, each checked as it is read, so a
+    hostile body fails at its first bad row instead of after allocating what it claims.
     """
     try:
         with open(path, "rb") as handle:
@@ -252,46 +266,98 @@ def read_snapshot(path: str) -> tuple[SnapshotInfo, list[tuple[Key, Document]]]:
     (body_crc,) = struct.unpack_from("<I", data, HEADER_SIZE - 8)
     if zlib.crc32(body) != body_crc:
         raise SnapshotError(path, "body CRC mismatch")
-    raw = _bounded_decompress(body, info.raw_bytes, path)
-    try:
-        pairs: Any = msgpack.unpackb(raw, raw=False, strict_map_key=False)
-    except Exception as exc:  # msgpack raises several unrelated types
-        raise SnapshotError(path, f"body is not valid msgpack ({exc})") from None
-    if not isinstance(pairs, list) or len(pairs) != info.row_count:
-        raise SnapshotError(path, "body does not hold the row count its header states")
+    return info, _decode_rows(body, info, path)
+
+
+def _decode_rows(body: bytes, info: SnapshotInfo, path: str) -> list[tuple[Key, Document]]:
+    limit = min(info.raw_bytes, MAX_RAW_BYTES)
     rows: list[tuple[Key, Document]] = []
-    for pair in pairs:
-        if (
-            not isinstance(pair, list)
-            or len(pair) != 2
-            or not isinstance(pair[1], dict)
-            or isinstance(pair[0], bool)
-            or not isinstance(pair[0], str | int)
-        ):
-            raise SnapshotError(path, "body holds an entry that is not a [key, row] pair")
-        rows.append((pair[0], pair[1]))
-    return info, rows
-
-
-def _bounded_decompress(body: bytes, raw_bytes: int, path: str) -> bytes:
-    limit = min(raw_bytes, MAX_RAW_BYTES)
-    out = bytearray()
+    seen: set[Key] = set()
+    stream = _BoundedStream(body, limit, info.raw_bytes, path)
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=False, max_buffer_size=max(limit, _CHUNK), ext_hook=_no_ext
+    )
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body))
-        while len(out) <= limit:
-            chunk = reader.read(min(_CHUNK, limit + 1 - len(out)))
-            if not chunk:
-                break
-            out += chunk
-    except zstandard.ZstdError as exc:
-        raise SnapshotError(path, f"body does not decompress ({exc})") from None
-    if len(out) > limit:
-        raise SnapshotError(
-            path, f"body decompresses to more than {limit} bytes, header says {raw_bytes}"
-        )
-    if len(out) != raw_bytes:
-        raise SnapshotError(path, f"body decompresses to {len(out)} bytes, header says {raw_bytes}")
-    return bytes(out)
+        count = stream.next_item(unpacker, unpacker.read_array_header)
+        if count != info.row_count:
+            raise SnapshotError(path, "body does not hold the row count its header states")
+        for _ in range(count):
+            pair: Any = stream.next_item(unpacker, unpacker.unpack)
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or not isinstance(pair[1], dict)
+                or isinstance(pair[0], bool)
+                or not isinstance(pair[0], str | int)
+            ):
+                raise SnapshotError(path, "body holds an entry that is not a [key, row] pair")
+            if pair[0] in seen:
+                raise SnapshotError(path, f"body holds key {short(pair[0])} twice")
+            seen.add(pair[0])
+            rows.append((pair[0], pair[1]))
+        stream.finish(unpacker)
+    except SnapshotError:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise SnapshotError(path, f"body is not valid msgpack ({short(str(exc))})") from None
+    return rows
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"msgpack extension type {code} is not a JSON value")
+
+
+class _BoundedStream:
+    """Feeds an unpacker from a zstd body, never producing more than `limit` bytes."""
+
+    def __init__(self, body: bytes, limit: int, raw_bytes: int, path: str) -> None:
+        self.reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body))
+        self.limit = limit
+        self.raw_bytes = raw_bytes
+        self.path = path
+        self.produced = 0
+
+    def feed(self, unpacker: msgpack.Unpacker) -> bool:
+        """Decompress the next chunk into `unpacker`; False at the end of the body."""
+        try:
+            chunk = self.reader.read(min(_CHUNK, self.limit + 1 - self.produced))
+        except zstandard.ZstdError as exc:
+            raise SnapshotError(self.path, f"body does not decompress ({exc})") from None
+        self.produced += len(chunk)
+        if self.produced > self.limit:
+            raise SnapshotError(
+                self.path,
+                f"body decompresses to more than {self.limit} bytes, header says {self.raw_bytes}",
+            )
+        if chunk:
+            unpacker.feed(chunk)
+        return bool(chunk)
+
+    def next_item(self, unpacker: msgpack.Unpacker, read: Any) -> Any:
+        while True:
+            try:
+                return read()
+            except msgpack.OutOfData:
+                if not self.feed(unpacker):
+                    raise SnapshotError(
+                        self.path, "body ends inside its rows (header says more)"
+                    ) from None
+
+    def finish(self, unpacker: msgpack.Unpacker) -> None:
+        """Check that nothing follows the rows and the body's size is what the header says."""
+        while self.feed(unpacker):
+            pass
+        try:
+            unpacker.unpack()
+        except msgpack.OutOfData:
+            pass
+        else:
+            raise SnapshotError(self.path, "body holds data after its rows")
+        if self.produced != self.raw_bytes:
+            raise SnapshotError(
+                self.path,
+                f"body decompresses to {self.produced} bytes, header says {self.raw_bytes}",
+            )
 
 
 def newest_snapshots(directory: str, at_most: int | None = None) -> list[str]:

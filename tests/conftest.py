@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -10,6 +11,12 @@ from pathlib import Path
 import pytest
 
 import driftdb
+from driftdb.model.schema import SMALL_OPTIONS_ENV
+
+# The suites exercise segment rotation and automatic snapshots with a handful of events, so
+# they lower each table option's minimum to 1, here and in their child processes. The ranges
+# users get are checked by tests/security/test_hostile_files.py, whose children unset this.
+os.environ[SMALL_OPTIONS_ENV] = "1"
 
 
 @pytest.fixture

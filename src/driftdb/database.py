@@ -31,6 +31,7 @@ from driftdb.model.document import check_document
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
 from driftdb.model.merge_patch import merge_patch
 from driftdb.model.schema import TableSchema, check_table_name
+from driftdb.model.untrusted import MAX_SCHEMA_BYTES
 from driftdb.retention import Horizon
 from driftdb.snapshot import SnapshotError
 from driftdb.storage import fs, rewrite
@@ -247,7 +248,8 @@ class Database:
         directory = os.path.join(self.tables_dir, name)
         schema_path = os.path.join(directory, "schema.yaml")
         with builtins.open(schema_path, "rb") as handle:
-            schema = TableSchema.from_yaml(handle.read(), f"tables/{name}/schema.yaml")
+            text = handle.read(MAX_SCHEMA_BYTES + 1)
+        schema = TableSchema.from_yaml(text, f"tables/{name}/schema.yaml")
         if schema.name != name:
             raise InvalidInputError(f"tables/{name}/schema.yaml names table {schema.name!r}")
         table = Table(self, schema, directory)

@@ -9,17 +9,17 @@ the same manifest as compaction).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from driftdb.errors import DriftError
+from driftdb.errors import DriftError, InvalidInputError
 from driftdb.index.store import NO_SEGMENT, TableIndex
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import apply_event
 from driftdb.model.schema import TableSchema
+from driftdb.model.untrusted import MAX_META_BYTES, MAX_SCHEMA_BYTES, load_json
 from driftdb.retention import Horizon
 from driftdb.snapshot import (
     SnapshotError,
@@ -258,7 +258,8 @@ def _check_table(root: str, name: str, directory: str, full: bool, report: Repor
     schema_path = os.path.join(directory, "schema.yaml")
     try:
         with open(schema_path, "rb") as handle:
-            state.schema = TableSchema.from_yaml(handle.read(), _rel(root, schema_path))
+            text = handle.read(MAX_SCHEMA_BYTES + 1)
+            state.schema = TableSchema.from_yaml(text, _rel(root, schema_path))
     except FileNotFoundError:
         report.add("error", _rel(root, schema_path), None, "missing; a table needs its schema")
     except DriftError as exc:
@@ -307,12 +308,12 @@ def _check_meta(root: str, state: TableState, report: Report) -> None:
     path = os.path.join(state.directory, "meta.json")
     try:
         with open(path, "rb") as handle:
-            raw = json.loads(handle.read())
+            raw = load_json(handle.read(MAX_META_BYTES + 1), "meta.json")
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
     except FileNotFoundError:
         report.add("info", _rel(root, path), None, "missing (a cache, written on close)")
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, InvalidInputError) as exc:
         state.meta_bad = True
         report.add("error", _rel(root, path), None, f"unreadable ({exc}); repair rewrites it")
 

@@ -67,7 +67,7 @@ def test_create_with_an_existing_database_opens_it(db_path: Path) -> None:
         ),
         (
             lambda db: db.create_table("x", options={"segment_size_bytes": 0}),
-            "table option 'segment_size_bytes' must be a positive integer",
+            "table option 'segment_size_bytes' must be an integer from 1 to 4294967296, got 0",
         ),
         (
             lambda db: db.create_table("x", primary_key="a.b"),

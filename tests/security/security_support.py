@@ -16,6 +16,7 @@ from pathlib import Path
 import msgpack
 
 import driftdb
+from driftdb.model.schema import SMALL_OPTIONS_ENV
 from driftdb.storage.frame import encode_frame
 
 DRIFTDB = str(Path(sys.executable).parent / "driftdb")
@@ -55,6 +56,11 @@ def append_frame(
     return offset
 
 
+def clean_env() -> dict[str, str]:
+    """The environment a user's process has: no DRIFTDB_DIR, no test-suite settings."""
+    return {k: v for k, v in os.environ.items() if k not in ("DRIFTDB_DIR", SMALL_OPTIONS_ENV)}
+
+
 def _limit_memory(limit_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
 
@@ -72,7 +78,7 @@ def run_cli(
 ) -> Ran:
     """The real `driftdb` command in a child process, under a timeout and optionally under
     RLIMIT_AS (`memory_bytes` above the baseline of an interpreter that imported driftdb)."""
-    env = {k: v for k, v in os.environ.items() if k != "DRIFTDB_DIR"}
+    env = clean_env()
     limit = None if memory_bytes is None else baseline_as_bytes() + memory_bytes
     began = time.monotonic()
     done = subprocess.run(
@@ -99,6 +105,7 @@ def run_python(code: str, timeout_s: float = 60, memory_bytes: int | None = None
     done = subprocess.run(
         [sys.executable, "-c", prelude + textwrap.dedent(code)],
         capture_output=True,
+        env=clean_env(),
         text=True,
         check=False,
         timeout=timeout_s,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from driftdb.errors import InvalidInputError
+from driftdb.model.untrusted import MAX_SCHEMA_BYTES, check_size, load_yaml, short
 
+MAX_INDEXES = 64
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
@@ -18,13 +21,26 @@ DEFAULT_OPTIONS: dict[str, int] = {
     "snapshot_every_bytes": 128 * 1024 * 1024,
 }
 
+# The allowed range of each option (inclusive; stated in the README). The lower bounds keep a
+# table option from multiplying files and disk (a segment per event, a full snapshot per
+# event); the upper bounds keep sizes within what the formats and a file system hold.
+OPTION_RANGES: dict[str, tuple[int, int]] = {
+    "segment_size_bytes": (4 * 1024, 4 * 1024**3),
+    "snapshot_every_events": (1_000, 1_000_000_000),
+    "snapshot_every_bytes": (1024 * 1024, 1024**4),
+}
+# DriftDB's own test suite exercises rotation and automatic snapshots with a handful of events:
+# it sets this variable (tests/conftest.py; its child processes inherit it) to lower every
+# minimum to 1. A database directory cannot set it: it is the environment of the process.
+SMALL_OPTIONS_ENV = "DRIFTDB_TEST_SMALL_OPTIONS"
+
 
 def check_table_name(name: object) -> str:
     """A table name becomes a directory name, so it is restricted to [A-Za-z_][A-Za-z0-9_]*."""
     if not isinstance(name, str) or not NAME.match(name):
         raise InvalidInputError(
-            f"invalid table name {name!r}: use letters, digits and _ (not starting with a digit), "
-            "at most 64 characters"
+            f"invalid table name {short(name)}: use letters, digits and _ "
+            "(not starting with a digit), at most 64 characters"
         )
     return name
 
@@ -32,7 +48,7 @@ def check_table_name(name: object) -> str:
 def check_column(name: object, what: str = "column") -> str:
     if not isinstance(name, str) or not COLUMN.match(name):
         raise InvalidInputError(
-            f"invalid {what} {name!r}: use letters, digits and _, with dots for nested fields"
+            f"invalid {what} {short(name)}: use letters, digits and _, with dots for nested fields"
         )
     return name
 
@@ -75,19 +91,28 @@ class TableSchema:
             check_column(col, "index column")
             if col in seen:
                 raise InvalidInputError(f"index column {col!r} is listed twice")
+            if len(seen) >= MAX_INDEXES:
+                raise InvalidInputError(f"at most {MAX_INDEXES} index columns")
             seen.append(col)
         opts = dict(options or {})
         for key, value in opts.items():
             if key not in DEFAULT_OPTIONS:
                 known = ", ".join(DEFAULT_OPTIONS)
-                raise InvalidInputError(f"unknown table option {key!r} (known: {known})")
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InvalidInputError(f"table option {key!r} must be a positive integer")
+                raise InvalidInputError(f"unknown table option {short(key)} (known: {known})")
+            low, high = OPTION_RANGES[key]
+            if os.environ.get(SMALL_OPTIONS_ENV) == "1":
+                low = 1
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InvalidInputError(
+                    f"table option {key!r} must be an integer from {low} to {high}, "
+                    f"got {short(value)}"
+                )
         return TableSchema(name, primary_key, tuple(seen), opts)
 
     @staticmethod
     def from_yaml(text: bytes, where: str) -> TableSchema:
         """Parse schema.yaml with safe loading only. Raises InvalidInputError naming the file."""
+        check_size(text, where, MAX_SCHEMA_BYTES)
         raw: Any = _load_own_format(text)
         if raw is None:
             raw = _load_yaml(text, where)
@@ -101,7 +126,7 @@ class TableSchema:
                 dict(raw.get("options") or {}),
             )
         except KeyError as exc:
-            raise InvalidInputError(f"{where}: missing field {exc.args[0]!r}") from None
+            raise InvalidInputError(f"{where}: missing field {short(exc.args[0])}") from None
         except (InvalidInputError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{where}: {exc}") from None
 
@@ -165,15 +190,10 @@ def _load_own_format(text: bytes) -> dict[str, Any] | None:
                 out[key] = mapping
             else:
                 return None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return out
 
 
 def _load_yaml(text: bytes, where: str) -> Any:
-    import yaml  # only for schema files DriftDB did not write itself
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInputError(f"{where}: not valid YAML ({exc})") from None
+    return load_yaml(text, where)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,7 @@ class Txn:
         return Txn(first, count, dict(parts))
 
 
+_MAX_DEPTH = 64  # as model/document.MAX_DEPTH: what an insert accepts
 MAX_UNIX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: a later time is damage
 MAX_SEQ = 2**63 - 1
 
@@ -98,6 +100,62 @@ def pack_payload(event: Event) -> bytes:
     return bytes(msgpack.packb(event.payload(), use_bin_type=True))
 
 
+def _plain_key(key: str | int) -> bool:
+    """What an insert accepts as a key (model/document.check_key, the slow path with messages):
+    an int64, or a non-empty string of at most 250 UTF-8 bytes (msgpack strings are always
+    valid UTF-8)."""
+    if isinstance(key, int):
+        return -(2**63) <= key < 2**63
+    return 0 < len(key) <= 250 // 4 or (len(key) > 0 and _key_bytes(key) <= 250)
+
+
+def _key_bytes(key: str) -> int:
+    raw = key.encode(errors="surrogatepass")
+    return len(raw) + raw.count(0)
+
+
+def _plain_json(value: Any, depth: int) -> bool:
+    """Whether `value` is a JSON value as a document may hold one (no msgpack bin, ext or
+    Timestamp, no inf or NaN, str keys, at most MAX_DEPTH levels): the fast check every read
+    makes; model/document explains a failure."""
+    if depth > _MAX_DEPTH:
+        return False
+    kind = type(value)
+    if kind is str or kind is bool or value is None or kind is int:
+        return True  # msgpack holds ints within 64 bits only, strings as valid UTF-8 only
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        for name, item in value.items():
+            if type(name) is not str or not _plain_json(item, depth + 1):
+                return False
+        return True
+    if kind is list:  # loops, not all(genexpr): this runs for every value of every read
+        for item in value:  # noqa: SIM110
+            if not _plain_json(item, depth + 1):
+                return False
+        return True
+    return False
+
+
+def _explain(key: Any, etype: EventType, data: Any, purged: Any, meta: Any) -> None:
+    """Raise ValueError saying which rule a payload breaks (the checks inserts make)."""
+    from driftdb.errors import InvalidInputError
+    from driftdb.model.document import check_document, check_json, check_key
+
+    try:
+        check_key(key, "payload")
+        if data is not None:
+            check_document(data, f"{etype.name} payload")
+        if purged is not None:
+            check_json(purged, "purged entry")
+        if meta is not None:
+            check_json(meta, "meta entry")
+    except InvalidInputError as exc:
+        raise ValueError(str(exc)) from None
+    raise ValueError("payload holds a value a document may not hold")
+
+
 def unpack_event(seq: int, unix_ms: int, event_type: int, payload: bytes) -> Event:
     """Rebuild an event from a frame's fields. Raises ValueError on a malformed payload.
 
@@ -105,9 +163,6 @@ def unpack_event(seq: int, unix_ms: int, event_type: int, payload: bytes) -> Eve
     value that is not JSON, a txn entry no writer writes, a time past year 9999) is damage, not
     data: it is refused here, so readers, doctor and repair all see the same corruption.
     """
-    from driftdb.errors import InvalidInputError
-    from driftdb.model.document import check_document, check_json, check_key
-
     try:
         etype = EventType(event_type)
     except ValueError:
@@ -128,23 +183,20 @@ def unpack_event(seq: int, unix_ms: int, event_type: int, payload: bytes) -> Eve
     purged = raw.get("purged")
     meta = raw.get("meta")
     data: Any = None
-    try:
-        check_key(key, "payload")
-        if purged is None:
-            if etype is EventType.INSERT:
-                data = raw.get("doc")
-            elif etype is EventType.PATCH:
-                data = raw.get("patch")
-            if etype is not EventType.SOFT_DELETE:
-                if not isinstance(data, dict):
-                    raise ValueError(f"{etype.name} payload has no document map")
-                check_document(data, f"{etype.name} payload")
-        else:
-            check_json(purged, "purged entry")
-        if meta is not None:
-            check_json(meta, "meta entry")
-    except InvalidInputError as exc:
-        raise ValueError(str(exc)) from None
+    if purged is None:
+        if etype is EventType.INSERT:
+            data = raw.get("doc")
+        elif etype is EventType.PATCH:
+            data = raw.get("patch")
+        if etype is not EventType.SOFT_DELETE and not isinstance(data, dict):
+            raise ValueError(f"{etype.name} payload has no document map")
+    if not (
+        _plain_key(key)
+        and (data is None or _plain_json(data, 0))
+        and (purged is None or _plain_json(purged, 0))
+        and (meta is None or _plain_json(meta, 0))
+    ):
+        _explain(key, etype, data, purged, meta)
     txn = Txn.from_wire(raw["txn"]) if raw.get("txn") is not None else None
     if txn is not None and txn.first > seq:
         raise ValueError(f"txn entry starts at seq {txn.first}, after this event's seq {seq}")

@@ -40,7 +40,7 @@ import msgpack
 import zstandard
 
 from driftdb.errors import DriftError, DriftWarning
-from driftdb.model.events import Document, Key
+from driftdb.model.events import Document, Key, plain_json, plain_key
 from driftdb.model.untrusted import short
 from driftdb.retention import Horizon
 from driftdb.storage import fs
@@ -291,6 +291,10 @@ def _decode_rows(body: bytes, info: SnapshotInfo, path: str) -> list[tuple[Key, 
                 or not isinstance(pair[0], str | int)
             ):
                 raise SnapshotError(path, "body holds an entry that is not a [key, row] pair")
+            if not plain_key(pair[0]) or not plain_json(pair[1]):
+                raise SnapshotError(
+                    path, f"body holds a row that is not a document (key {short(pair[0])})"
+                )
             if pair[0] in seen:
                 raise SnapshotError(path, f"body holds key {short(pair[0])} twice")
             seen.add(pair[0])

@@ -4,6 +4,7 @@ snapshot. Each gives a clear error naming the file (exit 1), in bounded memory a
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import zlib
@@ -169,3 +170,26 @@ def test_a_zstd_bomb_snapshot_claiming_gigabytes_is_refused_in_bounded_memory(
     assert ran.code == 1, ran
     assert snap.name in ran.out, ran
     assert ran.seconds < 30, ran.seconds
+
+
+def test_a_snapshot_row_that_is_not_a_document_is_refused_naming_the_snapshot(
+    tmp_path: Path,
+) -> None:
+    from driftdb.snapshot import HEADER, SnapshotError, encode_snapshot, read_snapshot
+
+    path = make_db(tmp_path / "db", rows=20)
+    with driftdb.open(path) as db:
+        db.table("t").snapshot()
+    [snap] = list((path / "tables/t/snapshots").glob("[0-9]*[0-9].snap"))
+    fields = HEADER.unpack_from(snap.read_bytes())
+    rows = [(i, {"id": i, "v": b"\x00bin" if i == 3 else i}) for i in range(20)]
+    data, _ = encode_snapshot(rows, fields[3], fields[4], None, False)
+    snap.write_bytes(data)
+    shutil.rmtree(path / "tables/t/indexes")
+    with pytest.raises(SnapshotError, match="not a document"):
+        read_snapshot(str(snap))
+    ran = run_cli("select", "-d", str(path), "--table", "t", "--format", "json", timeout_s=30)
+    assert ran.code == 0, ran  # answered from the log, never from the damaged snapshot
+    assert all(isinstance(row["v"], int) for row in json.loads(ran.out)), ran.out
+    full = run_cli("doctor", "-d", str(path), "--full", timeout_s=30)
+    assert full.code == 1 and snap.name in full.out and "not a document" in full.out, full

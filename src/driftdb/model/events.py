@@ -100,7 +100,7 @@ def pack_payload(event: Event) -> bytes:
     return bytes(msgpack.packb(event.payload(), use_bin_type=True))
 
 
-def _plain_key(key: str | int) -> bool:
+def plain_key(key: str | int) -> bool:
     """What an insert accepts as a key (model/document.check_key, the slow path with messages):
     an int64, or a non-empty string of at most 250 UTF-8 bytes (msgpack strings are always
     valid UTF-8)."""
@@ -114,7 +114,7 @@ def _key_bytes(key: str) -> int:
     return len(raw) + raw.count(0)
 
 
-def _plain_json(value: Any, depth: int) -> bool:
+def plain_json(value: Any, depth: int = 0) -> bool:
     """Whether `value` is a JSON value as a document may hold one (no msgpack bin, ext or
     Timestamp, no inf or NaN, str keys, at most MAX_DEPTH levels): the fast check every read
     makes; model/document explains a failure."""
@@ -127,12 +127,12 @@ def _plain_json(value: Any, depth: int) -> bool:
         return math.isfinite(value)
     if kind is dict:
         for name, item in value.items():
-            if type(name) is not str or not _plain_json(item, depth + 1):
+            if type(name) is not str or not plain_json(item, depth + 1):
                 return False
         return True
     if kind is list:  # loops, not all(genexpr): this runs for every value of every read
         for item in value:  # noqa: SIM110
-            if not _plain_json(item, depth + 1):
+            if not plain_json(item, depth + 1):
                 return False
         return True
     return False
@@ -191,10 +191,10 @@ def unpack_event(seq: int, unix_ms: int, event_type: int, payload: bytes) -> Eve
         if etype is not EventType.SOFT_DELETE and not isinstance(data, dict):
             raise ValueError(f"{etype.name} payload has no document map")
     if not (
-        _plain_key(key)
-        and (data is None or _plain_json(data, 0))
-        and (purged is None or _plain_json(purged, 0))
-        and (meta is None or _plain_json(meta, 0))
+        plain_key(key)
+        and (data is None or plain_json(data, 0))
+        and (purged is None or plain_json(purged, 0))
+        and (meta is None or plain_json(meta, 0))
     ):
         _explain(key, etype, data, purged, meta)
     txn = Txn.from_wire(raw["txn"]) if raw.get("txn") is not None else None

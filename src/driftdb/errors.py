@@ -105,6 +105,19 @@ class DriftIOError(DriftError):
     that will be visible after reopening."""
 
 
+class UnsafeFileError(DriftIOError):
+    """A link, FIFO, device or socket (or a directory) where a database file or directory should
+    be. DriftDB never follows, reads or writes through it; nothing was changed."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"{path}: {reason}; DriftDB never follows links or opens special files in a "
+            "database directory: put the real file or directory there, or remove it"
+        )
+
+
 class ReadOnlyError(DriftError):
     """A write through a database opened read-only."""
 

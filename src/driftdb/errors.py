@@ -76,12 +76,18 @@ class CorruptionError(DriftError):
     fixes what can be fixed without losing good data.
     """
 
-    def __init__(self, path: str, offset: int | None, reason: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        offset: int | None,
+        reason: str,
+        next_step: str = 'run "driftdb doctor --repair"',
+    ) -> None:
         self.path = path
         self.offset = offset
         self.reason = reason
         where = path if offset is None else f"{path} offset {offset}"
-        super().__init__(f'{where}: {reason}; run "driftdb doctor --repair"')
+        super().__init__(f"{where}: {reason}; {next_step}")
 
 
 class LockedError(DriftError):

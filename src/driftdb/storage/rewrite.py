@@ -172,6 +172,7 @@ def check_manifest(table_dir: str, manifest: dict[str, Any]) -> None:
             None,
             f"maintenance manifest entry {text} {why}; it was not written by DriftDB and is "
             "left alone (nothing was renamed or removed)",
+            "neither a writer nor doctor --repair will carry it out: check it, then remove it",
         )
 
     def own(entry: object) -> str:

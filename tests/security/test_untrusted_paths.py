@@ -257,8 +257,9 @@ def link_cases(outside: Path) -> dict[str, tuple[Path, Path]]:
             SEGMENT,
             outside / "otherdb" / "tables" / "t" / "segments" / "00000001.seg",
         ),
-        "schema-to-victim": (TABLE / "schema.yaml", outside / "victim.txt"),
-        "meta-to-victim": (TABLE / "meta.json", outside / "victim.txt"),
+        # another database's valid files: following the link would "work", silently
+        "schema-to-victim": (TABLE / "schema.yaml", outside / "otherdb" / TABLE / "schema.yaml"),
+        "meta-to-victim": (TABLE / "meta.json", outside / "otherdb" / TABLE / "meta.json"),
         "data-mdb-to-other-db": (
             INDEX / "data.mdb",
             outside / "otherdb" / "tables" / "t" / "indexes" / "data.mdb",

@@ -21,6 +21,7 @@ from driftdb.model.replay import apply_event
 from driftdb.model.timepoint import AsOf, parse_timepoint
 from driftdb.retention import Horizon
 from driftdb.snapshot import SnapshotInfo, encode_snapshot, snapshot_name
+from driftdb.storage import safe_path
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header
 from driftdb.storage.rewrite import Rewrite
 from driftdb.storage.segment import list_segments, scan_bytes, segment_path
@@ -86,7 +87,7 @@ def read_log(table: Table, numbers: list[int], decode: bool | set[int]) -> list[
     last_seq = -1
     for number in numbers:
         path = segment_path(table.segments_dir, number)
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             data = handle.read()
         reason = check_segment_header(data[:HEADER_SIZE])
         if reason is not None:
@@ -142,7 +143,7 @@ def frame_bytes(
             yield replaced[frame.seq]
             continue
         if loaded is None or loaded[0] != frame.segment:
-            with open(segment_path(table.segments_dir, frame.segment), "rb") as handle:
+            with safe_path.open_read(segment_path(table.segments_dir, frame.segment)) as handle:
                 loaded = (frame.segment, handle.read())
         yield loaded[1][frame.offset : frame.offset + frame.size]
 

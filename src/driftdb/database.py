@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import json
 import os
@@ -23,6 +22,7 @@ from driftdb.errors import (
     NotFoundError,
     ReadOnlyError,
     TableNotFoundError,
+    UnsafeFileError,
     WriterStoppedError,
 )
 from driftdb.index.store import NO_SEGMENT, Covered, Located, TableIndex
@@ -34,7 +34,7 @@ from driftdb.model.schema import TableSchema, check_table_name
 from driftdb.model.untrusted import MAX_SCHEMA_BYTES
 from driftdb.retention import Horizon
 from driftdb.snapshot import SnapshotError
-from driftdb.storage import fs, rewrite
+from driftdb.storage import fs, rewrite, safe_path
 from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
 from driftdb.storage.lock import WriterLock
 from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
@@ -177,6 +177,7 @@ class Database:
                     "choose an empty or new directory"
                 )
             fs.make_dirs_durably(self.tables_dir)
+        safe_path.check_database(self.path)  # no link or special file is followed, ever
         if not readonly:
             # doctor.repair hands over the lock it already holds
             self._lock = _lock or WriterLock(os.path.join(self.path, "LOCK"), lock_timeout_s)
@@ -247,7 +248,7 @@ class Database:
     def _load_table(self, name: str) -> Table:
         directory = os.path.join(self.tables_dir, name)
         schema_path = os.path.join(directory, "schema.yaml")
-        with builtins.open(schema_path, "rb") as handle:
+        with safe_path.open_read(schema_path) as handle:
             text = handle.read(MAX_SCHEMA_BYTES + 1)
         schema = TableSchema.from_yaml(text, f"tables/{name}/schema.yaml")
         if schema.name != name:
@@ -256,6 +257,8 @@ class Database:
         if not self.readonly:
             try:
                 table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+            except UnsafeFileError:
+                raise  # a link or special file: never removed or rebuilt over, only reported
             except Exception as exc:  # lmdb.Error and friends: a damaged index file
                 # The indexes are a cache of the log: drop the damaged files, rebuild.
                 self.notes.append(

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from driftdb.errors import DriftError, InvalidInputError
+from driftdb.errors import CorruptionError, DriftError, InvalidInputError, UnsafeFileError
 from driftdb.index.store import NO_SEGMENT, TableIndex
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import apply_event
@@ -29,7 +29,7 @@ from driftdb.snapshot import (
     read_snapshot,
     snapshot_name,
 )
-from driftdb.storage import fs, rewrite
+from driftdb.storage import fs, rewrite, safe_path
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header, segment_header
 from driftdb.storage.lock import WriterLock
 from driftdb.storage.segment import (
@@ -125,7 +125,7 @@ def survey_segment(
     """Every good frame of a segment, and every damaged byte range between them. Unlike the
     reader on open, it does not stop at the first bad frame: it looks for the next good one
     (with a later seq) and goes on."""
-    with open(path, "rb") as handle:
+    with safe_path.open_read(path) as handle:
         data = handle.read()
     header_problem = check_segment_header(data[:HEADER_SIZE])
     frames: list[GoodFrame] = []
@@ -238,12 +238,20 @@ def check(path: str | os.PathLike[str], full: bool = False) -> Report:
 
 def _check_all(root: str, full: bool, report: Report) -> list[TableState]:
     tables_dir = os.path.join(root, "tables")
-    if not os.path.isdir(tables_dir):
-        report.add("error", root, None, "not a DriftDB database (no tables/ directory)")
+    unsafe = safe_path.unsafe_entries(root)
+    for path, reason in unsafe:
+        report.add(
+            "error", _rel(root, path), None, f"{reason}; never followed: replace or remove it"
+        )
+    if not os.path.isdir(tables_dir) or os.path.islink(tables_dir):
+        if not unsafe:
+            report.add("error", root, None, "not a DriftDB database (no tables/ directory)")
         return []
     states = []
     for name in sorted(os.listdir(tables_dir)):
         directory = os.path.join(tables_dir, name)
+        if any(p == directory or p.startswith(directory + os.sep) for p, _ in unsafe):
+            continue  # a table holding a link or special file is not read at all
         if os.path.isdir(directory):
             states.append(_check_table(root, name, directory, full, report))
     return states
@@ -257,7 +265,7 @@ def _check_table(root: str, name: str, directory: str, full: bool, report: Repor
     state = TableState(name, directory)
     schema_path = os.path.join(directory, "schema.yaml")
     try:
-        with open(schema_path, "rb") as handle:
+        with safe_path.open_read(schema_path) as handle:
             text = handle.read(MAX_SCHEMA_BYTES + 1)
             state.schema = TableSchema.from_yaml(text, _rel(root, schema_path))
     except FileNotFoundError:
@@ -265,6 +273,10 @@ def _check_table(root: str, name: str, directory: str, full: bool, report: Repor
     except DriftError as exc:
         report.add("error", _rel(root, schema_path), None, str(exc))
     _check_meta(root, state, report)
+    try:
+        rewrite.read_manifest(directory)
+    except CorruptionError as exc:
+        report.add("error", _rel(root, exc.path), None, exc.reason)
     if os.path.exists(os.path.join(directory, rewrite.MANIFEST_NAME)):
         report.add(
             "warning",
@@ -307,7 +319,7 @@ def _check_table(root: str, name: str, directory: str, full: bool, report: Repor
 def _check_meta(root: str, state: TableState, report: Report) -> None:
     path = os.path.join(state.directory, "meta.json")
     try:
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             raw = load_json(handle.read(MAX_META_BYTES + 1), "meta.json")
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
@@ -557,6 +569,11 @@ def repair(path: str | os.PathLike[str], lock_timeout_s: float = 0.0) -> Report:
     """
     root = os.path.abspath(path)
     report = Report(os.fspath(path), repaired=True)
+    unsafe = safe_path.unsafe_entries(root)
+    if unsafe:
+        # Links and special files are a person's to resolve: repair touches nothing (not even
+        # LOCK) while one is there, so it can never write through one.
+        raise UnsafeFileError(*unsafe[0])
     lock = WriterLock(os.path.join(root, "LOCK"), lock_timeout_s)
     handed_over = False
     try:
@@ -701,7 +718,7 @@ def _quarantine(
     fs.make_dirs_durably(directory)
     path = os.path.join(directory, name)
     if os.path.exists(path):
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             if handle.read() == data:
                 return
         path += f".{len(os.listdir(directory))}"
@@ -724,7 +741,7 @@ def _repair_segments(root: str, state: TableState, cut: set[int], report: Report
             if survey.frames:
                 previous_seq = survey.frames[-1].seq
             continue
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             data = handle.read()
         for region in survey.bad:
             following = [f.seq for f in survey.frames if f.offset >= region.end]
@@ -848,7 +865,7 @@ def _rebuild_base(root: str, state: TableState, report: Report) -> None:
     name = snapshot_name(horizon.seq, base=True)
     path = os.path.join(directory, name)
     if os.path.exists(path):
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             _quarantine(
                 root,
                 state.directory,

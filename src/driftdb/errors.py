@@ -76,12 +76,18 @@ class CorruptionError(DriftError):
     fixes what can be fixed without losing good data.
     """
 
-    def __init__(self, path: str, offset: int | None, reason: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        offset: int | None,
+        reason: str,
+        next_step: str = 'run "driftdb doctor --repair"',
+    ) -> None:
         self.path = path
         self.offset = offset
         self.reason = reason
         where = path if offset is None else f"{path} offset {offset}"
-        super().__init__(f'{where}: {reason}; run "driftdb doctor --repair"')
+        super().__init__(f"{where}: {reason}; {next_step}")
 
 
 class LockedError(DriftError):
@@ -103,6 +109,19 @@ class WriterStoppedError(DriftError):
 class DriftIOError(DriftError):
     """An operating-system I/O error during a write; the statement failed and wrote nothing
     that will be visible after reopening."""
+
+
+class UnsafeFileError(DriftIOError):
+    """A link, FIFO, device or socket (or a directory) where a database file or directory should
+    be. DriftDB never follows, reads or writes through it; nothing was changed."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"{path}: {reason}; DriftDB never follows links or opens special files in a "
+            "database directory: put the real file or directory there, or remove it"
+        )
 
 
 class ReadOnlyError(DriftError):

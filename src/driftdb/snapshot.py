@@ -43,7 +43,7 @@ from driftdb.errors import DriftError, DriftWarning
 from driftdb.model.events import Document, Key, plain_json, plain_key
 from driftdb.model.untrusted import short
 from driftdb.retention import Horizon
-from driftdb.storage import fs
+from driftdb.storage import fs, safe_path
 
 MAGIC = b"DRIFTSNP"
 FORMAT_VERSION = 1
@@ -240,7 +240,7 @@ def parse_header(head: bytes, path: str, file_bytes: int) -> SnapshotInfo:
 def read_info(path: str) -> SnapshotInfo:
     """The checked header of a snapshot file (the body is not read)."""
     try:
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             head = handle.read(HEADER_SIZE)
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
@@ -257,7 +257,7 @@ def read_snapshot(path: str) -> tuple[SnapshotInfo, list[tuple[Key, Document]]]:
     hostile body fails at its first bad row instead of after allocating what it claims.
     """
     try:
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             data = handle.read()
     except OSError as exc:
         raise SnapshotError(path, f"cannot read ({exc.strerror or exc})") from None

@@ -50,6 +50,7 @@ from driftdb.index.keycodec import (
 from driftdb.model.events import Event, EventType, Key
 from driftdb.model.merge_patch import merge_patch
 from driftdb.retention import Horizon
+from driftdb.storage.safe_path import check_index_files
 
 # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests;
 # 5: numbers as doubles only, lists and objects as JSON text
@@ -144,8 +145,11 @@ class TableIndex:
         self.directory = directory
         self.columns = columns
         self.readonly = readonly
+        # LMDB opens data.mdb and lock.mdb itself (readers write lock.mdb too): only when they
+        # are regular files or absent, never through a link or into a FIFO.
+        check_index_files(directory)
         if not readonly:
-            os.makedirs(directory, exist_ok=True)
+            os.makedirs(directory, mode=0o700, exist_ok=True)
         self.env = lmdb.open(
             directory,
             max_dbs=8 + 2 * len(columns),
@@ -156,6 +160,7 @@ class TableIndex:
             readahead=False,
             max_readers=256,
             lock=True,
+            mode=0o600,
         )
         # A data.mdb cut shorter than its own last page would fault (SIGBUS) on the first read
         # of a missing page: refuse it here, and the caller rebuilds from the log.

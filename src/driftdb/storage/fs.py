@@ -10,15 +10,28 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+from driftdb.storage import safe_path
+
+# Owner-only, whatever the umask (as PostgreSQL does with its data directory): a database may
+# hold secrets. Modes of existing files are left as a user set them (to share deliberately).
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
 
 class FileLayer:
-    """The real operating system. Subclass and override to inject faults."""
+    """The real operating system. Subclass and override to inject faults.
+
+    Nothing is opened through a link: a link, FIFO or device where a file should be is an
+    UnsafeFileError naming it (see `safe_path`)."""
 
     def open_append(self, path: str, create: bool) -> int:
         flags = os.O_WRONLY | os.O_APPEND
         if create:
             flags |= os.O_CREAT | os.O_EXCL
-        return os.open(path, flags, 0o644)
+        fd = safe_path.open_fd(path, flags, FILE_MODE)
+        if create:
+            os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away, never added: exact
+        return fd
 
     def write(self, fd: int, data: bytes) -> None:
         view = memoryview(data)
@@ -43,7 +56,7 @@ class FileLayer:
         os.replace(src, dst)
 
     def truncate(self, path: str, size_bytes: int) -> None:
-        fd = os.open(path, os.O_WRONLY)
+        fd = safe_path.open_fd(path, os.O_WRONLY)
         try:
             os.ftruncate(fd, size_bytes)
             os.fsync(fd)
@@ -51,7 +64,12 @@ class FileLayer:
             os.close(fd)
 
     def makedirs(self, path: str) -> None:
-        os.makedirs(path, exist_ok=True)
+        try:
+            os.mkdir(path, DIR_MODE)
+        except FileExistsError:
+            safe_path.check_dir(path)
+            return
+        os.chmod(path, DIR_MODE)
 
     def remove(self, path: str) -> None:
         os.remove(path)
@@ -100,6 +118,7 @@ def make_dirs_durably(path: str) -> None:
     """Create `path` and its missing parents, fsyncing each parent that got a new entry."""
     missing: list[str] = []
     current = os.path.abspath(path)
+    safe_path.check_dir(current)  # the directory itself is never a link (its parents may be)
     while not os.path.isdir(current):
         missing.append(current)
         current = os.path.dirname(current)

@@ -27,18 +27,24 @@ import contextlib
 import itertools
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from driftdb.errors import CorruptionError
-from driftdb.storage import fs
+from driftdb.storage import fs, safe_path
 from driftdb.storage.frame import segment_header
 from driftdb.storage.segment import segment_path
 
 MANIFEST_NAME = "COMPACTING"
 TEMP_SUFFIX = ".rewrite.tmp"
 MANIFEST_FORMAT = 1
+# The only files a manifest may name, relative to the table directory: what `Rewrite` stages
+# (segments by `stage_segment`, snapshots and bases by `stage_file`) and removes. A temp name is
+# its final name + TEMP_SUFFIX. Anything else (absolute, "..", another name) is not DriftDB's.
+MANIFEST_FILE = re.compile(r"(segments/\d{8}\.seg|snapshots/\d{1,20}(\.base)?\.snap)\Z")
+MAX_ENTRY_CHARS = 120
 WRITE_SLICE_BYTES = 1 << 20
 
 
@@ -134,7 +140,7 @@ def read_manifest(table_dir: str) -> dict[str, Any] | None:
     but cannot be read (it was written atomically, so that is damage, not a torn write)."""
     path = os.path.join(table_dir, MANIFEST_NAME)
     try:
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             raw: Any = json.loads(handle.read())
     except FileNotFoundError:
         return None
@@ -147,7 +153,51 @@ def read_manifest(table_dir: str) -> dict[str, Any] | None:
         or not isinstance(raw.get("remove"), list)
     ):
         raise CorruptionError(path, None, "malformed maintenance manifest")
+    check_manifest(table_dir, raw)
     return raw
+
+
+def check_manifest(table_dir: str, manifest: dict[str, Any]) -> None:
+    """Raise CorruptionError (naming the manifest and the entry) unless every entry names a
+    file DriftDB itself writes in this table, as a regular file or absent: a manifest is obeyed
+    on every writer open and by repair, so a crafted one must never move or delete anything."""
+    path = os.path.join(table_dir, MANIFEST_NAME)
+
+    def refuse(entry: object, why: str) -> CorruptionError:
+        text = repr(entry)
+        if len(text) > MAX_ENTRY_CHARS:
+            text = text[:MAX_ENTRY_CHARS] + "..."
+        return CorruptionError(
+            path,
+            None,
+            f"maintenance manifest entry {text} {why}; it was not written by DriftDB and is "
+            "left alone (nothing was renamed or removed)",
+            "neither a writer nor doctor --repair will carry it out: check it, then remove it",
+        )
+
+    def own(entry: object) -> str:
+        if not isinstance(entry, str) or not MANIFEST_FILE.match(entry):
+            raise refuse(entry, "is not a segment or snapshot of this table")
+        reason = safe_path.problem(os.path.join(table_dir, entry), want_dir=False)
+        if reason is not None:
+            raise refuse(entry, reason)
+        return entry
+
+    for item in manifest["install"]:
+        if not isinstance(item, dict):
+            raise refuse(item, "is not an install entry")
+        final = own(item.get("final"))
+        temp = item.get("temp")
+        if temp != final + TEMP_SUFFIX:
+            raise refuse(temp, f"is not the staged name of {final!r}")
+        reason = safe_path.problem(os.path.join(table_dir, temp), want_dir=False)
+        if reason is not None:
+            raise refuse(temp, reason)
+        size = item.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise refuse(item, "has no valid size")
+    for entry in manifest["remove"]:
+        own(entry)
 
 
 def apply_manifest(table_dir: str, manifest: dict[str, Any] | None) -> None:

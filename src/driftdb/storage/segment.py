@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from driftdb.storage import fs
+from driftdb.storage import fs, safe_path
 from driftdb.storage.frame import (
     HEADER_SIZE,
     MAX_FRAME_BYTES,
@@ -282,7 +282,7 @@ def scan_segment(
     """Scan one segment file from `start` (default: just after its header), reading only the
     bytes from `start` on, so catching up a long segment's tail stays cheap."""
     path = segment_path(directory, segment)
-    with open(path, "rb") as handle:
+    with safe_path.open_read(path) as handle:
         header = handle.read(HEADER_SIZE)
         reason = check_segment_header(header)
         if reason is not None:
@@ -300,7 +300,7 @@ def scan_segment(
 def read_frame(directory: str, segment: int, offset: int) -> FrameBody | str:
     """Read one frame by location (a key directory entry); a reason string if it is bad."""
     path = segment_path(directory, segment)
-    with open(path, "rb") as handle:
+    with safe_path.open_read(path) as handle:
         handle.seek(offset)
         prefix = handle.read(PREFIX_SIZE)
         if len(prefix) < PREFIX_SIZE:
@@ -326,7 +326,9 @@ class FrameReader:
     def read(self, segment: int, offset: int) -> FrameBody | str:
         fd = self._fds.get(segment)
         if fd is None:
-            fd = self._fds[segment] = os.open(segment_path(self.directory, segment), os.O_RDONLY)
+            fd = self._fds[segment] = safe_path.open_fd(
+                segment_path(self.directory, segment), os.O_RDONLY
+            )
         data = os.pread(fd, self.GUESS_BYTES, offset)
         if len(data) < PREFIX_SIZE:
             return "frame beyond end of segment"

@@ -257,6 +257,10 @@ class Database:
         if not self.readonly:
             try:
                 table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+                if table.index.rebuilt_reason is not None:
+                    self.notes.append(
+                        f'table "{name}": {table.index.rebuilt_reason}; rebuilt from the log'
+                    )
             except UnsafeFileError:
                 raise  # a link or special file: never removed or rebuilt over, only reported
             except Exception as exc:  # lmdb.Error and friends: a damaged index file
@@ -317,7 +321,14 @@ class Database:
                 shutil.rmtree(directory, ignore_errors=True)
             raise DriftIOError(f"CREATE TABLE {name} failed ({exc}); nothing was created") from exc
         table = Table(self, schema, directory)
-        table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+        try:
+            table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+        except OSError as exc:
+            self._failed = f"{type(exc).__name__}: {exc}"
+            raise DriftIOError(
+                f"CREATE TABLE {name}: the table was created but creating its index failed "
+                f"({exc}); the writer is stopped: reopen the database (it builds the index)"
+            ) from exc
         table.appender = SegmentAppender(table.segments_dir, schema.option("segment_size_bytes"))
         self._tables[name] = table
         return table
@@ -345,6 +356,8 @@ class Database:
             raise DriftError("the database is closed")
         deadline = time.monotonic() + READ_RETRY_S
         failures = 0
+        if table.index is not None and table.index.damaged:
+            self._replace_damaged_index(table)
         while True:
             before = rewrite.stamp(table.directory) if self.readonly else None
             reader = table.index.read() if table.index is not None else None
@@ -374,6 +387,27 @@ class Database:
                     f'table "{table.name}" is being rewritten by maintenance; try again'
                 )
             time.sleep(0.02)
+
+    def _replace_damaged_index(self, table: Table) -> None:
+        """An index entry failed its checksum: the writer rebuilds the index from the log (in
+        one transaction, as on open); a reader stops using it and reads the log."""
+        assert table.index is not None
+        if self.readonly:
+            table.index.close()
+            table.index = None
+            return
+        with self._mutex:
+            base_info = table.base_info()
+            horizon = base_info.horizon if base_info is not None else None
+            base = (horizon, table.base_rows()) if horizon is not None else None
+            tail = read_tail(table.segments_dir, None)
+            if tail.problem is not None and not tail.problem.torn:
+                raise CorruptionError(tail.problem.path, tail.problem.offset, tail.problem.reason)
+            table.index.rebuild(tail.located, table.primary_key, base)
+        warnings.warn(
+            DriftWarning(f'table "{table.name}": a damaged index entry; rebuilt from the log'),
+            stacklevel=4,
+        )
 
     def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool:
         """No rewrite of the table's files overlapped a read that began at `before`."""

@@ -6,8 +6,10 @@ patch and audit meta are gone; the batch mark stays so recovery still sees whole
 The key then never appears in any query at any seq; `history(key)` lists the redacted events
 (type, seq, time, the "purged" entry) with no data and no row.
 
-What a purge does not do: scrub freed blocks of the file system, or free pages of the LMDB
-index file that the rebuilt index no longer uses (they are reused, not zeroed).
+The index is then rewritten as a compacted copy (LMDB keeps old values in free pages), and
+copies an earlier repair left in `quarantine/` that hold the key or one of its values are
+removed, so no byte of the purged values is left in the database directory. What a purge
+cannot do: scrub freed blocks of the file system beneath the files it replaced.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from driftdb.errors import CorruptionError, KeyNotFoundError
 from driftdb.index.store import NO_SEGMENT
 from driftdb.model.events import Event, Key, pack_payload
 from driftdb.snapshot import SnapshotError, encode_snapshot, read_snapshot
+from driftdb.storage import fs
 from driftdb.storage.frame import encode_frame
 from driftdb.storage.rewrite import Rewrite
 from driftdb.storage.segment import list_segments
@@ -90,6 +93,7 @@ def purge(table: Table, key: Key, reason: str | None) -> PurgeReport:
         assert index is not None
         with index.read() as reader:
             versions = reader.versions(key)
+        secrets = _secrets(key, [v.row for v in versions if v.row is not None])
         if not versions:
             raise KeyNotFoundError(f'PURGE: table "{table.name}" has no history for key {key!r}')
         purged: dict[str, object] = {"unix_ms": table.db.clock.now()}
@@ -152,6 +156,8 @@ def purge(table: Table, key: Key, reason: str | None) -> PurgeReport:
         index.purge_key(key, moved, covered_end)
         index.sync()
         rewrite.finish()
+        index.rewrite_compacted()
+        _scrub_quarantine(table, secrets)
     return PurgeReport(
         table.name,
         key,
@@ -160,3 +166,46 @@ def purge(table: Table, key: Key, reason: str | None) -> PurgeReport:
         snapshots_rewritten,
         time.monotonic() - started,
     )
+
+
+def _secrets(key: Key, rows: list[dict[str, object]]) -> set[bytes]:
+    """The byte strings a leftover copy of the key's data would contain: the key and every
+    string value of four bytes or more in its row images (a patch's values are in the row
+    after it). Values the key shares with other keys are included: for a copy in quarantine,
+    erasure wins over keeping evidence."""
+    found: set[bytes] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            if len(value.encode("utf-8", "surrogatepass")) >= 4:
+                found.add(value.encode("utf-8", "surrogatepass"))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(key)
+    for row in rows:
+        walk(row)
+    return found
+
+
+def _scrub_quarantine(table: Table, secrets: set[bytes]) -> None:
+    """Remove the quarantined copies (damaged frames, an old index) that hold the key or one
+    of its values: a purge erases every copy, evidence included."""
+    directory = os.path.join(table.directory, "quarantine")
+    if not secrets or not os.path.isdir(directory):
+        return
+    doomed = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if any(secret in data for secret in secrets):
+            doomed.append(path)
+    if doomed:
+        fs.remove_durably(doomed)

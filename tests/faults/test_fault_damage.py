@@ -72,10 +72,6 @@ def test_damaged_file_is_detected_or_recovered_never_answered_wrong(
         )
         check = judge_in_child if kind == "index" else judge
         j = check(pristine, trial, rel, offset, what)
-        if kind == "index" and j.outcome in ("wrong", "leaked"):
-            # LMDB pages carry no checksum: a flipped bit in a stored row is answered as is
-            # (or fails to decode). Known bug, strict-xfail tests below; counted, not failed.
-            j.outcome, j.problems = f"known bug: {j.outcome}", []
         if j.outcome in ("refused", "latent") and kind == "segment" and HAS_DOCTOR:
             j.repaired = judge_repair(pristine, trial, rel, offset, what)
         judgements.append(j)
@@ -108,14 +104,6 @@ def _damage_stored_value(db_path: Path, old: bytes, new: bytes) -> int:
     return hits
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the index (LMDB) has no checksum and open does not check it against the log: "
-    "one changed byte in a row image stored in tables/<t>/indexes/data.mdb is returned by "
-    "get/select as the row, silently wrong (found by random bit flips at "
-    "DRIFTDB_DAMAGE_TRIALS=250). Needs a checksum per stored row/entry (or per page) that a "
-    "read verifies, falling back to the frames and flagging the index for rebuild.",
-)
 def test_a_changed_byte_in_an_indexed_row_is_never_answered(tmp_path: Path) -> None:
     path = tmp_path / "db"
     with driftdb.open(path, create=True) as db:
@@ -129,12 +117,6 @@ def test_a_changed_byte_in_an_indexed_row_is_never_answered(tmp_path: Path) -> N
     assert row == {"id": 1, "note": "balance-0000100"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a byte in data.mdb that makes a stored string invalid UTF-8 escapes reads "
-    "as a bare UnicodeDecodeError (from msgpack), not a CorruptionError naming the index; "
-    "the CLI reports it as an internal error",
-)
 def test_an_undecodable_index_entry_is_a_corruption_error(tmp_path: Path) -> None:
     path = tmp_path / "db"
     with driftdb.open(path, create=True) as db:

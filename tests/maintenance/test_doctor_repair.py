@@ -208,16 +208,23 @@ def test_full_check_finds_an_index_that_disagrees_with_the_log(db_path: Path) ->
     import lmdb
     import msgpack
 
+    from driftdb.index import store
+
     build(db_path)
     good = rows(db_path)
-    env = lmdb.open(str(db_path / "tables/orders/indexes"), max_dbs=16)
+    index_dir = str(db_path / "tables/orders/indexes")
+    env = lmdb.open(index_dir, max_dbs=16)
     keys = env.open_db(b"keys")
     with env.begin(write=True) as txn:
         cursor = txn.cursor(db=keys)
         cursor.last()
-        value = cursor.value()[:21] + msgpack.packb({"id": "forged"})  # head, then the row
-        txn.put(cursor.key(), value, db=keys)
+        # A forgery that passes every cheap check: head, a different row, a valid checksum,
+        # and a sync mark at its transaction. Only the full comparison with the log finds it.
+        value = cursor.value()[:21] + msgpack.packb({"id": "forged"})
+        txn.put(cursor.key(), store._seal(cursor.key(), value), db=keys)
+    txn_id = env.info()["last_txnid"]
     env.close()
+    store._write_mark(index_dir, store.SyncMark(txn_id, True, store.boot_id()))
     report = doctor.check(db_path, full=True)
     assert any("disagree with a replay" in f.message for f in report.errors())
     assert doctor.repair(db_path).ok

@@ -1,6 +1,6 @@
 """A table's read-path indexes in one LMDB environment (`tables/<t>/indexes/`).
 
-Sub-databases:
+Sub-databases (every stored value below ends with 4 more bytes, see "Checksums"):
 - `keys`  key directory: enc(pk) + u64(seq) -> u8 type, u64 unix_ms, u32 segment, u64 offset
           (little-endian, fixed width), then msgpack(row after event) (nothing if deleted)
           (a full row image per version: a point read at any seq is one B+tree seek, and no read
@@ -13,29 +13,49 @@ Sub-databases:
           for each run of versions in which the row held that value; open runs have
           valid_to = 2**64-1. Ordering by valid_to lets `value = v AS OF S` start its scan at
           valid_to > S, so runs that ended before S (other rows' older versions) cost nothing.
-- `meta`  b"covered" -> {seq, segment, offset, unix_ms, live}: the log position these entries
-          cover, committed in the same transaction as the entries themselves; b"horizon" ->
-          the retention horizon (a copy of the base snapshot's header, see retention.py).
+- `cnt:<column>` value counts: enc(value) + u64(seq) -> u64 live rows holding it after seq.
+- `meta`  b"covered" -> {seq, segment, offset, unix_ms, live, format}: the log position these
+          entries cover, committed in the same transaction as the entries themselves;
+          b"horizon" -> the retention horizon (a copy of the base snapshot's header, see
+          retention.py); b"generation"; b"counts" (present while the value counts are exact).
+
+Checksums: every entry, in every sub-database, is stored as value + u32 CRC-32 (zlib, IEEE)
+over key and value, and every read checks it (`_SealedTxn` is the only way in or out). CRC-32
+rather than a keyed or cryptographic hash: the threat is a flipped bit or a stale byte, not an
+adversary; CRC-32 detects every burst of up to 32 bits and every 1-3 bit error in entries of
+this size, costs about a microsecond per row image in C, and is the checksum the log's frames
+already use. A mismatch (or an entry that does not decode) is a CorruptionError naming the
+table and the key; the index is flagged, the writer rebuilds it from the log before its next
+read, and a reader answers from the log instead.
 
 After retention, every key live at the horizon H has a synthetic version at seq H with
 segment 0 (no frame: its row comes from the base snapshot), `seqs` has an entry for H and
 `time` one for the base's time, so reads at or after H need nothing that was discarded.
 
-LMDB commits are not fsynced (sync=False): the log is the source of truth and the indexes are
-caught up from it on open, so durability of a write never waits for the index.
-"""
+Durability: LMDB commits are not fsynced (sync=False): the log is the source of truth and the
+indexes are caught up from it on open, so durability of a write never waits for the index.
+What makes that safe under power loss (not only process kills) is the `synced` mark beside
+data.mdb: see `TableIndex`."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import os
+import shutil
 import struct
-from collections.abc import Iterator
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import lmdb
 import msgpack
 
+from driftdb.errors import CorruptionError
 from driftdb.index.keycodec import (
     MAX_U64,
     decode_key,
@@ -50,11 +70,12 @@ from driftdb.index.keycodec import (
 from driftdb.model.events import Event, EventType, Key
 from driftdb.model.merge_patch import merge_patch
 from driftdb.retention import Horizon
+from driftdb.storage import fs
 from driftdb.storage.safe_path import check_index_files
 
 # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests;
-# 5: numbers as doubles only, lists and objects as JSON text
-INDEX_FORMAT = 6
+# 5: numbers as doubles only, lists and objects as JSON text; 6: no checksums, no sync mark
+INDEX_FORMAT = 7
 NO_SEGMENT = 0  # the segment number of a synthetic (base snapshot) version: no frame
 _PAST_ALL = b"\xff" * 9
 
@@ -72,8 +93,9 @@ def _version_value(
     return _VERSION.pack(kind, unix_ms, segment, offset) + (b"" if row is None else _pack(row))
 
 
-def _version_row(value: bytes) -> dict[str, Any] | None:
-    return _unpack(value[_VERSION.size :]) if len(value) > _VERSION.size else None
+def _version_row(value: bytes, key: bytes = b"") -> dict[str, Any] | None:
+    """The row image of an (unsealed) version value."""
+    return _unpack(value[_VERSION.size :], "keys", key) if len(value) > _VERSION.size else None
 
 
 def _seq_value(unix_ms: int, live: int, segment: int, offset: int, pk: bytes) -> bytes:
@@ -86,12 +108,119 @@ def _relocate(value: bytes, at: int, segment: int, offset: int) -> bytes:
     return bytes(out)
 
 
+_CRC = struct.Struct("<I")
+
+
+def _seal(key: bytes, value: bytes) -> bytes:
+    """The stored form of an entry: its value, then CRC-32 of key and value (4 bytes)."""
+    return value + _CRC.pack(zlib.crc32(value, zlib.crc32(key)))
+
+
+class EntryDamaged(Exception):
+    """An index entry that fails its checksum or does not decode (reported by the public
+    methods as a CorruptionError naming the table and the key)."""
+
+    def __init__(self, db: str, key: bytes, why: str) -> None:
+        super().__init__(why)
+        self.db, self.key, self.why = db, bytes(key), why
+
+
+def _unseal(db: str, key: bytes, stored: bytes) -> bytes:
+    """The value of a stored entry, after checking its CRC-32 over key and value."""
+    if len(stored) < _CRC.size:
+        raise EntryDamaged(db, key, "is shorter than its checksum")
+    value = stored[: -_CRC.size]
+    if _CRC.unpack_from(stored, len(stored) - _CRC.size)[0] != zlib.crc32(value, zlib.crc32(key)):
+        raise EntryDamaged(db, key, "fails its checksum")
+    return bytes(value)
+
+
+class _SealedTxn:
+    """An LMDB transaction whose puts seal every value and whose reads check it, so no code
+    path can store or read an entry without its checksum."""
+
+    __slots__ = ("names", "txn")
+
+    def __init__(self, txn: Any, names: dict[int, str]) -> None:
+        self.txn = txn
+        self.names = names
+
+    def get(self, key: bytes, db: Any) -> bytes | None:
+        stored = self.txn.get(key, db=db)
+        return None if stored is None else _unseal(self.names[id(db)], key, stored)
+
+    def put(self, key: bytes, value: bytes, db: Any) -> None:
+        self.txn.put(key, _seal(key, value), db=db)
+
+    def delete(self, key: bytes, db: Any) -> bool:
+        return bool(self.txn.delete(key, db=db))
+
+    def cursor(self, db: Any) -> _SealedCursor:
+        return _SealedCursor(self.txn.cursor(db=db), self.names[id(db)])
+
+    def drop(self, db: Any, delete: bool = False) -> None:
+        self.txn.drop(db, delete=delete)
+
+    def stat(self, db: Any) -> dict[str, int]:
+        return dict(self.txn.stat(db))
+
+    def abort(self) -> None:
+        self.txn.abort()
+
+
+class _SealedCursor:
+    __slots__ = ("cursor", "name")
+
+    def __init__(self, cursor: Any, name: str) -> None:
+        self.cursor = cursor
+        self.name = name
+
+    def set_range(self, key: bytes) -> bool:
+        return bool(self.cursor.set_range(key))
+
+    def first(self) -> bool:
+        return bool(self.cursor.first())
+
+    def last(self) -> bool:
+        return bool(self.cursor.last())
+
+    def next(self) -> bool:
+        return bool(self.cursor.next())
+
+    def prev(self) -> bool:
+        return bool(self.cursor.prev())
+
+    def key(self) -> bytes:
+        return bytes(self.cursor.key())
+
+    def value(self) -> bytes:
+        key = self.cursor.key()
+        return _unseal(self.name, key, self.cursor.value())
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.cursor.put(key, _seal(key, value))
+
+    def iternext(self, keys: bool = True, values: bool = True) -> Iterator[Any]:
+        for key, stored in self.cursor.iternext(keys=True, values=True):
+            value = _unseal(self.name, key, stored)  # a key with a flipped byte fails too
+            if keys and values:
+                yield key, value
+            else:
+                yield key if keys else value
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        return self.iternext(keys=True, values=True)
+
+
 def _pack(value: Any) -> bytes:
     return bytes(msgpack.packb(value, use_bin_type=True))
 
 
-def _unpack(data: bytes) -> Any:
-    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+def _unpack(data: bytes, db: str = "meta", key: bytes = b"") -> Any:
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except (ValueError, TypeError) as exc:  # UnicodeDecodeError, ExtraData, FormatError...
+        raise EntryDamaged(db, key, f"does not decode ({exc})") from None
 
 
 def resolve(row: dict[str, Any], column: str) -> Any:
@@ -138,23 +267,216 @@ class Located:
     end_offset: int
 
 
-class TableIndex:
-    """The LMDB environment of one table. Open read-write only in the writer process."""
+# -- open environments, map size, and the durable marker ------------------------------------
 
-    def __init__(self, directory: str, columns: tuple[str, ...], readonly: bool) -> None:
+MAX_OPEN_ENVS = 256  # per process: each open environment holds 3 descriptors and 2 mappings
+FIRST_MAP_BYTES = 8 << 20
+SYNC_MARK_NAME = "synced"  # beside data.mdb: the last transaction known durable
+_MARK = struct.Struct("<8sQB16sI")  # magic, txn id, clean (1) or dirty (0), boot id, crc32
+_MARK_MAGIC = b"DRIFTIDX"
+_open_envs: OrderedDict[TableIndex, None] = OrderedDict()  # least recently used first
+_open_lock = threading.RLock()
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def boot_id() -> bytes:
+    """This boot of the machine (16 bytes): the page cache survives a process kill but not a
+    power cut, so unsynced LMDB pages are trustworthy exactly within the boot that wrote them.
+    `DRIFTDB_BOOT_ID` overrides it (tests simulate a reboot); without /proc it is unknown
+    (all zeros) and every unsynced index is rebuilt after a crash."""
+    forced = os.environ.get("DRIFTDB_BOOT_ID")
+    if forced is not None:
+        return zlib.crc32(forced.encode()).to_bytes(4, "little") * 4
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as handle:
+            text = handle.read().strip().replace(b"-", b"")
+        return bytes.fromhex(text.decode())[:16].ljust(16, b"\0")
+    except (OSError, ValueError):
+        return bytes(16)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncMark:
+    txn_id: int
+    clean: bool
+    boot: bytes
+
+
+def read_mark(directory: str) -> SyncMark | None:
+    try:
+        with open(os.path.join(directory, SYNC_MARK_NAME), "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    if len(data) != _MARK.size:
+        return None
+    magic, txn_id, clean, boot, crc = _MARK.unpack(data)
+    if magic != _MARK_MAGIC or crc != zlib.crc32(data[:-4]):
+        return None
+    return SyncMark(txn_id, bool(clean), boot)
+
+
+def _write_mark(directory: str, mark: SyncMark) -> None:
+    body = _MARK.pack(_MARK_MAGIC, mark.txn_id, int(mark.clean), mark.boot, 0)[:-4]
+    fs.write_file_atomically(
+        os.path.join(directory, SYNC_MARK_NAME), body + _CRC.pack(zlib.crc32(body))
+    )
+
+
+def _evict_idle(keep: int) -> None:
+    """Close least recently used environments with no open reader until `keep` are open."""
+    for index in list(_open_envs):
+        if len(_open_envs) <= keep:
+            return
+        if index._readers == 0:
+            # Not this caller's index: a failed sync only leaves its mark dirty (the next
+            # open after a reboot rebuilds it), and must not fail an unrelated open.
+            with contextlib.suppress(Exception):
+                index._release()
+
+
+def _reports(method: _F) -> _F:
+    """Turn a damaged entry met by `method` into a CorruptionError naming the table and the
+    key, and flag the index so that the writer rebuilds it (and a reader reads the log)."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(self, *args, **kwargs)
+            except EntryDamaged as exc:
+                raise _corruption(self, exc) from None
+
+        return cast(_F, generator)
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except EntryDamaged as exc:
+            raise _corruption(self, exc) from None
+
+    return cast(_F, call)
+
+
+def _corruption(owner: Any, exc: EntryDamaged) -> CorruptionError:
+    index: TableIndex = owner.index if isinstance(owner, IndexReader) else owner
+    index.damaged = True
+    return CorruptionError(
+        os.path.join("tables", index.table, "indexes", "data.mdb"),
+        None,
+        f'an entry of table "{index.table}" ({index.describe(exc.db, exc.key)}) {exc.why}: '
+        "the index is not used until it is rebuilt from the log (the writer rebuilds it "
+        "on its next read or open)",
+    )
+
+
+class TableIndex:
+    """The LMDB environment of one table. Open read-write only in the writer process.
+
+    Why there is no limit on tables (the choice, among one environment per database, a
+    growing map, or bounded open environments: this takes the last two, as they keep the
+    per-table layout and its one-transaction rebuilds):
+    - the map starts at FIRST_MAP_BYTES (not 1 TiB of address space per table) and doubles
+      when the data fills half of it; LMDB allows that only when this process has no
+      transaction on the environment, so it is done before a write transaction starts, never
+      under a reader (a reader that finds the map grown by the writer remaps the same way);
+    - at most MAX_OPEN_ENVS environments are open in a process: the least recently used one
+      with no open reader is closed (synced, marked clean) and reopened on its next use, so
+      descriptors and mappings stay bounded however many tables and databases are open.
+
+    Durability under power loss: commits are not fsynced (sync=False, metasync=False; the log
+    is the truth). The `synced` file beside data.mdb (CRC-checked, replaced atomically)
+    records the last transaction known durable and whether the environment was written after
+    it: marked dirty (with the boot id) before the first write of a session, clean after
+    `sync()` (on close, rebuild, purge, compaction). On open the environment is trusted when
+    it is clean at the marked transaction, or dirty within the same boot (a killed process
+    leaves its pages in the page cache). Otherwise (a power cut, a reboot after a crash, a
+    data.mdb restored or copied in) its pages may mix before and after: the writer deletes
+    it and rebuilds from the log (`rebuilt_reason` says why), a reader does not use it.
+    """
+
+    def __init__(
+        self, directory: str, columns: tuple[str, ...], readonly: bool, table: str | None = None
+    ) -> None:
         self.directory = directory
         self.columns = columns
         self.readonly = readonly
-        # LMDB opens data.mdb and lock.mdb itself (readers write lock.mdb too): only when they
-        # are regular files or absent, never through a link or into a FIFO.
-        check_index_files(directory)
+        self.table = table or os.path.basename(os.path.dirname(os.path.abspath(directory)))
+        self.damaged = False  # an entry failed its checksum: rebuild before trusting it again
+        self.rebuilt_reason: str | None = None  # the files were discarded on open (untrusted)
+        self._env: Any = None
+        self._readers = 0
+        self._marked_dirty = False
+        self._compact_pending = False  # a purge's rewrite waits for the readers to close
+        self._page_bytes = 4096
+        self.names: dict[int, str] = {}
         if not readonly:
             os.makedirs(directory, mode=0o700, exist_ok=True)
-        self.env = lmdb.open(
-            directory,
-            max_dbs=8 + 2 * len(columns),
-            map_size=1 << 40,
-            readonly=readonly,
+        self._open(first=True)
+
+    # -- the environment -------------------------------------------------------------------
+
+    @property
+    def env(self) -> Any:
+        if self._env is None:
+            self._open(first=False)
+        else:
+            with _open_lock:
+                _open_envs.move_to_end(self)
+        return self._env
+
+    def _open(self, first: bool) -> None:
+        with _open_lock:
+            _evict_idle(MAX_OPEN_ENVS - 1)
+            data_path = os.path.join(self.directory, "data.mdb")
+            fresh = not os.path.exists(data_path)
+            env = self._open_env()
+            if not fresh:
+                why = self._distrust(env)
+                if why is not None and first and not self.readonly:
+                    env.close()
+                    for name in ("data.mdb", "lock.mdb"):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.remove(os.path.join(self.directory, name))
+                    self.rebuilt_reason = why
+                    fresh = True
+                    env = self._open_env()
+                elif why is not None:
+                    env.close()
+                    raise CorruptionError(
+                        os.path.join("tables", self.table, "indexes", "data.mdb"), None, why
+                    )
+            self._env = env
+            self._page_bytes = int(env.stat()["psize"])
+            create = not self.readonly
+            self.keys = env.open_db(b"keys", create=create)
+            self.seqs = env.open_db(b"seqs", create=create)
+            self.time = env.open_db(b"time", create=create)
+            self.meta = env.open_db(b"meta", create=create)
+            self.ix = {c: env.open_db(f"ix:{c}".encode(), create=create) for c in self.columns}
+            self.cnt = {c: env.open_db(f"cnt:{c}".encode(), create=create) for c in self.columns}
+            self.names = {id(self.keys): "keys", id(self.seqs): "seqs", id(self.time): "time"}
+            self.names[id(self.meta)] = "meta"
+            for c in self.columns:
+                self.names[id(self.ix[c])] = f"ix:{c}"
+                self.names[id(self.cnt[c])] = f"cnt:{c}"
+            _open_envs[self] = None
+            if fresh and not self.readonly:
+                with env.begin(write=True) as txn:
+                    _SealedTxn(txn, self.names).put(b"counts", b"1", db=self.meta)
+                self.sync(force=True)
+
+    def _open_env(self) -> Any:
+        # LMDB opens data.mdb and lock.mdb itself (readers write lock.mdb too): only when they
+        # are regular files or absent, never through a link or into a FIFO. Checked at every
+        # open, reopens after an idle environment was closed included.
+        check_index_files(self.directory)
+        env = lmdb.open(
+            self.directory,
+            max_dbs=8 + 2 * len(self.columns),
+            map_size=FIRST_MAP_BYTES,
+            readonly=self.readonly,
             sync=False,
             metasync=False,
             readahead=False,
@@ -164,38 +486,157 @@ class TableIndex:
         )
         # A data.mdb cut shorter than its own last page would fault (SIGBUS) on the first read
         # of a missing page: refuse it here, and the caller rebuilds from the log.
-        data_path = os.path.join(directory, "data.mdb")
-        needed = (self.env.info()["last_pgno"] + 1) * self.env.stat()["psize"]
+        data_path = os.path.join(self.directory, "data.mdb")
+        needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
         if os.path.getsize(data_path) < needed:
-            self.env.close()
+            env.close()
             raise lmdb.CorruptedError(f"{data_path} is shorter than its last page")
-        create = not readonly
-        self.keys = self.env.open_db(b"keys", create=create)
-        self.seqs = self.env.open_db(b"seqs", create=create)
-        self.time = self.env.open_db(b"time", create=create)
-        self.meta = self.env.open_db(b"meta", create=create)
-        self.ix = {c: self.env.open_db(f"ix:{c}".encode(), create=create) for c in columns}
-        self.cnt = {c: self.env.open_db(f"cnt:{c}".encode(), create=create) for c in columns}
-        if not readonly:
-            with self.env.begin(write=True) as txn:
-                if txn.get(b"covered", db=self.meta) is None:
-                    txn.put(b"counts", b"1", db=self.meta)  # empty: counts trivially exact
+        return env
+
+    def _distrust(self, env: Any) -> str | None:
+        """Why the environment's pages may not all be from one durable state (None: trust)."""
+        mark = read_mark(self.directory)
+        txn_id = int(env.info()["last_txnid"])
+        if mark is None:
+            return "the index has no valid sync mark (an older format, or a copied file)"
+        if mark.clean and mark.txn_id == txn_id:
+            return None
+        if not mark.clean and mark.boot == boot_id():
+            self._marked_dirty = True  # the next sync marks it clean
+            return None  # written in this boot: the page cache holds every page
+        if mark.clean:
+            return (
+                f"data.mdb is at transaction {txn_id} but was synced at {mark.txn_id} "
+                "(a file restored or copied in)"
+            )
+        return "the index was written after its last sync and the machine restarted since"
+
+    def _release(self) -> None:
+        """Close the environment (it reopens on next use); a writer's is synced first."""
+        if self._env is None:
+            return
+        try:
+            if not self.readonly:
+                self.sync()
+        finally:
+            self._env.close()
+            self._env = None
+            _open_envs.pop(self, None)
 
     def close(self) -> None:
-        if not self.readonly:
-            self.env.sync(True)
-        self.env.close()
+        """Close the environment, syncing it first. A failed sync loses nothing that was
+        acknowledged (the log is durable): it only leaves the mark dirty, so the index is
+        rebuilt if the machine restarts before the next clean close."""
+        with _open_lock, contextlib.suppress(OSError):
+            if self._compact_pending and self._readers == 0:
+                self.rewrite_compacted()
+            self._release()
 
-    def sync(self) -> None:
-        self.env.sync(True)
+    def sync(self, force: bool = False) -> None:
+        """Make every committed transaction durable and mark the environment clean (nothing
+        to do when the mark on disk is clean already, unless `force`)."""
+        env = self._env
+        if env is None or self.readonly or not (self._marked_dirty or force):
+            return
+        env.sync(True)
+        _write_mark(self.directory, SyncMark(int(env.info()["last_txnid"]), True, boot_id()))
+        self._marked_dirty = False
+
+    def rewrite_compacted(self) -> None:
+        """Replace data.mdb by a compacted copy of itself (LMDB's copy walks the live tree
+        only), so pages freed by earlier transactions, and whatever bytes they held, are
+        gone from the file: PURGE's erasure. Needs no open reader in this process.
+        1. copy to indexes/.compact/data.mdb (compact), fsync it;
+        2. mark the copy's transaction as the synced one, then rename it over data.mdb and
+           fsync the directory (a crash between the two leaves a mark that does not match:
+           the next writer rebuilds from the log, which holds no purged byte either);
+        3. reopen.
+        With a read open in this process the environment cannot be closed: the rewrite then
+        waits for `close()`."""
+        if self.readonly:
+            return
+        if self._readers:
+            self._compact_pending = True
+            return
+        self._compact_pending = False
+        staging = os.path.join(self.directory, ".compact")
+        shutil.rmtree(staging, ignore_errors=True)
+        os.makedirs(staging)
+        try:
+            self.env.copy(staging, compact=True)
+            copied = os.path.join(staging, "data.mdb")
+            fd = os.open(copied, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            probe = lmdb.open(staging, readonly=True, lock=False, max_dbs=8 + 2 * len(self.columns))
+            try:
+                txn_id = int(probe.info()["last_txnid"])
+            finally:
+                probe.close()
+            with _open_lock:
+                self._release()
+                _write_mark(self.directory, SyncMark(txn_id, True, boot_id()))
+                fs.layer().rename(copied, os.path.join(self.directory, "data.mdb"))
+                fs.layer().fsync_dir(self.directory)
+                self._open(first=False)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def read(self) -> IndexReader:
-        return IndexReader(self, self.env.begin(buffers=False))
+        env = self.env
+        try:
+            txn = env.begin(buffers=False)
+        except lmdb.MapResizedError:
+            env.set_mapsize(0)  # the writer grew the map: adopt its size (no txn is open here)
+            txn = env.begin(buffers=False)
+        self._readers += 1
+        return IndexReader(self, _SealedTxn(txn, self.names))
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+
+    def _write(self, body: Callable[[_SealedTxn], None]) -> None:
+        """Run `body` in one write transaction: mark the environment dirty first (durably,
+        once per session), grow the map first when it is half full, and again (then retry)
+        if the transaction fills it."""
+        env = self.env
+        if not self._marked_dirty:
+            _write_mark(self.directory, SyncMark(int(env.info()["last_txnid"]), False, boot_id()))
+            self._marked_dirty = True
+        for _attempt in range(40):
+            info = env.info()
+            used = (info["last_pgno"] + 1) * self._page_bytes
+            if used * 2 > info["map_size"] and self._readers == 0:
+                env.set_mapsize(max(info["map_size"], used) * 2)
+            try:
+                with env.begin(write=True) as txn:
+                    body(_SealedTxn(txn, self.names))
+                return
+            except lmdb.MapFullError:
+                if self._readers:
+                    raise
+                env.set_mapsize(env.info()["map_size"] * 2)
+        raise lmdb.MapFullError("the index map could not grow")
+
+    def describe(self, db: str, key: bytes) -> str:
+        """A damaged entry's place, in words: which structure and which key."""
+        try:
+            if db == "keys":
+                return f"key directory, key {decode_key(key[:-8])!r}"
+            if db == "seqs":
+                return f"seq {read_u64(key)}"
+            if db.startswith("ix:"):
+                length = encoded_length(key)
+                return f"index on {db[3:]}, key {decode_key(key, length + 8)!r}"
+        except (ValueError, IndexError, UnicodeDecodeError):
+            pass
+        return f"{db} entry {bytes(key)[:40].hex()}"
 
     def clear(self) -> None:
         """Drop every entry (before a rebuild from the log); the generation moves on."""
-        with self.env.begin(write=True) as txn:
-            self._drop_all(txn)
+        self._write(self._drop_all)
 
     def _drop_all(self, txn: Any) -> None:
         raw = txn.get(b"generation", db=self.meta)
@@ -215,18 +656,18 @@ class TableIndex:
     def generation(self) -> int:
         """A counter bumped whenever frame locations change (remap, rebuild, clear): a read
         that straddles a change sees two different values and retries."""
-        with self.env.begin() as txn:
-            raw = txn.get(b"generation", db=self.meta)
-        return int(_unpack(raw)) if raw is not None else 0
+        with self.read() as reader:
+            return int(reader.generation())
 
+    @_reports
     def apply(self, located: list[Located], primary_key: str) -> None:
         """Add events (in seq order, after what is covered) in one transaction with the new
         covered position, so a reader sees all of them or none."""
         if not located:
             return
-        with self.env.begin(write=True) as txn:
-            self._apply_in(txn, located, primary_key)
+        self._write(lambda txn: self._apply_in(txn, located, primary_key))
 
+    @_reports
     def rebuild(
         self,
         located: list[Located],
@@ -236,7 +677,8 @@ class TableIndex:
         """Replace every entry by those of `base` (the horizon and the rows of the base
         snapshot) followed by `located`, in ONE transaction: a reader sees the old index or
         the new one, never an empty or half-built one."""
-        with self.env.begin(write=True) as txn:
+
+        def body(txn: _SealedTxn) -> None:
             self._drop_all(txn)
             rows: dict[bytes, dict[str, Any]] = {}
             if base is not None:
@@ -244,13 +686,18 @@ class TableIndex:
                 rows = {encode_key(key): row for key, row in base[1]}
             self._apply_in(txn, located, primary_key, rows)
 
+        self._write(body)
+        self.damaged = False
+        self.sync(force=True)
+
+    @_reports
     def remap(self, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None) -> None:
         """Point the versions of the seqs in `moves` at their frames' new (segment, offset),
         in one transaction, after compaction moved the frames (the rows do not change).
         `covered_end` is the new end of the covered seq's frame when it moved."""
-        with self.env.begin(write=True) as txn:
-            self._remap_in(txn, moves, covered_end)
+        self._write(lambda txn: self._remap_in(txn, moves, covered_end))
 
+    @_reports
     def purge_key(
         self, key: Key, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None
     ) -> None:
@@ -259,12 +706,13 @@ class TableIndex:
         - every version of the key keeps its seq, type and time but no row; its synthetic
           base version (if any) goes, as the purged base snapshot no longer holds it;
         - its runs in the secondary indexes go;
-        - the live count after every seq at which the key was live drops by one."""
+        - the live count after every seq at which the key was live drops by one;
+        - the value counts of every value the key held are recounted from the runs that
+          remain (a value only the key held loses its count entries: no trace of it stays)."""
         pk = encode_key(key)
-        with self.env.begin(write=True) as txn:
-            # The value counts would need every seq since the key's first version adjusted:
-            # stop trusting them until the next rebuild (counts then come from index runs).
-            txn.delete(b"counts", db=self.meta)
+
+        def body(txn: _SealedTxn) -> None:
+            held: dict[str, set[bytes]] = {column: set() for column in self.ix}
             versions: list[Version] = []
             cursor = txn.cursor(db=self.keys)
             if cursor.set_range(pk):
@@ -283,6 +731,8 @@ class TableIndex:
                         else None
                     )
                     old = previous[column]
+                    if value is not None:
+                        held[column].add(value)
                     if value != old:
                         if old is not None:
                             txn.delete(old + u64(version.seq) + pk, db=db)
@@ -329,7 +779,12 @@ class TableIndex:
                     covered = _unpack(raw)
                     covered["live"] -= 1
                     txn.put(b"covered", _pack(covered), db=self.meta)
+            for column, values in held.items():
+                for value in values:
+                    _recount(txn, self.ix[column], self.cnt[column], value)
             self._remap_in(txn, moves, covered_end)
+
+        self._write(body)
 
     def _remap_in(
         self, txn: Any, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None
@@ -502,6 +957,33 @@ def _bump_count(cursor: Any, value: bytes, seq: int, delta: int) -> None:
     cursor.put(value + u64(seq), u64(current + delta))
 
 
+def _recount(txn: _SealedTxn, ix: Any, cnt: Any, value: bytes) -> None:
+    """Rewrite the count entries of `value` from its runs in the temporal index."""
+    changes: dict[int, int] = {}
+    runs = txn.cursor(db=ix)
+    if runs.set_range(value):
+        for key, start in runs:
+            if encoded_length(key) != len(value) or not key.startswith(value):
+                break
+            valid_from, valid_to = read_u64(start), read_u64(key, len(value))
+            changes[valid_from] = changes.get(valid_from, 0) + 1
+            if valid_to != MAX_U64:
+                changes[valid_to] = changes.get(valid_to, 0) - 1
+    counts = txn.cursor(db=cnt)
+    stale = []
+    if counts.set_range(value):
+        for key in counts.cursor.iternext(keys=True, values=False):
+            if len(key) != len(value) + 8 or not key.startswith(value):
+                break
+            stale.append(bytes(key))
+    for key in stale:
+        txn.delete(key, db=cnt)
+    total = 0
+    for seq in sorted(changes):
+        total += changes[seq]
+        txn.put(value + u64(seq), u64(total), db=cnt)
+
+
 def _count_at(cursor: Any, value: bytes, seq: int) -> int:
     landed = (
         cursor.set_range(value + u64(seq + 1))
@@ -519,7 +1001,7 @@ def _count_at(cursor: Any, value: bytes, seq: int) -> int:
 
 def _decode_version(key: bytes, value: bytes) -> Version:
     kind, unix_ms, segment, offset = _VERSION.unpack_from(value)
-    row = _version_row(value)
+    row = _version_row(value, key)
     return Version(read_u64(key, len(key) - 8), EventType(kind), unix_ms, segment, offset, row)
 
 
@@ -550,7 +1032,10 @@ class IndexReader:
         self._covered: Any = _UNREAD
 
     def close(self) -> None:
-        self.txn.abort()
+        if self.txn is not None:
+            self.txn.abort()
+            self.txn = None
+            self.index.reader_closed()
 
     def __enter__(self) -> IndexReader:
         return self
@@ -558,6 +1043,7 @@ class IndexReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @_reports
     def covered(self) -> Covered | None:
         """The log position these entries cover; None for an empty index, or one in an
         older format (the writer rebuilds it on open). Read once per transaction."""
@@ -572,10 +1058,12 @@ class IndexReader:
         self._covered = found
         return found
 
+    @_reports
     def generation(self) -> int:
         raw = self.txn.get(b"generation", db=self.index.meta)
         return int(_unpack(raw)) if raw is not None else 0
 
+    @_reports
     def horizon(self) -> Horizon | None:
         """The retention horizon these entries were built with (None: the full history)."""
         raw = self.txn.get(b"horizon", db=self.index.meta)
@@ -585,6 +1073,7 @@ class IndexReader:
         """How many versions the key directory holds (O(1): a B+tree statistic)."""
         return int(self.txn.stat(self.index.keys)["entries"])
 
+    @_reports
     def count_after(self, seq: int, budget: int) -> tuple[int, tuple[int, int] | None]:
         """How many events have a seq > `seq` (counting stops at `budget`), and the
         (segment, offset) of the first of them."""
@@ -600,6 +1089,7 @@ class IndexReader:
                 break
         return count, where
 
+    @_reports
     def distinct_keys(self) -> Iterator[Key]:
         """Every key the key directory has versions for, in key order."""
         cursor = self.txn.cursor(db=self.index.keys)
@@ -610,6 +1100,7 @@ class IndexReader:
                 previous = pk
                 yield decode_key(pk)
 
+    @_reports
     def keys_touched(self, after: int, upto: int, budget: int) -> list[Key] | None:
         """Keys of the events with after < seq <= upto, or None if there are more than
         `budget` such events (the caller then takes another path)."""
@@ -627,12 +1118,14 @@ class IndexReader:
                 out.append(decode_key(pk))
         return out
 
+    @_reports
     def version_at(self, key: Key, seq: int) -> Version | None:
         cursor = self._keys_cursor
         if cursor is None:
             cursor = self._keys_cursor = self.txn.cursor(db=self.index.keys)
         return _last_version(cursor, encode_key(key), seq)
 
+    @_reports
     def count_with_value(self, column: str, value: Any, seq: int) -> int | None:
         """How many live rows held `value` in `column` at `seq`, from the temporal count
         index; None when the counts cannot be trusted (after a purge, until a rebuild)."""
@@ -641,6 +1134,7 @@ class IndexReader:
         cursor = self.txn.cursor(db=self.index.cnt[column])
         return _count_at(cursor, encode_value(value), seq)
 
+    @_reports
     def versions(self, key: Key) -> list[Version]:
         pk = encode_key(key)
         out: list[Version] = []
@@ -653,6 +1147,7 @@ class IndexReader:
             out.append(_decode_version(k, v))
         return out
 
+    @_reports
     def seq_at_time(self, unix_ms: int) -> int | None:
         """The last seq of this table whose timestamp is <= unix_ms."""
         cursor = self.txn.cursor(db=self.index.time)
@@ -662,16 +1157,19 @@ class IndexReader:
             found = cursor.last()
         return read_u64(cursor.key(), 8) if found else None
 
+    @_reports
     def live_count_at(self, seq: int) -> int:
         cursor = self.txn.cursor(db=self.index.seqs)
         landed = seq < MAX_U64 and cursor.set_range(u64(seq + 1))
         found = cursor.prev() if landed else cursor.last()
         return int(_SEQ.unpack_from(cursor.value())[1]) if found else 0
 
+    @_reports
     def first_seq(self) -> int | None:
         cursor = self.txn.cursor(db=self.index.seqs)
         return read_u64(cursor.key()) if cursor.first() else None
 
+    @_reports
     def rows_at(self, seq: int) -> Iterator[tuple[Key, dict[str, Any]]]:
         """Every row live at `seq`, in primary-key order: one pass over the key directory."""
         cursor = self.txn.cursor(db=self.index.keys)
@@ -692,6 +1190,7 @@ class IndexReader:
             if row is not None:
                 yield decode_key(current_pk), row
 
+    @_reports
     def keys_with_value(
         self,
         column: str,

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from driftdb.engine.view import TableView
 from driftdb.errors import (
     CorruptionError,
     DriftError,
@@ -25,21 +26,21 @@ from driftdb.errors import (
     TableNotFoundError,
     WriterStoppedError,
 )
-from driftdb.index.store import NO_SEGMENT, Covered, Located, TableIndex
+from driftdb.index.store import NO_SEGMENT, TableIndex
 from driftdb.model.clock import Clock
 from driftdb.model.document import check_document
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
 from driftdb.model.merge_patch import merge_patch
+from driftdb.model.retention import Horizon
 from driftdb.model.schema import TableSchema, check_table_name
-from driftdb.retention import Horizon
-from driftdb.snapshot import SnapshotError
 from driftdb.storage import fs, rewrite
 from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
 from driftdb.storage.lock import WriterLock
+from driftdb.storage.position import Covered, Located
 from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
+from driftdb.storage.snapshot import SnapshotError
 from driftdb.storage.tail import Tail, cut_batches, read_tail
 from driftdb.table import Table
-from driftdb.view import TableView
 
 READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
 
@@ -403,7 +404,7 @@ class Database:
 
     def _base_of(self, table: Table) -> tuple[Horizon | None, dict[Key, Document] | None]:
         """The horizon and base rows from the base snapshot (for a read without an index)."""
-        from driftdb.snapshot import find_base, read_snapshot
+        from driftdb.storage.snapshot import find_base, read_snapshot
 
         try:
             info = find_base(table.snapshots_dir)
@@ -526,7 +527,7 @@ class Database:
                     self._failed = f"maintenance failed midway: {exc}"
                 raise
 
-    def _commit(self, writes: list[_PendingWrite]) -> None:
+    def _commit(self, writes: list[_PendingWrite]) -> None:  # noqa: C901 (the commit protocol's steps stay in one place, in order)
         """Append the frames, fsync each table's segment, then update the indexes.
 
         The durability point is the last fsync: after it the batch survives any crash. A
@@ -604,7 +605,7 @@ class Database:
 
     # -- recovery --------------------------------------------------------------------------
 
-    def _recover(self) -> None:
+    def _recover(self) -> None:  # noqa: C901 (recovery's numbered plan, one branch per case it tells apart)
         """Make the log and indexes agree before the first write.
 
         0. For each table, finish a maintenance rewrite its manifest says was committed (its

@@ -6,8 +6,10 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
 
+from driftdb.engine.view import TableView
 from driftdb.errors import (
     CorruptionError,
     DriftWarning,
@@ -17,13 +19,20 @@ from driftdb.errors import (
 )
 from driftdb.index.keycodec import MAX_U64
 from driftdb.index.store import NO_SEGMENT, TableIndex
+from driftdb.maintenance.compaction import CompactReport, compact
+from driftdb.maintenance.purge import PurgeReport, purge
+from driftdb.model.clock import Clock
 from driftdb.model.document import check_document, check_key, key_too_long
 from driftdb.model.events import Document, EventType, Key
 from driftdb.model.replay import DriftEntry
+from driftdb.model.retention import Horizon, check_point
 from driftdb.model.schema import TableSchema
 from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
-from driftdb.retention import Horizon, check_point
-from driftdb.snapshot import (
+from driftdb.query.engine import run_count, run_select
+from driftdb.query.source import Where
+from driftdb.storage import rewrite
+from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
+from driftdb.storage.snapshot import (
     SnapshotError,
     SnapshotInfo,
     find_base,
@@ -32,24 +41,51 @@ from driftdb.snapshot import (
     read_snapshot,
     write_snapshot,
 )
-from driftdb.storage import rewrite
-from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
-from driftdb.view import TableView
 
-if TYPE_CHECKING:
-    from driftdb.compaction import CompactReport
-    from driftdb.database import Database
-    from driftdb.purge import PurgeReport
-
-Where = Mapping[str, Any] | str | None
 T = TypeVar("T")
+
+
+class PendingBatch(Protocol):
+    """The batch a write joins (driftdb.database.Batch)."""
+
+    def current_row(self, table: Table, key: Key) -> Document | None: ...
+
+    def add(
+        self,
+        table: Table,
+        kind: EventType,
+        key: Key,
+        data: Document | None,
+        meta: Mapping[str, Any] | None,
+    ) -> int: ...
+
+
+class Owner(Protocol):
+    """What a table asks of its database (driftdb.database.Database), so that this module
+    does not import it back."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def batch(self) -> AbstractContextManager[PendingBatch]: ...
+
+    def maintenance(self) -> AbstractContextManager[None]: ...
+
+    def head(self) -> int: ...
+
+    def view_of(self, table: Table) -> TableView: ...
+
+    def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool: ...
 
 
 class Table:
     """One table of a database. Writes return the event's seq once it is durable (or, inside
     `db.batch()`, the seq it will have when the batch commits)."""
 
-    def __init__(self, db: Database, schema: TableSchema, directory: str) -> None:
+    def __init__(self, db: Owner, schema: TableSchema, directory: str) -> None:
         self.db = db
         self.schema = schema
         self.directory = directory
@@ -181,15 +217,11 @@ class Table:
         """Rows matching `where` at `as_of`. `where` is a mapping of column (dotted paths
         allowed) to value, AND-ed, or a DriftQL expression with `?` placeholders bound from
         `params`. `order_by` takes column names, each optionally followed by " DESC"."""
-        from driftdb.query.engine import run_select
-
         rows = run_select(self, where, params, as_of, order_by, limit)
         return iter(rows)
 
     def count(self, where: Where = None, as_of: AsOf = None, params: Sequence[Any] = ()) -> int:
         """How many rows match `where` at `as_of`."""
-        from driftdb.query.engine import run_count
-
         return run_count(self, where, params, as_of)
 
     def history(self, key: Key) -> list[DriftEntry]:
@@ -236,7 +268,7 @@ class Table:
         return found.seq if found is not None else None
 
     def horizon_info(self) -> Horizon | None:
-        """The retention horizon with its times (see driftdb.retention.Horizon)."""
+        """The retention horizon with its times (see driftdb.model.retention.Horizon)."""
         with self.view() as view:
             return view.horizon
 
@@ -359,8 +391,6 @@ class Table:
         same, and AS OF earlier raises HistoryUnavailableError. The horizon is moved back to
         the start of a batch it would split, and never moves back past an earlier horizon.
         Crash-safe at every step (see storage/rewrite.py)."""
-        from driftdb.compaction import compact
-
         return compact(self, before)
 
     def purge(self, key: Key, reason: str | None = None) -> PurgeReport:
@@ -370,6 +400,4 @@ class Table:
         `history(key)` lists the redacted events with no data and no row. Raises
         KeyNotFoundError if the key has no history. Crash-safe like compaction."""
         check_key(key, f"PURGE {self.name}")
-        from driftdb.purge import purge
-
         return purge(self, key, reason)

@@ -40,7 +40,7 @@ from driftdb.storage.frame import HEADER_SIZE  # noqa: E402
 from driftdb.storage.segment import list_segments, scan_bytes  # noqa: E402
 from driftdb.storage.tail import read_tail  # noqa: E402
 
-HAS_DOCTOR = importlib.util.find_spec("driftdb.doctor") is not None
+HAS_DOCTOR = importlib.util.find_spec("driftdb.maintenance.doctor") is not None
 
 
 @dataclass

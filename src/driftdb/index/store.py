@@ -47,7 +47,8 @@ from driftdb.index.keycodec import (
 )
 from driftdb.model.events import Event, EventType, Key
 from driftdb.model.merge_patch import merge_patch
-from driftdb.retention import Horizon
+from driftdb.model.retention import Horizon
+from driftdb.storage.position import Covered, Located
 
 INDEX_FORMAT = (
     5  # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests
@@ -111,28 +112,6 @@ class Version:
     segment: int
     offset: int
     row: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Covered:
-    """The log position an index covers: everything up to and including `seq`, which ends at
-    (`segment`, `offset`)."""
-
-    seq: int
-    segment: int
-    offset: int
-    unix_ms: int
-    live: int
-
-
-@dataclass(frozen=True, slots=True)
-class Located:
-    """An event with the place its frame lies, as the index writer needs it."""
-
-    event: Event
-    segment: int
-    offset: int
-    end_offset: int
 
 
 class TableIndex:
@@ -244,7 +223,7 @@ class TableIndex:
         with self.env.begin(write=True) as txn:
             self._remap_in(txn, moves, covered_end)
 
-    def purge_key(
+    def purge_key(  # noqa: C901 (one LMDB write transaction over every sub-database a key touches)
         self, key: Key, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None
     ) -> None:
         """Erase `key` from the entries (as a rebuild from the redacted log would leave them)

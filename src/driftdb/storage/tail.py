@@ -11,9 +11,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from driftdb.index.store import Covered, Located
 from driftdb.model.events import Event, Txn, unpack_event
 from driftdb.storage.frame import HEADER_SIZE
+from driftdb.storage.position import Covered, Located
 from driftdb.storage.segment import Problem, iter_frames, list_segments
 
 

@@ -15,21 +15,18 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import msgpack
 
-from driftdb.compaction import Plan, read_log, stage_plan
 from driftdb.errors import CorruptionError, KeyNotFoundError
 from driftdb.index.store import NO_SEGMENT
+from driftdb.maintenance.compaction import Plan, read_log, stage_plan
+from driftdb.maintenance.handle import TableHandle
 from driftdb.model.events import Event, Key, pack_payload
-from driftdb.snapshot import SnapshotError, encode_snapshot, read_snapshot
 from driftdb.storage.frame import encode_frame
 from driftdb.storage.rewrite import Rewrite
 from driftdb.storage.segment import list_segments
-
-if TYPE_CHECKING:
-    from driftdb.table import Table
+from driftdb.storage.snapshot import SnapshotError, encode_snapshot, read_snapshot
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def redacted(event: Event, purged: dict[str, object], size: int) -> bytes:
     return frame
 
 
-def purge(table: Table, key: Key, reason: str | None) -> PurgeReport:
+def purge(table: TableHandle, key: Key, reason: str | None) -> PurgeReport:
     """Plan:
     1. Find the key's versions in the key directory (KeyNotFoundError if it has none).
     2. For each segment holding one of its frames: a copy with those frames redacted.

@@ -18,15 +18,15 @@ from driftdb.index.keycodec import MAX_U64, encode_key
 from driftdb.index.store import NO_SEGMENT, IndexReader, Version
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import DriftEntry, apply_event
-from driftdb.retention import Horizon
-from driftdb.snapshot import (
+from driftdb.model.retention import Horizon
+from driftdb.storage.segment import FrameReader, segment_path
+from driftdb.storage.snapshot import (
     SnapshotError,
     list_snapshots,
     read_info,
     read_snapshot,
     snapshot_name,
 )
-from driftdb.storage.segment import FrameReader, segment_path
 
 
 def synthetic_entry(horizon: Horizon, row: Document) -> DriftEntry:

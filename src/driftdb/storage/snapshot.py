@@ -41,7 +41,7 @@ import zstandard
 
 from driftdb.errors import DriftError, DriftWarning
 from driftdb.model.events import Document, Key
-from driftdb.retention import Horizon
+from driftdb.model.retention import Horizon
 from driftdb.storage import fs
 
 MAGIC = b"DRIFTSNP"

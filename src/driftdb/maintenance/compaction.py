@@ -11,22 +11,19 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from driftdb.errors import CorruptionError
 from driftdb.index.keycodec import encode_key
-from driftdb.index.store import Located
+from driftdb.maintenance.handle import TableHandle
 from driftdb.model.events import Document, Event, Key, unpack_event
 from driftdb.model.replay import apply_event
+from driftdb.model.retention import Horizon
 from driftdb.model.timepoint import AsOf, parse_timepoint
-from driftdb.retention import Horizon
-from driftdb.snapshot import SnapshotInfo, encode_snapshot, snapshot_name
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header
+from driftdb.storage.position import Located
 from driftdb.storage.rewrite import Rewrite
 from driftdb.storage.segment import list_segments, scan_bytes, segment_path
-
-if TYPE_CHECKING:
-    from driftdb.table import Table
+from driftdb.storage.snapshot import SnapshotInfo, encode_snapshot, snapshot_name
 
 
 @dataclass(frozen=True)
@@ -78,7 +75,7 @@ class Plan:
     replaced: dict[int, bytes] = field(default_factory=dict)  # seq -> new frame bytes (purge)
 
 
-def read_log(table: Table, numbers: list[int], decode: bool | set[int]) -> list[LogFrame]:
+def read_log(table: TableHandle, numbers: list[int], decode: bool | set[int]) -> list[LogFrame]:
     """Every frame of the segments `numbers`, CRC-checked and in seq order; raises
     CorruptionError on any bad byte (maintenance never guesses: that is doctor's job).
     `decode`: decode every event, none, or those with the given seqs."""
@@ -109,7 +106,7 @@ def read_log(table: Table, numbers: list[int], decode: bool | set[int]) -> list[
     return frames
 
 
-def _rel(table: Table, path: str) -> str:
+def _rel(table: TableHandle, path: str) -> str:
     return os.path.relpath(path, table.db.path)
 
 
@@ -133,7 +130,7 @@ def pack(
 
 
 def frame_bytes(
-    table: Table, frames: list[LogFrame], replaced: dict[int, bytes]
+    table: TableHandle, frames: list[LogFrame], replaced: dict[int, bytes]
 ) -> Iterator[bytes]:
     """The bytes of `frames`, read from their segments (one file held at a time)."""
     loaded: tuple[int, bytes] | None = None
@@ -147,7 +144,7 @@ def frame_bytes(
         yield loaded[1][frame.offset : frame.offset + frame.size]
 
 
-def stage_plan(table: Table, rewrite: Rewrite, plan: Plan) -> dict[int, tuple[int, int, int]]:
+def stage_plan(table: TableHandle, rewrite: Rewrite, plan: Plan) -> dict[int, tuple[int, int, int]]:
     """Stage the plan's segments; returns seq -> (segment, offset, end offset) of each frame
     in the new layout."""
     where: dict[int, tuple[int, int, int]] = {}
@@ -170,13 +167,13 @@ def relocated(frames: Iterable[LogFrame], where: dict[int, tuple[int, int, int]]
     return out
 
 
-def log_bytes(table: Table) -> tuple[int, int]:
+def log_bytes(table: TableHandle) -> tuple[int, int]:
     """(segment count, total bytes) of the table's log."""
     numbers = list_segments(table.segments_dir)
     return len(numbers), sum(os.path.getsize(segment_path(table.segments_dir, n)) for n in numbers)
 
 
-def compact(table: Table, before: AsOf = None) -> CompactReport:
+def compact(table: TableHandle, before: AsOf = None) -> CompactReport:
     """Merge sealed segments; with `before`, also discard history before that horizon.
 
     Plan:
@@ -209,7 +206,7 @@ def compact(table: Table, before: AsOf = None) -> CompactReport:
 
 
 def _report(
-    table: Table,
+    table: TableHandle,
     segments_before: int,
     bytes_before: int,
     started: float,
@@ -232,7 +229,7 @@ def _report(
     )
 
 
-def _swap_and_remap(table: Table, plan: Plan, inputs: list[int]) -> None:
+def _swap_and_remap(table: TableHandle, plan: Plan, inputs: list[int]) -> None:
     rewrite = Rewrite(table.directory, "compaction")
     try:
         where = stage_plan(table, rewrite, plan)
@@ -259,7 +256,7 @@ def _swap_and_remap(table: Table, plan: Plan, inputs: list[int]) -> None:
     rewrite.finish()
 
 
-def _resolve_horizon(table: Table, before: AsOf) -> tuple[int, int | None] | None:
+def _resolve_horizon(table: TableHandle, before: AsOf) -> tuple[int, int | None] | None:
     """The new horizon seq for `before` and the time threshold a time gave, or None if it
     discards nothing beyond the current horizon.
 
@@ -300,7 +297,7 @@ def _align(horizon_seq: int, events: list[Event]) -> int:
 
 
 def _retain(
-    table: Table,
+    table: TableHandle,
     wanted_seq: int,
     threshold_ms: int | None,
     started: float,
@@ -376,7 +373,7 @@ def _retain(
     return _report(table, segments_before, bytes_before, started, horizon_seq, folded, snapshot)
 
 
-def _snapshot_files(table: Table) -> list[str]:
+def _snapshot_files(table: TableHandle) -> list[str]:
     try:
         return sorted(n for n in os.listdir(table.snapshots_dir) if n.endswith(".snap"))
     except FileNotFoundError:

@@ -1,0 +1,1 @@
+"""Maintenance: compaction, retention, purge and doctor, over the engine and below."""

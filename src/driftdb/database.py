@@ -33,11 +33,12 @@ from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payl
 from driftdb.model.merge_patch import merge_patch
 from driftdb.model.retention import Horizon
 from driftdb.model.schema import TableSchema, check_table_name
-from driftdb.storage import fs, rewrite
+from driftdb.storage import fs, paths, rewrite
 from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
 from driftdb.storage.lock import WriterLock
+from driftdb.storage.paths import list_segments, segment_path
 from driftdb.storage.position import Covered, Located
-from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
+from driftdb.storage.segment import SegmentAppender
 from driftdb.storage.snapshot import SnapshotError
 from driftdb.storage.tail import Tail, cut_batches, read_tail
 from driftdb.table import Table
@@ -155,7 +156,7 @@ class Database:
     ) -> None:
         self.path = os.path.abspath(path)
         self.readonly = readonly
-        self.tables_dir = os.path.join(self.path, "tables")
+        self.tables_dir = paths.tables_dir(self.path)
         self.notes: list[str] = []  # what recovery did on open, for the CLI to show
         self._tables: dict[str, Table] = {}
         self._batch: Batch | None = None
@@ -179,10 +180,10 @@ class Database:
             fs.make_dirs_durably(self.tables_dir)
         if not readonly:
             # doctor.repair hands over the lock it already holds
-            self._lock = _lock or WriterLock(os.path.join(self.path, "LOCK"), lock_timeout_s)
+            self._lock = _lock or WriterLock(paths.lock_path(self.path), lock_timeout_s)
         try:
             for name in sorted(os.listdir(self.tables_dir)):
-                if os.path.isfile(os.path.join(self.tables_dir, name, "schema.yaml")):
+                if os.path.isfile(paths.schema_path(os.path.join(self.tables_dir, name))):
                     self._tables[name] = self._load_table(name)
             self.clock = Clock()
             self.next_seq = 1
@@ -239,14 +240,14 @@ class Database:
             "segments": list_segments(table.segments_dir),
         }
         fs.write_file_atomically(
-            os.path.join(table.directory, "meta.json"), json.dumps(body, indent=2).encode()
+            paths.meta_path(table.directory), json.dumps(body, indent=2).encode()
         )
 
     # -- tables ----------------------------------------------------------------------------
 
     def _load_table(self, name: str) -> Table:
         directory = os.path.join(self.tables_dir, name)
-        schema_path = os.path.join(directory, "schema.yaml")
+        schema_path = paths.schema_path(directory)
         with builtins.open(schema_path, "rb") as handle:
             schema = TableSchema.from_yaml(handle.read(), f"tables/{name}/schema.yaml")
         if schema.name != name:
@@ -262,7 +263,7 @@ class Database:
                 )
                 shutil.rmtree(table.index_dir, ignore_errors=True)
                 table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
-        elif os.path.exists(os.path.join(table.index_dir, "data.mdb")):
+        elif os.path.exists(paths.index_data_path(table.directory)):
             try:
                 table.index = TableIndex(table.index_dir, schema.indexes, readonly=True)
             except Exception:  # a damaged or foreign index: read the log instead
@@ -304,8 +305,8 @@ class Database:
                 f'tables/{name} exists but has no schema.yaml; move it away or run "driftdb doctor"'
             )
         try:
-            fs.make_dirs_durably(os.path.join(directory, "segments"))
-            fs.write_file_atomically(os.path.join(directory, "schema.yaml"), schema.to_yaml())
+            fs.make_dirs_durably(paths.segments_dir(directory))
+            fs.write_file_atomically(paths.schema_path(directory), schema.to_yaml())
         except OSError as exc:
             # Without a durable schema.yaml the table does not exist: take away the empty
             # directories (never anything with data in it) so a retry starts clean.
@@ -521,8 +522,7 @@ class Database:
                 ) from exc
             except BaseException as exc:
                 if any(
-                    os.path.exists(os.path.join(t.directory, rewrite.MANIFEST_NAME))
-                    for t in self._tables.values()
+                    os.path.exists(paths.manifest_path(t.directory)) for t in self._tables.values()
                 ):
                     self._failed = f"maintenance failed midway: {exc}"
                 raise
@@ -778,7 +778,7 @@ def _is_unfinished_create(directory: str) -> bool:
     """A table directory left by a CREATE TABLE that failed before its schema.yaml was
     durable: nothing in it but empty directories and a schema temp file."""
     for root, _dirs, files in os.walk(directory):
-        if any(not f.endswith(".tmp") for f in files):
+        if any(not f.endswith(paths.TEMP_SUFFIX) for f in files):
             return False
         del root
     return True

@@ -30,14 +30,13 @@ from driftdb.model.schema import TableSchema
 from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
 from driftdb.query.engine import run_count, run_select
 from driftdb.query.source import Where
-from driftdb.storage import rewrite
-from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
+from driftdb.storage import paths, rewrite
+from driftdb.storage.paths import list_bases, list_segments, list_snapshots, segment_path
+from driftdb.storage.segment import SegmentAppender
 from driftdb.storage.snapshot import (
     SnapshotError,
     SnapshotInfo,
     find_base,
-    list_bases,
-    list_snapshots,
     read_snapshot,
     write_snapshot,
 )
@@ -89,9 +88,9 @@ class Table:
         self.db = db
         self.schema = schema
         self.directory = directory
-        self.segments_dir = os.path.join(directory, "segments")
-        self.index_dir = os.path.join(directory, "indexes")
-        self.snapshots_dir = os.path.join(directory, "snapshots")
+        self.segments_dir = paths.segments_dir(directory)
+        self.index_dir = paths.index_dir(directory)
+        self.snapshots_dir = paths.snapshots_dir(directory)
         self.index: TableIndex | None = None
         self.appender: SegmentAppender | None = None
         # Events and log bytes since the newest snapshot: kept by the writer, initialised

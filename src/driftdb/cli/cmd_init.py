@@ -6,6 +6,7 @@ import click
 
 from driftdb.cli.main import cli
 from driftdb.database import Database
+from driftdb.storage import paths
 
 
 @cli.command("init")
@@ -19,7 +20,7 @@ def init_command(directory: str) -> None:
     """
     import os
 
-    if os.path.isdir(os.path.join(directory, "tables")):
+    if os.path.isdir(paths.tables_dir(directory)):
         raise click.UsageError(f"{directory} is already a DriftDB database")
     Database(directory, create=True).close()
     click.echo(f"created an empty DriftDB database in {directory}")

@@ -19,14 +19,10 @@ from driftdb.index.store import NO_SEGMENT, IndexReader, Version
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import DriftEntry, apply_event
 from driftdb.model.retention import Horizon
-from driftdb.storage.segment import FrameReader, segment_path
-from driftdb.storage.snapshot import (
-    SnapshotError,
-    list_snapshots,
-    read_info,
-    read_snapshot,
-    snapshot_name,
-)
+from driftdb.storage import paths
+from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
+from driftdb.storage.segment import FrameReader
+from driftdb.storage.snapshot import SnapshotError, read_info, read_snapshot
 
 
 def synthetic_entry(horizon: Horizon, row: Document) -> DriftEntry:
@@ -65,7 +61,7 @@ class TableView:
         self.primary_key = primary_key
         self.segments_dir = segments_dir
         self._frames: FrameReader | None = None
-        self.snapshots_dir = os.path.join(os.path.dirname(segments_dir), "snapshots")
+        self.snapshots_dir = paths.snapshots_dir(os.path.dirname(segments_dir))
         self.reader = reader
         covered = reader.covered() if reader is not None else None
         self.covered_seq = covered.seq if covered is not None else -1

@@ -48,6 +48,7 @@ from driftdb.index.keycodec import (
 from driftdb.model.events import Event, EventType, Key
 from driftdb.model.merge_patch import merge_patch
 from driftdb.model.retention import Horizon
+from driftdb.storage import paths
 from driftdb.storage.position import Covered, Located
 
 INDEX_FORMAT = (
@@ -136,7 +137,7 @@ class TableIndex:
         )
         # A data.mdb cut shorter than its own last page would fault (SIGBUS) on the first read
         # of a missing page: refuse it here, and the caller rebuilds from the log.
-        data_path = os.path.join(directory, "data.mdb")
+        data_path = os.path.join(directory, paths.INDEX_DATA)
         needed = (self.env.info()["last_pgno"] + 1) * self.env.stat()["psize"]
         if os.path.getsize(data_path) < needed:
             self.env.close()

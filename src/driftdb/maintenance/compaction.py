@@ -19,11 +19,13 @@ from driftdb.model.events import Document, Event, Key, unpack_event
 from driftdb.model.replay import apply_event
 from driftdb.model.retention import Horizon
 from driftdb.model.timepoint import AsOf, parse_timepoint
+from driftdb.storage import paths
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header
+from driftdb.storage.paths import list_segments, segment_path, snapshot_name
 from driftdb.storage.position import Located
 from driftdb.storage.rewrite import Rewrite
-from driftdb.storage.segment import list_segments, scan_bytes, segment_path
-from driftdb.storage.snapshot import SnapshotInfo, encode_snapshot, snapshot_name
+from driftdb.storage.segment import scan_bytes
+from driftdb.storage.snapshot import SnapshotInfo, encode_snapshot
 
 
 @dataclass(frozen=True)
@@ -347,7 +349,7 @@ def _retain(
     rewrite = Rewrite(table.directory, "retention")
     try:
         where = stage_plan(table, rewrite, plan)
-        rewrite.stage_file(os.path.join("snapshots", snapshot_name(horizon_seq, True)), base_data)
+        rewrite.stage_file(paths.snapshot_rel(snapshot_name(horizon_seq, True)), base_data)
         for number in numbers:
             if number not in plan.numbers:
                 rewrite.remove_file(
@@ -355,8 +357,8 @@ def _retain(
                 )
         for name in _snapshot_files(table):
             seq = int(name.split(".")[0])
-            if seq < horizon_seq or (name.endswith(".base.snap") and seq != horizon_seq):
-                rewrite.remove_file(os.path.join("snapshots", name))
+            if seq < horizon_seq or (paths.is_base_snapshot(name) and seq != horizon_seq):
+                rewrite.remove_file(paths.snapshot_rel(name))
         rewrite.commit()
     except BaseException:
         rewrite.abort()
@@ -375,6 +377,6 @@ def _retain(
 
 def _snapshot_files(table: TableHandle) -> list[str]:
     try:
-        return sorted(n for n in os.listdir(table.snapshots_dir) if n.endswith(".snap"))
+        return sorted(n for n in os.listdir(table.snapshots_dir) if paths.is_snapshot_file(n))
     except FileNotFoundError:
         return []

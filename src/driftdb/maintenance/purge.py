@@ -23,9 +23,10 @@ from driftdb.index.store import NO_SEGMENT
 from driftdb.maintenance.compaction import Plan, read_log, stage_plan
 from driftdb.maintenance.handle import TableHandle
 from driftdb.model.events import Event, Key, pack_payload
+from driftdb.storage import paths
 from driftdb.storage.frame import encode_frame
+from driftdb.storage.paths import list_segments
 from driftdb.storage.rewrite import Rewrite
-from driftdb.storage.segment import list_segments
 from driftdb.storage.snapshot import SnapshotError, encode_snapshot, read_snapshot
 
 
@@ -110,22 +111,22 @@ def purge(table: TableHandle, key: Key, reason: str | None) -> PurgeReport:
             for name in sorted(
                 os.listdir(table.snapshots_dir) if os.path.isdir(table.snapshots_dir) else []
             ):
-                if not name.endswith(".snap"):
+                if not paths.is_snapshot_file(name):
                     continue
                 path = os.path.join(table.snapshots_dir, name)
                 try:
                     info, rows = read_snapshot(path)
                 except SnapshotError as exc:
-                    if name.endswith(".base.snap"):
+                    if paths.is_base_snapshot(name):
                         raise CorruptionError(
                             os.path.relpath(path, table.db.path), None, exc.reason
                         ) from None
-                    rewrite.remove_file(os.path.join("snapshots", name))
+                    rewrite.remove_file(paths.snapshot_rel(name))
                     continue
                 kept = [(k, row) for k, row in rows if k != key]
                 if len(kept) != len(rows):
                     data, _ = encode_snapshot(kept, info.seq, info.unix_ms, info.horizon, info.base)
-                    rewrite.stage_file(os.path.join("snapshots", name), data)
+                    rewrite.stage_file(paths.snapshot_rel(name), data)
                     snapshots_rewritten += 1
             rewrite.commit()
         except BaseException:

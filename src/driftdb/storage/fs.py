@@ -10,6 +10,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+from driftdb.storage.paths import TEMP_SUFFIX
+
 
 class FileLayer:
     """The real operating system. Subclass and override to inject faults."""
@@ -83,7 +85,7 @@ def write_file_atomically(path: str, data: bytes) -> None:
     file or the new one, never a mix.
     """
     fl = layer()
-    tmp = f"{path}.tmp"
+    tmp = path + TEMP_SUFFIX
     with contextlib.suppress(FileNotFoundError):
         os.remove(tmp)
     fd = fl.open_append(tmp, create=True)

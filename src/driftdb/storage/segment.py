@@ -8,7 +8,6 @@ collects everything with file and offset.
 from __future__ import annotations
 
 import os
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,21 +24,7 @@ from driftdb.storage.frame import (
     decode_body,
     segment_header,
 )
-
-SEGMENT_NAME = re.compile(r"(\d{8})\.seg\Z")
-
-
-def segment_path(directory: str, number: int) -> str:
-    return os.path.join(directory, f"{number:08d}.seg")
-
-
-def list_segments(directory: str) -> list[int]:
-    """Segment numbers present in `directory`, ascending."""
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := SEGMENT_NAME.match(n)))
+from driftdb.storage.paths import list_segments, segment_path
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import struct
 import warnings
 import zlib
@@ -43,6 +42,7 @@ from driftdb.errors import DriftError, DriftWarning
 from driftdb.model.events import Document, Key
 from driftdb.model.retention import Horizon
 from driftdb.storage import fs
+from driftdb.storage.paths import list_bases, list_snapshots, snapshot_name
 
 MAGIC = b"DRIFTSNP"
 FORMAT_VERSION = 1
@@ -53,8 +53,6 @@ FLAG_HORIZON = 2  # the horizon fields are set (the table had a horizon when it 
 KNOWN_FLAGS = FLAG_BASE | FLAG_HORIZON
 MAX_RAW_BYTES = 4 * 1024 * 1024 * 1024  # a global cap on a decompressed body, whatever it says
 ZSTD_LEVEL = 3
-SNAPSHOT_NAME = re.compile(r"(\d+)\.snap\Z")
-BASE_NAME = re.compile(r"(\d+)\.base\.snap\Z")
 _CHUNK = 1 << 20
 
 
@@ -94,28 +92,6 @@ class SnapshotInfo:
             f"{kind} at @seq:{self.seq}: {self.row_count} rows, {self.size_bytes} bytes "
             f"({os.path.basename(self.path)})"
         )
-
-
-def snapshot_name(seq: int, base: bool = False) -> str:
-    return f"{seq}.base.snap" if base else f"{seq}.snap"
-
-
-def list_bases(directory: str) -> list[int]:
-    """Seqs of the base snapshot files in `directory`, ascending (unchecked)."""
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := BASE_NAME.match(n)))
-
-
-def list_snapshots(directory: str) -> list[int]:
-    """Seqs of the snapshot files in `directory`, ascending (unchecked)."""
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := SNAPSHOT_NAME.match(n)))
 
 
 def encode_snapshot(

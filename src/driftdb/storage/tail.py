@@ -7,14 +7,14 @@ events is on disk, in every table it touches.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from driftdb.model.events import Event, Txn, unpack_event
 from driftdb.storage.frame import HEADER_SIZE
+from driftdb.storage.paths import list_segments, segment_number, segment_path
 from driftdb.storage.position import Covered, Located
-from driftdb.storage.segment import Problem, iter_frames, list_segments
+from driftdb.storage.segment import Problem, iter_frames
 
 
 @dataclass
@@ -43,7 +43,7 @@ def read_tail(segments_dir: str, covered: Covered | None) -> Tail:
             except ValueError as exc:
                 # The CRC matched, so these bytes were written this way: corruption, not a tear.
                 tail.problem = Problem(
-                    _path(segments_dir, record.segment),
+                    segment_path(segments_dir, record.segment),
                     record.offset,
                     f"undecodable event ({exc})",
                     torn=False,
@@ -55,13 +55,9 @@ def read_tail(segments_dir: str, covered: Covered | None) -> Tail:
             )
         if result.problem is not None:
             tail.problem = result.problem
-            tail.problem_segment = int(os.path.basename(result.problem.path)[:8])
+            tail.problem_segment = segment_number(result.problem.path)
             return tail
     return tail
-
-
-def _path(directory: str, segment: int) -> str:
-    return os.path.join(directory, f"{segment:08d}.seg")
 
 
 def cut_batches(

@@ -16,15 +16,10 @@ from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import apply_event
 from driftdb.model.retention import Horizon
 from driftdb.model.schema import TableSchema
-from driftdb.storage import rewrite
+from driftdb.storage import paths
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header, segment_header
-from driftdb.storage.segment import (
-    find_next_good_frame,
-    list_segments,
-    read_frame,
-    read_frame_at,
-    segment_path,
-)
+from driftdb.storage.paths import list_segments, segment_path
+from driftdb.storage.segment import find_next_good_frame, read_frame, read_frame_at
 from driftdb.storage.snapshot import (
     SnapshotError,
     find_base,
@@ -222,7 +217,7 @@ def check(path: str | os.PathLike[str], full: bool = False) -> Report:
 
 
 def check_all(root: str, full: bool, report: Report) -> list[TableState]:
-    tables_dir = os.path.join(root, "tables")
+    tables_dir = paths.tables_dir(root)
     if not os.path.isdir(tables_dir):
         report.add("error", root, None, "not a DriftDB database (no tables/ directory)")
         return []
@@ -240,7 +235,7 @@ def rel(root: str, path: str) -> str:
 
 def _check_table(root: str, name: str, directory: str, full: bool, report: Report) -> TableState:
     state = TableState(name, directory)
-    schema_path = os.path.join(directory, "schema.yaml")
+    schema_path = paths.schema_path(directory)
     try:
         with open(schema_path, "rb") as handle:
             state.schema = TableSchema.from_yaml(handle.read(), rel(root, schema_path))
@@ -249,14 +244,14 @@ def _check_table(root: str, name: str, directory: str, full: bool, report: Repor
     except DriftError as exc:
         report.add("error", rel(root, schema_path), None, str(exc))
     _check_meta(root, state, report)
-    if os.path.exists(os.path.join(directory, rewrite.MANIFEST_NAME)):
+    if os.path.exists(paths.manifest_path(directory)):
         report.add(
             "warning",
-            rel(root, os.path.join(directory, rewrite.MANIFEST_NAME)),
+            rel(root, paths.manifest_path(directory)),
             None,
             "an interrupted maintenance; the next writer open (or repair) finishes it",
         )
-    segments_dir = os.path.join(directory, "segments")
+    segments_dir = paths.segments_dir(directory)
     state.surveys = survey_log(segments_dir, decode=full)
     state.decoded = full
     for survey in state.surveys:
@@ -289,7 +284,7 @@ def _check_table(root: str, name: str, directory: str, full: bool, report: Repor
 
 
 def _check_meta(root: str, state: TableState, report: Report) -> None:
-    path = os.path.join(state.directory, "meta.json")
+    path = paths.meta_path(state.directory)
     try:
         with open(path, "rb") as handle:
             raw = json.loads(handle.read())
@@ -303,9 +298,9 @@ def _check_meta(root: str, state: TableState, report: Report) -> None:
 
 
 def _check_snapshots(root: str, state: TableState, full: bool, report: Report) -> None:
-    directory = os.path.join(state.directory, "snapshots")
+    directory = paths.snapshots_dir(state.directory)
     try:
-        names = sorted(n for n in os.listdir(directory) if n.endswith(".snap"))
+        names = sorted(n for n in os.listdir(directory) if paths.is_snapshot_file(n))
     except FileNotFoundError:
         names = []
     try:
@@ -326,7 +321,7 @@ def _check_snapshots(root: str, state: TableState, full: bool, report: Report) -
     readable: list[tuple[str, int, dict[Key, Document]]] = []
     for name in names:
         path = os.path.join(directory, name)
-        if name.endswith(".base.snap"):
+        if paths.is_base_snapshot(name):
             continue
         try:
             info, rows = read_snapshot(path)
@@ -382,7 +377,7 @@ def _compare_sample(state: TableState, reader: Any, seq: int) -> list[Key]:
         step = len(keys) / SAMPLE_KEYS
         keys = [keys[int(i * step)] for i in range(SAMPLE_KEYS)]
     base = dict(state.base[1]) if state.base is not None else {}
-    segments_dir = os.path.join(state.directory, "segments")
+    segments_dir = paths.segments_dir(state.directory)
     wrong: list[Key] = []
     for key in keys:
         rows: dict[Key, Document] = {}
@@ -439,9 +434,9 @@ def _replay(state: TableState, events: Iterable[Event], seq: int) -> dict[Key, D
 
 def _check_index(root: str, state: TableState, full: bool, report: Report) -> None:
     assert state.schema is not None
-    index_dir = os.path.join(state.directory, "indexes")
+    index_dir = paths.index_dir(state.directory)
     file = rel(root, index_dir)
-    if not os.path.exists(os.path.join(index_dir, "data.mdb")):
+    if not os.path.exists(paths.index_data_path(state.directory)):
         state.index_bad = True
         report.add("warning", file, None, "missing; rebuilt from the log by the next writer open")
         return

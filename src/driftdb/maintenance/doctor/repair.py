@@ -25,10 +25,10 @@ from driftdb.maintenance.doctor.check import (
 )
 from driftdb.model.events import Event
 from driftdb.model.retention import Horizon
-from driftdb.storage import fs, rewrite
+from driftdb.storage import fs, paths, rewrite
 from driftdb.storage.lock import WriterLock
-from driftdb.storage.segment import segment_path
-from driftdb.storage.snapshot import encode_snapshot, list_snapshots, snapshot_name
+from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
+from driftdb.storage.snapshot import encode_snapshot
 
 
 class _Snapshot(Protocol):
@@ -74,10 +74,10 @@ def repair(path: str | os.PathLike[str], reopen: Reopen, lock_timeout_s: float =
     """
     root = os.path.abspath(path)
     report = Report(os.fspath(path), repaired=True)
-    lock = WriterLock(os.path.join(root, "LOCK"), lock_timeout_s)
+    lock = WriterLock(paths.lock_path(root), lock_timeout_s)
     handed_over = False
     try:
-        tables_dir = os.path.join(root, "tables")
+        tables_dir = paths.tables_dir(root)
         if os.path.isdir(tables_dir):
             for name in sorted(os.listdir(tables_dir)):
                 finished = rewrite.recover(os.path.join(tables_dir, name))
@@ -100,7 +100,7 @@ def repair(path: str | os.PathLike[str], reopen: Reopen, lock_timeout_s: float =
                 # Snapshots taken after the damage may hold what the log lost: they would no
                 # longer agree with it. Quarantine them; a fresh one is taken below.
                 first_bad = min(changed, _first_damaged_seq(state))
-                for seq in list_snapshots(os.path.join(state.directory, "snapshots")):
+                for seq in list_snapshots(paths.snapshots_dir(state.directory)):
                     name = snapshot_name(seq)
                     if seq >= first_bad and name not in state.damaged_snapshots:
                         state.stale_snapshots.append(name)
@@ -167,16 +167,16 @@ def _first_damaged_seq(state: TableState) -> int:
 def _remove_index(root: str, table_dir: str, report: Report) -> None:
     """Move the index file to quarantine (it may hold the only trace of a damaged frame's
     effect) so that the writer rebuilds it from the log."""
-    index_dir = os.path.join(table_dir, "indexes")
-    data = os.path.join(index_dir, "data.mdb")
+    index_dir = paths.index_dir(table_dir)
+    data = paths.index_data_path(table_dir)
     if not os.path.exists(data):
         return
-    quarantine = os.path.join(table_dir, "quarantine")
+    quarantine = paths.quarantine_dir(table_dir)
     fs.make_dirs_durably(quarantine)
-    target = os.path.join(quarantine, "indexes-data.mdb")
+    target = os.path.join(quarantine, paths.QUARANTINED_INDEX)
     fs.layer().rename(data, target)
     fs.layer().fsync_dir(quarantine)
-    fs.remove_durably([os.path.join(index_dir, "lock.mdb")])
+    fs.remove_durably([os.path.join(index_dir, paths.INDEX_LOCK)])
     report.add(
         "fixed",
         rel(root, index_dir),
@@ -212,7 +212,7 @@ def _incomplete_batches(
 def _quarantine(
     root: str, table_dir: str, name: str, data: bytes, report: Report, why: str
 ) -> None:
-    directory = os.path.join(table_dir, "quarantine")
+    directory = paths.quarantine_dir(table_dir)
     fs.make_dirs_durably(directory)
     path = os.path.join(directory, name)
     if os.path.exists(path):
@@ -227,7 +227,7 @@ def _quarantine(
 def _repair_segments(root: str, state: TableState, cut: set[int], report: Report) -> int | None:
     """Rewrite damaged segments; returns the first seq whose event was removed from a batch
     (or a huge number), or None when nothing changed."""
-    segments_dir = os.path.join(state.directory, "segments")
+    segments_dir = paths.segments_dir(state.directory)
     rw = rewrite.Rewrite(state.directory, "repair")
     changed = False
     first_dropped = 2**64
@@ -255,7 +255,7 @@ def _repair_segments(root: str, state: TableState, cut: set[int], report: Report
             _quarantine(
                 root,
                 state.directory,
-                f"{survey.number:08d}-{region.offset}.bin",
+                paths.quarantine_name(survey.number, region.offset),
                 data[region.offset : region.end],
                 report,
                 f"moved {region.end - region.offset} {what} from "
@@ -276,7 +276,7 @@ def _repair_segments(root: str, state: TableState, cut: set[int], report: Report
             _quarantine(
                 root,
                 state.directory,
-                f"{survey.number:08d}-{members[0].offset}.bin",
+                paths.quarantine_name(survey.number, members[0].offset),
                 b"".join(data[f.offset : f.offset + f.size] for f in members),
                 report,
                 f"moved {span} out of {rel(root, path)}: their batch (first seq {first}) "
@@ -304,12 +304,12 @@ def _repair_segments(root: str, state: TableState, cut: set[int], report: Report
 
 
 def _repair_snapshots(root: str, state: TableState, report: Report) -> None:
-    directory = os.path.join(state.directory, "snapshots")
+    directory = paths.snapshots_dir(state.directory)
     for name in [*state.damaged_snapshots, *state.stale_snapshots]:
         path = os.path.join(directory, name)
-        quarantine = os.path.join(state.directory, "quarantine")
+        quarantine = paths.quarantine_dir(state.directory)
         fs.make_dirs_durably(quarantine)
-        target = os.path.join(quarantine, f"snapshot-{name}")
+        target = os.path.join(quarantine, paths.quarantined_snapshot_name(name))
         fs.layer().rename(path, target)
         fs.layer().fsync_dir(quarantine)
         fs.layer().fsync_dir(directory)
@@ -328,8 +328,8 @@ def _rebuild_base(root: str, state: TableState, report: Report) -> None:
     """A damaged base can be rewritten from the key directory, which holds the base state as
     synthetic versions at the horizon (when it is intact)."""
     assert state.schema is not None
-    index_dir = os.path.join(state.directory, "indexes")
-    directory = os.path.join(state.directory, "snapshots")
+    index_dir = paths.index_dir(state.directory)
+    directory = paths.snapshots_dir(state.directory)
     try:
         index = TableIndex(index_dir, state.schema.indexes, readonly=True)
     except Exception:

@@ -30,7 +30,7 @@ from driftdb.index.store import NO_SEGMENT, TableIndex
 from driftdb.model.clock import Clock
 from driftdb.model.document import check_document
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
-from driftdb.model.merge_patch import merge_patch
+from driftdb.model.replay import row_after
 from driftdb.model.retention import Horizon
 from driftdb.model.schema import TableSchema, check_table_name
 from driftdb.storage import fs, paths, rewrite
@@ -131,14 +131,7 @@ class Batch:
         marker = (table.name, key)
         current = self.rows[marker] if marker in self.rows else self.current_row(table, key)
         self._undo.append((marker, True, current))
-        if kind is EventType.SOFT_DELETE:
-            self.rows[marker] = None
-        elif kind is EventType.INSERT:
-            self.rows[marker] = data
-        else:
-            row = merge_patch(current or {}, data or {})
-            row[table.primary_key] = key
-            self.rows[marker] = row
+        self.rows[marker] = row_after(current, kind, key, data, table.primary_key)
         return seq
 
 

@@ -264,17 +264,7 @@ class TableView:
             state[key] = entries[-1].row
         for event in self.overlay.get(key, []):
             apply_event(state, event, self.primary_key)
-            entries.append(
-                DriftEntry(
-                    event.seq,
-                    event.unix_ms,
-                    event.type,
-                    event.data,
-                    event.meta,
-                    state.get(key),
-                    event.purged,
-                )
-            )
+            entries.append(DriftEntry.of(event, state.get(key)))
         return entries
 
     def _entry(self, key: Key, version: Version) -> DriftEntry:
@@ -295,6 +285,4 @@ class TableView:
             raise CorruptionError(
                 path, version.offset, f"key directory says seq {version.seq}, frame has {event.seq}"
             )
-        return DriftEntry(
-            event.seq, event.unix_ms, event.type, event.data, event.meta, version.row, event.purged
-        )
+        return DriftEntry.of(event, version.row)

@@ -45,8 +45,8 @@ from driftdb.index.keycodec import (
     read_u64,
     u64,
 )
-from driftdb.model.events import Event, EventType, Key
-from driftdb.model.merge_patch import merge_patch
+from driftdb.model.events import EventType, Key
+from driftdb.model.replay import event_row_after
 from driftdb.model.retention import Horizon
 from driftdb.storage import paths
 from driftdb.storage.position import Covered, Located
@@ -383,7 +383,7 @@ class TableIndex:
                 prev_row = prev.row if prev is not None else None
             else:
                 prev_row = rows.get(pk)
-            row = _row_after(prev_row, event, primary_key)
+            row = event_row_after(prev_row, event, primary_key)
             if rows is not None:
                 if row is None:
                     rows.pop(pk, None)
@@ -425,19 +425,6 @@ class TableIndex:
             ),
             db=self.meta,
         )
-
-
-def _row_after(
-    prev: dict[str, Any] | None, event: Event, primary_key: str
-) -> dict[str, Any] | None:
-    if event.type is EventType.SOFT_DELETE or event.purged is not None:
-        return None
-    if event.type is EventType.INSERT:
-        return dict(event.data or {})
-    row = merge_patch(prev or {}, event.data or {})
-    assert isinstance(row, dict)
-    row[primary_key] = event.key
-    return row
 
 
 def _update_index(

@@ -40,7 +40,7 @@ from driftdb.storage.paths import list_segments, segment_path
 from driftdb.storage.position import Covered, Located
 from driftdb.storage.segment import SegmentAppender
 from driftdb.storage.snapshot import SnapshotError
-from driftdb.storage.tail import Tail, cut_batches, read_tail
+from driftdb.storage.tail import Tail, batch_share, cut_batches, read_tail
 from driftdb.table import Table
 
 READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
@@ -431,16 +431,12 @@ class Database:
         if other.index is not None:
             with other.index.read() as reader:
                 covered = reader.covered()
-        if covered is not None and covered.seq >= txn.first:
-            return txn.parts.get(name, 0)  # indexed, so the writer had committed it whole
-        horizon = self._horizon_of(other)
-        if horizon is not None and horizon.seq >= txn.first:
-            return txn.parts.get(name, 0)  # folded into the base: it was whole then
-        tail = read_tail(other.segments_dir, covered)
-        return sum(
-            1
-            for item in tail.located
-            if item.event.txn is not None and item.event.txn.first == txn.first
+        return batch_share(
+            name,
+            txn,
+            covered,
+            self._horizon_of(other),
+            lambda: (item.event for item in read_tail(other.segments_dir, covered).located),
         )
 
     def head(self) -> int:
@@ -689,15 +685,8 @@ class Database:
         events = {name: [item.event for item in tail.located] for name, tail in tails.items()}
 
         def count_in_tails(other: str, txn: Txn) -> int:
-            covered = covers.get(other)
-            horizon = horizons.get(other)
-            if (covered is not None and covered.seq >= txn.first) or (
-                horizon is not None and horizon.seq >= txn.first
-            ):
-                # Indexed, or folded into a base: the writer had committed it whole.
-                return txn.parts.get(other, 0)
-            return sum(
-                1 for e in events.get(other, []) if e.txn is not None and e.txn.first == txn.first
+            return batch_share(
+                other, txn, covers.get(other), horizons.get(other), lambda: events.get(other, [])
             )
 
         for name, tail in tails.items():

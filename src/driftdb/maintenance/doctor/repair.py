@@ -23,12 +23,13 @@ from driftdb.maintenance.doctor.check import (
     check_all,
     rel,
 )
-from driftdb.model.events import Event
+from driftdb.model.events import Event, Txn
 from driftdb.model.retention import Horizon
 from driftdb.storage import fs, paths, rewrite
 from driftdb.storage.lock import WriterLock
 from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
 from driftdb.storage.snapshot import encode_snapshot
+from driftdb.storage.tail import batch_share, cut_batches
 
 
 class _Snapshot(Protocol):
@@ -189,23 +190,15 @@ def _incomplete_batches(
     events: dict[str, list[Event]], horizons: dict[str, Horizon | None]
 ) -> set[int]:
     """First seqs of batches some of whose events are gone (a table's share that was folded
-    into its base before the horizon counts as whole)."""
-    counts: dict[tuple[int, str], int] = {}
-    txns = {}
+    into its base before the horizon counts as whole): the check recovery and readers make
+    (storage/tail.py), over every table's whole log."""
+
+    def share(other: str, txn: Txn) -> int:
+        return batch_share(other, txn, None, horizons.get(other), lambda: events.get(other, []))
+
+    cut: set[int] = set()
     for table, table_events in events.items():
-        for event in table_events:
-            if event.txn is not None:
-                counts[(event.txn.first, table)] = counts.get((event.txn.first, table), 0) + 1
-                txns[event.txn.first] = (event.txn, table)
-    cut = set()
-    for first, (txn, table) in txns.items():
-        parts = txn.parts or {table: txn.count}
-        for name, wanted in parts.items():
-            horizon = horizons.get(name)
-            if horizon is not None and horizon.seq >= first:
-                continue
-            if counts.get((first, name), 0) < wanted:
-                cut.add(first)
+        cut |= cut_batches(table, table_events, share)
     return cut
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeAlias
 
 from driftdb.errors import InvalidInputError
 from driftdb.model.events import Document, Key
 
-MAX_DEPTH = 64
+MAX_DEPTH = 64  # the one nesting limit of JSON values: documents, patches, DriftQL parameters
 MAX_INT = 2**63 - 1
 MAX_KEY_BYTES = 250  # LMDB keys are at most 511 bytes: key + seq + an indexed value
+
+
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 
 def check_key(key: object, where: str) -> Key:
@@ -99,3 +102,32 @@ def _kind(value: object) -> str:
     if isinstance(value, list | tuple):
         return "an array"
     return type(value).__name__
+
+
+def to_json_value(value: object, where: str, depth: int = 0) -> JsonValue:
+    """A deep copy of `value` as plain JSON data (tuples become lists), so that the tree never
+    shares a mutable object with the caller. Raises InvalidInputError naming `where` for
+    anything JSON cannot hold (a set, a NaN, a non-string object key, a cycle). The depth limit
+    is the documents' (MAX_DEPTH): a value nested deeper could never be written."""
+    if depth > MAX_DEPTH:
+        raise InvalidInputError(f"{where} is nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{where} holds {value}, which is not a JSON number")
+        return float(value)
+    if isinstance(value, dict):
+        result: dict[str, JsonValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(f"{where} has a non-string object key {key!r}")
+            result[str(key)] = to_json_value(item, where, depth + 1)
+        return result
+    if isinstance(value, list | tuple):
+        return [to_json_value(item, where, depth + 1) for item in value]
+    raise InvalidInputError(f"{where} has type {type(value).__name__}, which is not a JSON value")

@@ -18,6 +18,9 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, ClassVar, TypeAlias
 
+from driftdb.model.document import JsonValue
+from driftdb.model.timepoint import TimePoint
+
 _set = object.__setattr__  # how a node's __init__ fills its slots; `Frozen` blocks `obj.x = v`
 
 
@@ -84,7 +87,6 @@ def _frozen(message: str) -> AttributeError:
     return FrozenInstanceError(message)
 
 
-JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Document: TypeAlias = dict[str, JsonValue]
 Key: TypeAlias = str | int
 """A primary key value: a string or an integer (never a bool)."""
@@ -202,24 +204,10 @@ Expr: TypeAlias = Comparison | InList | IsNull | Not | And | Or
 # ---------------------------------------------------------------- clauses
 
 
-class AsOf(Frozen):
-    """A timepoint: `@seq:N` (kind "seq", `seq` set), a time (kind "time", `text` holds the
-    string as written; the engine validates and resolves it), or `@now` (kind "now")."""
-
-    __slots__ = __match_args__ = ("kind", "seq", "text")
-    kind: typing.Literal["seq", "time", "now"]
-    seq: int | None
-    text: str | None
-
-    def __init__(
-        self,
-        kind: typing.Literal["seq", "time", "now"],
-        seq: int | None = None,
-        text: str | None = None,
-    ) -> None:
-        _set(self, "kind", kind)
-        _set(self, "seq", seq)
-        _set(self, "text", text)
+# A timepoint: `@seq:N` (kind "seq", `seq` set), a time (kind "time", `text` holds the string
+# as written; `parse_timepoint` validates and resolves it when the statement runs), or `@now`
+# (kind "now"). The one time-point type of the package: model/timepoint.py.
+AsOf = TimePoint
 
 
 class OrderItem(Frozen):

@@ -46,14 +46,8 @@ def to_expr(where: Where, params: Sequence[Any] = ()) -> ast.Expr | None:
     )
 
 
-def to_timepoint(as_of: AsOf | ast.AsOf) -> TimePoint:
-    if isinstance(as_of, ast.AsOf):
-        if as_of.kind == "seq":
-            assert as_of.seq is not None
-            return TimePoint("seq", seq=as_of.seq, text=f"@seq:{as_of.seq}")
-        if as_of.kind == "now":
-            return TimePoint.now()
-        return parse_timepoint(as_of.text)
+def to_timepoint(as_of: AsOf) -> TimePoint:
+    """The resolved point (a time read from DriftQL is checked and resolved here)."""
     return parse_timepoint(as_of)
 
 
@@ -198,7 +192,7 @@ def _count_from_index(view: ReadView, where: ast.Expr | None, seq: int) -> int |
 def select_rows(
     table: ReadTable,
     where: ast.Expr | None,
-    as_of: AsOf | ast.AsOf,
+    as_of: AsOf,
     order: tuple[ast.OrderItem, ...] = (),
     limit: int | None = None,
     offset: int | None = None,
@@ -257,7 +251,7 @@ def _stream_in_key_order(
     return rows_to_scan < matches_now
 
 
-def count_rows(table: ReadTable, where: ast.Expr | None, as_of: AsOf | ast.AsOf) -> int:
+def count_rows(table: ReadTable, where: ast.Expr | None, as_of: AsOf) -> int:
     plan = plan_where(where, table.schema.indexes, table.primary_key)
     with table.view() as view:
         seq = table.resolve_point(view, to_timepoint(as_of))

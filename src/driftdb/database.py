@@ -445,9 +445,28 @@ class Database:
             return self.next_seq - 1
         newest = 0
         for table in self._tables.values():
-            with self.view_of(table) as view:
-                newest = max(newest, view.last_seq())
+            try:
+                last = self._last_seq(table)
+            except (CorruptionError, FileNotFoundError):
+                with self.view_of(table) as view:  # mid-rewrite, or damaged: the full read
+                    last = view.last_seq()
+            newest = max(newest, last)
         return newest
+
+    def _last_seq(self, table: Table) -> int:
+        """A reader's newest visible seq of `table` without building a view: what the index
+        covers (or the base snapshot's horizon without one), then the visible tail after it."""
+        covered = None
+        if table.index is not None:
+            with table.index.read() as reader:
+                covered = reader.covered()
+        tail = self._visible_tail(table, covered)
+        if tail:
+            return tail[-1].seq
+        if covered is not None:
+            return covered.seq
+        horizon = self._horizon_of(table)
+        return horizon.seq if horizon is not None else -1
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -228,6 +228,8 @@ class OrderItem(Frozen):
 class CreateTable(Frozen):
     """`CREATE TABLE t (pk=id, INDEX(a, b.c))`; `indexes` holds dotted column paths."""
 
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ("table", "primary_key", "indexes")
     table: str
     primary_key: str
@@ -242,11 +244,15 @@ class CreateTable(Frozen):
 class ShowTables(Frozen):
     """`SHOW TABLES`."""
 
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ()
 
 
 class Describe(Frozen):
     """`DESCRIBE t`."""
+
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table",)
     table: str
@@ -259,6 +265,8 @@ class Insert(Frozen):
     """`INSERT INTO t {...}` or `INSERT INTO t [{...}, ...]`: one or more documents, inserted
     together (all or none)."""
 
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ("table", "documents")
     table: str
     documents: tuple[Document, ...]
@@ -270,6 +278,8 @@ class Insert(Frozen):
 
 class Patch(Frozen):
     """`PATCH t KEY k SET {...}`: a JSON Merge Patch (RFC 7386) of one row."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "key", "patch")
     table: str
@@ -284,6 +294,8 @@ class Patch(Frozen):
 
 class SoftDelete(Frozen):
     """`SOFT DELETE FROM t KEY k`."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "key")
     table: str
@@ -300,6 +312,8 @@ class Select(Frozen):
     `columns` is None for `*`; `count` is True for `COUNT(*)` (then `columns` is None).
     `as_of` None means the current state, like `AS OF @now`.
     """
+
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = (
         "table",
@@ -344,6 +358,8 @@ class Select(Frozen):
 class Explain(Frozen):
     """`EXPLAIN SELECT ...`: describe the plan instead of running it."""
 
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ("select",)
     select: Select
 
@@ -353,6 +369,8 @@ class Explain(Frozen):
 
 class ShowDrift(Frozen):
     """`SHOW DRIFT t KEY k`: the history of one key."""
+
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "key")
     table: str
@@ -366,6 +384,8 @@ class ShowDrift(Frozen):
 class Snapshot(Frozen):
     """`SNAPSHOT t`."""
 
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ("table",)
     table: str
 
@@ -375,6 +395,8 @@ class Snapshot(Frozen):
 
 class Compact(Frozen):
     """`COMPACT t` keeps all history; `COMPACT t BEFORE x` discards history before `x`."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "before")
     table: str
@@ -387,6 +409,8 @@ class Compact(Frozen):
 
 class Purge(Frozen):
     """`PURGE t KEY k`: redact one key's payloads everywhere in its history."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "key")
     table: str

@@ -20,8 +20,8 @@ import msgpack
 
 from driftdb.errors import CorruptionError, KeyNotFoundError
 from driftdb.index.store import NO_SEGMENT
-from driftdb.maintenance.compaction import Plan, read_log, stage_plan
 from driftdb.maintenance.handle import TableHandle
+from driftdb.maintenance.logrewrite import Plan, covered_end, read_log, stage_plan
 from driftdb.model.events import Event, Key, pack_payload
 from driftdb.storage import paths
 from driftdb.storage.frame import encode_frame
@@ -133,12 +133,7 @@ def purge(table: TableHandle, key: Key, reason: str | None) -> PurgeReport:
             rewrite.abort()
             raise
         frame_at = {f.seq: f for f in frames}
-        with index.read() as reader:
-            covered = reader.covered()
-        covered_end = None
-        if covered is not None and covered.seq in where:
-            segment, _, end = where[covered.seq]
-            covered_end = (segment, end)
+        end = covered_end(index, where)
         if numbers and numbers[-1] in touched:
             table.close_appender()
         rewrite.apply()
@@ -147,7 +142,7 @@ def purge(table: TableHandle, key: Key, reason: str | None) -> PurgeReport:
             for seq, (s, o, _) in where.items()
             if (s, o) != (frame_at[seq].segment, frame_at[seq].offset)
         }
-        index.purge_key(key, moved, covered_end)
+        index.purge_key(key, moved, end)
         index.sync()
         rewrite.finish()
     return PurgeReport(

@@ -11,8 +11,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from driftdb.engine.handle import TableHandle
 from driftdb.index.keycodec import encode_key
-from driftdb.maintenance.handle import TableHandle
 from driftdb.maintenance.logrewrite import (
     Plan,
     covered_end,

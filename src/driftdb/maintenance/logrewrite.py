@@ -10,9 +10,9 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from driftdb.engine.handle import TableHandle
 from driftdb.errors import CorruptionError
 from driftdb.index.store import TableIndex
-from driftdb.maintenance.handle import TableHandle
 from driftdb.model.events import Event, unpack_event
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header
 from driftdb.storage.paths import list_segments, segment_path

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import msgpack
 
+from driftdb.engine.handle import TableHandle
 from driftdb.errors import CorruptionError, KeyNotFoundError
 from driftdb.index.store import NO_SEGMENT
-from driftdb.maintenance.handle import TableHandle
 from driftdb.maintenance.logrewrite import Plan, covered_end, read_log, stage_plan
 from driftdb.model.events import Event, Key, pack_payload
 from driftdb.storage import paths

@@ -1,5 +1,5 @@
-"""What maintenance needs of a table and its database: Protocols, so that compaction, retention
-and purge depend on the engine's seams and never import the API's `Table` or `Database`."""
+"""The engine's per-table handle, as recovery and maintenance use it: Protocols, so that the
+engine and maintenance never import the API's `Table` or `Database` (which satisfy them)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from driftdb.model.clock import Clock
 from driftdb.model.events import Document, Key
 from driftdb.model.retention import Horizon
 from driftdb.model.schema import TableSchema
+from driftdb.storage.segment import SegmentAppender
 from driftdb.storage.snapshot import SnapshotInfo
 
 
@@ -34,6 +35,7 @@ class TableHandle(Protocol):
 
     events_since_snapshot: int | None
     bytes_since_snapshot: int | None
+    appender: SegmentAppender | None
 
     @property
     def db(self) -> DatabaseHandle: ...
@@ -64,6 +66,8 @@ class TableHandle(Protocol):
     def horizon(self) -> int | None: ...
 
     def horizon_info(self) -> Horizon | None: ...
+
+    def base_info(self) -> SnapshotInfo | None: ...
 
     def base_rows(self) -> list[tuple[Key, Document]]: ...
 

@@ -115,7 +115,3 @@ def decode_key(data: bytes, offset: int = 0) -> str | int:
         return read_u64(data, offset + 1) - 2**63
     end = offset + encoded_length(data, offset) - 2
     return data[offset + 1 : end].replace(b"\x00\xff", b"\x00").decode()
-
-
-def key_length(data: bytes, offset: int = 0) -> int:
-    return 9 if data[offset] == TAG_NUMBER else encoded_length(data, offset)

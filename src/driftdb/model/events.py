@@ -13,7 +13,7 @@ Document = dict[str, Any]
 
 
 class EventType(enum.IntEnum):
-    """The three event types of the format (DESIGN.md); no others exist."""
+    """The three event types of the format (docs/format.md); no others exist."""
 
     INSERT = 1
     PATCH = 2

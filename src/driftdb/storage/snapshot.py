@@ -143,23 +143,6 @@ def write_snapshot(
     return parse_header(data[:HEADER_SIZE], path, len(data))
 
 
-def stage_snapshot(
-    directory: str,
-    rows: Iterable[tuple[Key, Document]],
-    seq: int,
-    unix_ms: int,
-    horizon: Horizon | None,
-    base: bool,
-    temp_name: str,
-) -> int:
-    """Write a snapshot under `temp_name` (fsynced, not yet renamed) for a maintenance
-    manifest to install; returns its size in bytes."""
-    fs.make_dirs_durably(directory)
-    data, _ = encode_snapshot(rows, seq, unix_ms, horizon, base)
-    fs.write_file_durably(os.path.join(directory, temp_name), data)
-    return len(data)
-
-
 def parse_header(head: bytes, path: str, file_bytes: int) -> SnapshotInfo:
     """Check a header (magic, version, header CRC, flags, lengths); raise SnapshotError."""
     if len(head) < HEADER_SIZE:

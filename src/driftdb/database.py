@@ -8,12 +8,12 @@ import json
 import os
 import shutil
 import threading
-import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from driftdb.engine.reads import ReadViews
 from driftdb.engine.recovery import recover
 from driftdb.engine.view import TableView
 from driftdb.errors import (
@@ -32,19 +32,14 @@ from driftdb.model.clock import Clock
 from driftdb.model.document import check_document
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
 from driftdb.model.replay import row_after
-from driftdb.model.retention import Horizon
 from driftdb.model.schema import TableSchema, check_table_name
 from driftdb.storage import fs, paths, rewrite
 from driftdb.storage.frame import encode_frame
 from driftdb.storage.lock import WriterLock
 from driftdb.storage.paths import list_segments
-from driftdb.storage.position import Covered, Located
+from driftdb.storage.position import Located
 from driftdb.storage.segment import SegmentAppender
-from driftdb.storage.snapshot import SnapshotError
-from driftdb.storage.tail import batch_share, cut_batches, read_tail
 from driftdb.table import Table
-
-READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
 
 if TYPE_CHECKING:
     from driftdb.query.executor import Result
@@ -153,6 +148,7 @@ class Database:
         self.tables_dir = paths.tables_dir(self.path)
         self.notes: list[str] = []  # what recovery did on open, for the CLI to show
         self._tables: dict[str, Table] = {}
+        self._reads = ReadViews(self.path, self._tables, readonly)
         self._batch: Batch | None = None
         self._mutex = threading.RLock()
         self._failed: str | None = None
@@ -329,116 +325,15 @@ class Database:
     # -- reading ---------------------------------------------------------------------------
 
     def view_of(self, table: Table) -> TableView:
-        """A consistent view of `table`. A reader process checks that no maintenance rewrite
-        overlapped its read of the log (see storage/rewrite.py) and reads again if one did,
-        waiting up to READ_RETRY_S for it to finish."""
+        """A consistent view of `table` (engine/reads.py: a reader retries a read that a
+        maintenance rewrite overlapped)."""
         if self._closed:
             raise DriftError("the database is closed")
-        deadline = time.monotonic() + READ_RETRY_S
-        failures = 0
-        while True:
-            before = rewrite.stamp(table.directory) if self.readonly else None
-            reader = table.index.read() if table.index is not None else None
-            try:
-                view = self._view_once(table, reader)
-            except (CorruptionError, FileNotFoundError):
-                if reader is not None:
-                    reader.close()
-                failures += 1
-                if (
-                    before is None
-                    or time.monotonic() > deadline
-                    or (failures >= 2 and rewrite.unchanged(before, rewrite.stamp(table.directory)))
-                ):
-                    raise
-                time.sleep(0.02)
-                continue
-            except BaseException:
-                if reader is not None:
-                    reader.close()
-                raise
-            if before is None or self.read_was_stable(table, before, view):
-                return view
-            view.close()
-            if time.monotonic() > deadline:
-                raise DriftError(
-                    f'table "{table.name}" is being rewritten by maintenance; try again'
-                )
-            time.sleep(0.02)
+        return self._reads.view_of(table)
 
     def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool:
         """No rewrite of the table's files overlapped a read that began at `before`."""
-        if not rewrite.unchanged(before, rewrite.stamp(table.directory)):
-            return False
-        if view.reader is not None and table.index is not None:
-            return view.reader.generation() == table.index.generation()
-        return True
-
-    def _view_once(self, table: Table, reader: Any) -> TableView:
-        covered = reader.covered() if reader is not None else None
-        if reader is not None and covered is None and self.readonly:
-            reader.close()  # an empty index, or one in an older format: read the log
-            reader = None
-        events: list[Event] = []
-        horizon = None
-        base = None
-        if self.readonly:
-            if reader is None:
-                horizon, base = self._base_of(table)
-            events = self._visible_tail(table, covered)
-        return TableView(table.primary_key, table.segments_dir, reader, events, horizon, base)
-
-    def _horizon_of(self, table: Table) -> Horizon | None:
-        """The horizon from the index, or the base snapshot's header (no view, no tail)."""
-        if table.index is not None:
-            with table.index.read() as reader:
-                if reader.covered() is not None:
-                    return reader.horizon()
-        info = table.base_info()
-        return info.horizon if info is not None else None
-
-    def _base_of(self, table: Table) -> tuple[Horizon | None, dict[Key, Document] | None]:
-        """The horizon and base rows from the base snapshot (for a read without an index)."""
-        from driftdb.storage.snapshot import find_base, read_snapshot
-
-        try:
-            info = find_base(table.snapshots_dir)
-            if info is None:
-                return None, None
-            _, rows = read_snapshot(info.path)
-        except SnapshotError as exc:
-            raise CorruptionError(
-                os.path.relpath(exc.path, self.path),
-                None,
-                f"{exc.reason} (the retention base snapshot)",
-            ) from None
-        return info.horizon, dict(rows)
-
-    def _visible_tail(self, table: Table, covered: Covered | None) -> list[Event]:
-        """A reader's view of the log after the indexes: complete batches only; a torn tail
-        (the writer mid-append) is simply not there yet."""
-        tail = read_tail(table.segments_dir, covered)
-        if tail.problem is not None and not tail.problem.torn:
-            raise CorruptionError(tail.problem.path, tail.problem.offset, tail.problem.reason)
-        events = [item.event for item in tail.located]
-        cut = cut_batches(table.name, events, self._count_elsewhere)
-        return [e for e in events if e.txn is None or e.txn.first not in cut]
-
-    def _count_elsewhere(self, name: str, txn: Txn) -> int:
-        other = self._tables.get(name)
-        if other is None:
-            return 0
-        covered = None
-        if other.index is not None:
-            with other.index.read() as reader:
-                covered = reader.covered()
-        return batch_share(
-            name,
-            txn,
-            covered,
-            self._horizon_of(other),
-            lambda: (item.event for item in read_tail(other.segments_dir, covered).located),
-        )
+        return self._reads.read_was_stable(table, before, view)
 
     def head(self) -> int:
         """The newest seq in the database (0 when it is empty)."""
@@ -447,27 +342,12 @@ class Database:
         newest = 0
         for table in self._tables.values():
             try:
-                last = self._last_seq(table)
+                last = self._reads.last_seq(table)
             except (CorruptionError, FileNotFoundError):
                 with self.view_of(table) as view:  # mid-rewrite, or damaged: the full read
                     last = view.last_seq()
             newest = max(newest, last)
         return newest
-
-    def _last_seq(self, table: Table) -> int:
-        """A reader's newest visible seq of `table` without building a view: what the index
-        covers (or the base snapshot's horizon without one), then the visible tail after it."""
-        covered = None
-        if table.index is not None:
-            with table.index.read() as reader:
-                covered = reader.covered()
-        tail = self._visible_tail(table, covered)
-        if tail:
-            return tail[-1].seq
-        if covered is not None:
-            return covered.seq
-        horizon = self._horizon_of(table)
-        return horizon.seq if horizon is not None else -1
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ import shutil
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from driftdb.engine.commit import PendingWrite, commit
 from driftdb.engine.reads import ReadViews
 from driftdb.engine.recovery import recover
 from driftdb.engine.view import TableView
@@ -30,14 +30,12 @@ from driftdb.errors import (
 from driftdb.index.store import TableIndex
 from driftdb.model.clock import Clock
 from driftdb.model.document import check_document
-from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
+from driftdb.model.events import Document, EventType, Key
 from driftdb.model.replay import row_after
 from driftdb.model.schema import TableSchema, check_table_name
 from driftdb.storage import fs, paths, rewrite
-from driftdb.storage.frame import encode_frame
 from driftdb.storage.lock import WriterLock
 from driftdb.storage.paths import list_segments
-from driftdb.storage.position import Located
 from driftdb.storage.segment import SegmentAppender
 from driftdb.table import Table
 
@@ -59,22 +57,12 @@ def open(
     )
 
 
-@dataclass
-class _PendingWrite:
-    table: Table
-    type: EventType
-    key: Key
-    data: Document | None
-    meta: dict[str, Any] | None
-    seq: int
-
-
 class Batch:
     """Writes collected to commit together: one fsync per table touched, all or nothing."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.writes: list[_PendingWrite] = []
+        self.writes: list[PendingWrite] = []
         self.rows: dict[tuple[str, Key], Document | None] = {}
         self._views: dict[str, TableView] = {}
         self._undo: list[tuple[tuple[str, Key], bool, Document | None]] = []
@@ -123,7 +111,7 @@ class Batch:
         if meta is not None:
             check_document(meta, f'audit meta of {kind.name} into table "{table.name}"')
         seq = self.db.next_seq + len(self.writes)
-        self.writes.append(_PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
+        self.writes.append(PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
         marker = (table.name, key)
         current = self.rows[marker] if marker in self.rows else self.current_row(table, key)
         self._undo.append((marker, True, current))
@@ -416,81 +404,15 @@ class Database:
                     self._failed = f"maintenance failed midway: {exc}"
                 raise
 
-    def _commit(self, writes: list[_PendingWrite]) -> None:  # noqa: C901 (the commit protocol's steps stay in one place, in order)
-        """Append the frames, fsync each table's segment, then update the indexes.
-
-        The durability point is the last fsync: after it the batch survives any crash. A
-        failure before it stops the writer (the kernel may have dropped what it had)."""
+    def _commit(self, writes: list[PendingWrite]) -> None:
+        """Commit a batch (engine/commit.py); a failure that stops the writer is recorded."""
         if not writes:
             return
-        unix_ms = self.clock.now()
-        first = writes[0].seq
-        parts: dict[str, int] = {}
-        for write in writes:
-            parts[write.table.name] = parts.get(write.table.name, 0) + 1
-        txn = Txn(first, len(writes), parts if len(parts) > 1 else {}) if len(writes) > 1 else None
-        per_table: dict[str, list[Event]] = {}
-        for write in writes:
-            event = Event(write.seq, unix_ms, write.type, write.key, write.data, write.meta, txn)
-            per_table.setdefault(write.table.name, []).append(event)
-        # Encode every frame before the first byte is appended: a value msgpack cannot encode
-        # or a frame over the bound is bad input, and must leave the log untouched.
-        encoded: dict[str, list[bytes]] = {}
-        for name, events in per_table.items():
-            frames = []
-            for e in events:
-                try:
-                    frames.append(encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e)))
-                except (TypeError, ValueError, OverflowError) as exc:
-                    raise InvalidInputError(
-                        f'{e.type.name} into table "{name}" key {e.key!r}: cannot be stored '
-                        f"({exc}); nothing was written"
-                    ) from None
-            encoded[name] = frames
-        located: dict[str, list[Located]] = {}
-        try:
-            for name, events in per_table.items():
-                table = self._tables[name]
-                if table.appender is None:
-                    table.appender = SegmentAppender(
-                        table.segments_dir, table.schema.option("segment_size_bytes")
-                    )
-                frames = encoded[name]
-                segment, offset = table.appender.append(b"".join(frames))
-                spots = []
-                for event, frame in zip(events, frames, strict=True):
-                    spots.append(Located(event, segment, offset, offset + len(frame)))
-                    offset += len(frame)
-                located[name] = spots
-            for name in per_table:
-                appender = self._tables[name].appender
-                assert appender is not None
-                appender.sync()
-        except BaseException as exc:
-            # Bytes may be in the log that were never made durable: only a reopen, which
-            # re-validates the log from disk, may write again.
-            self._failed = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, Exception):
-                raise DriftIOError(
-                    f"write failed ({exc}); nothing was acknowledged and the writer is "
-                    "stopped: reopen the database"
-                ) from exc
-            raise
-        self.next_seq = writes[-1].seq + 1
-        for name, spots in located.items():
-            index = self._tables[name].index
-            assert index is not None
-            try:
-                index.apply(spots, self._tables[name].primary_key)
-            except Exception as exc:
-                # The events are durable; only the index lags. Stop, so reopening catches up.
-                self._failed = f"index update failed: {exc}"
-                raise DriftIOError(
-                    f"the write is durable (seq {writes[-1].seq}) but updating the index of "
-                    f'table "{name}" failed ({exc}); reopen the database to catch it up'
-                ) from exc
-        for name, spots in located.items():
-            self._tables[name].note_commit(len(spots), spots[-1].end_offset - spots[0].offset)
+
+        def stop(why: str) -> None:
+            self._failed = why
+
+        self.next_seq = commit(self._tables, writes, self.clock.now(), stop)
 
     # -- recovery --------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from driftdb.model.schema import TableSchema
 from driftdb.storage import paths
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header, segment_header
 from driftdb.storage.paths import list_segments, segment_path
-from driftdb.storage.segment import find_next_good_frame, read_frame, read_frame_at
+from driftdb.storage.segment import find_next_good_frame, read_frame, scan_bytes
 from driftdb.storage.snapshot import (
     SnapshotError,
     find_base,
@@ -108,9 +108,9 @@ class SegmentSurvey:
 def survey_segment(
     path: str, number: int, last_seq: int, is_last: bool, decode: bool = True
 ) -> SegmentSurvey:
-    """Every good frame of a segment, and every damaged byte range between them. Unlike the
-    reader on open, it does not stop at the first bad frame: it looks for the next good one
-    (with a later seq) and goes on."""
+    """Every good frame of a segment, and every damaged byte range between them. It reads
+    through the segment reader (`scan_bytes`) as opening does, but does not stop at the first
+    bad frame: from the next good one (with a later seq) it reads on."""
     with open(path, "rb") as handle:
         data = handle.read()
     header_problem = check_segment_header(data[:HEADER_SIZE])
@@ -124,39 +124,30 @@ def survey_segment(
         bad.append(BadRegion(0, HEADER_SIZE, header_problem, False))
     offset = HEADER_SIZE
     while offset < len(data):
-        found = read_frame_at(data, offset)
-        reason = found if isinstance(found, str) else None
-        if not isinstance(found, str):
-            body, size = found
-            if body.seq <= last_seq:
-                reason = f"seq {body.seq} does not follow seq {last_seq}"
-            elif not decode:
-                frames.append(
-                    GoodFrame(
-                        number,
-                        offset,
-                        size,
-                        body.seq,
-                        Event(body.seq, body.unix_ms, EventType(body.event_type), ""),
-                    )
-                )
-                last_seq = body.seq
-                offset += size
-                continue
-            else:
+        result = scan_bytes(data, path, number, offset, last_seq)
+        undecodable: tuple[int, str] | None = None
+        for record in result.frames:
+            body = record.body
+            if decode:
                 try:
                     event = unpack_event(body.seq, body.unix_ms, body.event_type, body.payload)
                 except ValueError as exc:
-                    reason = f"undecodable event ({exc})"
-                else:
-                    frames.append(GoodFrame(number, offset, size, body.seq, event))
-                    last_seq = body.seq
-                    offset += size
-                    continue
-        assert reason is not None
-        nxt = find_next_good_frame(data, offset, last_seq)
+                    undecodable = (record.offset, f"undecodable event ({exc})")
+                    break
+            else:  # a stand-in with the seq
+                event = Event(body.seq, body.unix_ms, EventType(body.event_type), "")
+            frames.append(GoodFrame(number, record.offset, record.size, body.seq, event))
+            last_seq = body.seq
+        if undecodable is not None:
+            start, reason = undecodable
+            nxt = find_next_good_frame(data, start, last_seq)
+        elif result.problem is not None:
+            start, reason = result.problem.offset, result.problem.reason
+            nxt = result.problem.next_good_offset
+        else:
+            break
         end = len(data) if nxt is None else nxt
-        bad.append(BadRegion(offset, end, reason, torn=nxt is None and is_last))
+        bad.append(BadRegion(start, end, reason, torn=nxt is None and is_last))
         offset = end
     return SegmentSurvey(number, len(data), header_problem, frames, bad)
 

@@ -14,7 +14,8 @@ The layers, from the top (a module may import its own layer and the ones below i
     storage      bytes and files: file layer, lock, frames, segments, snapshots, file names
     model        events, documents, merge patch, replay, time points, schema, clock
     errors       the exception hierarchy, imported by every layer
-`query` additionally never imports `engine` or `maintenance`: it sees them through Protocols.
+`query` additionally never imports `engine` or `maintenance`: it sees them through Protocols;
+`cli` reaches the database only through the API (and the parser), never the layers under it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import sys
 from pathlib import Path
 
 LAYERS = ["errors", "model", "storage", "index", "engine", "maintenance", "query", "api", "cli"]
-FORBIDDEN = {"query": {"engine", "maintenance"}}
+FORBIDDEN = {
+    "query": {"engine", "maintenance"},
+    "cli": {"engine", "maintenance", "index", "storage"},
+}
 PACKAGE = "driftdb"
 
 

@@ -43,6 +43,11 @@ if TYPE_CHECKING:
     from driftdb.query.executor import Result
 
 
+def is_database(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` holds a DriftDB database (its tables directory exists)."""
+    return os.path.isdir(paths.tables_dir(os.fspath(path)))
+
+
 def open(
     path: str | os.PathLike[str],
     create: bool = False,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import builtins
 import contextlib
-import json
 import os
-import shutil
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from driftdb.engine.catalog import (
+    close_table,
+    create_table_files,
+    open_index,
+    read_schema,
+    start_writing,
+)
 from driftdb.engine.commit import PendingWrite, commit
 from driftdb.engine.reads import ReadViews
 from driftdb.engine.recovery import recover
@@ -27,7 +31,6 @@ from driftdb.errors import (
     TableNotFoundError,
     WriterStoppedError,
 )
-from driftdb.index.store import TableIndex
 from driftdb.model.clock import Clock
 from driftdb.model.document import check_document
 from driftdb.model.events import Document, EventType, Key
@@ -35,8 +38,6 @@ from driftdb.model.replay import row_after
 from driftdb.model.schema import TableSchema, check_table_name
 from driftdb.storage import fs, paths, rewrite
 from driftdb.storage.lock import WriterLock
-from driftdb.storage.paths import list_segments
-from driftdb.storage.segment import SegmentAppender
 from driftdb.table import Table
 
 if TYPE_CHECKING:
@@ -197,60 +198,17 @@ class Database:
             return
         self._closed = True
         for table in self._tables.values():
-            if table.appender is not None:
-                table.appender.close()
-            if table.index is not None:
-                with contextlib.suppress(Exception):  # the log is the truth; index is a cache
-                    if not self.readonly and self._failed is None:
-                        self._write_meta(table)
-                table.index.close()
-                table.index = None
+            close_table(table, write_meta=not self.readonly and self._failed is None)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
 
-    def _write_meta(self, table: Table) -> None:
-        """meta.json: a cache of counters for people and tools, rebuilt from the log anytime."""
-        assert table.index is not None
-        with table.index.read() as reader:
-            covered = reader.covered()
-            horizon = reader.horizon()
-        body = {
-            "table": table.name,
-            "last_seq": covered.seq if covered else 0,
-            "live_rows": covered.live if covered else 0,
-            "horizon": horizon.to_wire() if horizon else None,
-            "segments": list_segments(table.segments_dir),
-        }
-        fs.write_file_atomically(
-            paths.meta_path(table.directory), json.dumps(body, indent=2).encode()
-        )
-
     # -- tables ----------------------------------------------------------------------------
 
     def _load_table(self, name: str) -> Table:
-        directory = os.path.join(self.tables_dir, name)
-        schema_path = paths.schema_path(directory)
-        with builtins.open(schema_path, "rb") as handle:
-            schema = TableSchema.from_yaml(handle.read(), f"tables/{name}/schema.yaml")
-        if schema.name != name:
-            raise InvalidInputError(f"tables/{name}/schema.yaml names table {schema.name!r}")
-        table = Table(self, schema, directory)
-        if not self.readonly:
-            try:
-                table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
-            except Exception as exc:  # lmdb.Error and friends: a damaged index file
-                # The indexes are a cache of the log: drop the damaged files, rebuild.
-                self.notes.append(
-                    f'table "{name}": the index files were damaged ({exc}); rebuilt from the log'
-                )
-                shutil.rmtree(table.index_dir, ignore_errors=True)
-                table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
-        elif os.path.exists(paths.index_data_path(table.directory)):
-            try:
-                table.index = TableIndex(table.index_dir, schema.indexes, readonly=True)
-            except Exception:  # a damaged or foreign index: read the log instead
-                table.index = None
+        schema = read_schema(self.tables_dir, name)
+        table = Table(self, schema, os.path.join(self.tables_dir, name))
+        open_index(table, self.readonly, self.notes)
         return table
 
     def tables(self) -> list[str]:
@@ -282,23 +240,8 @@ class Database:
         if name in self._tables:
             raise InvalidInputError(f'table "{name}" already exists')
         schema = TableSchema.create(name, primary_key, list(indexes), options)
-        directory = os.path.join(self.tables_dir, name)
-        if os.path.exists(directory) and not _is_unfinished_create(directory):
-            raise InvalidInputError(
-                f'tables/{name} exists but has no schema.yaml; move it away or run "driftdb doctor"'
-            )
-        try:
-            fs.make_dirs_durably(paths.segments_dir(directory))
-            fs.write_file_atomically(paths.schema_path(directory), schema.to_yaml())
-        except OSError as exc:
-            # Without a durable schema.yaml the table does not exist: take away the empty
-            # directories (never anything with data in it) so a retry starts clean.
-            if _is_unfinished_create(directory):
-                shutil.rmtree(directory, ignore_errors=True)
-            raise DriftIOError(f"CREATE TABLE {name} failed ({exc}); nothing was created") from exc
-        table = Table(self, schema, directory)
-        table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
-        table.appender = SegmentAppender(table.segments_dir, schema.option("segment_size_bytes"))
+        table = Table(self, schema, create_table_files(self.tables_dir, schema))
+        start_writing(table)
         self._tables[name] = table
         return table
 
@@ -427,13 +370,3 @@ class Database:
         self.next_seq, self.clock = recover(self.path, self._tables, self.notes)
         for note in self.notes:
             warnings.warn(DriftWarning(note), stacklevel=4)
-
-
-def _is_unfinished_create(directory: str) -> bool:
-    """A table directory left by a CREATE TABLE that failed before its schema.yaml was
-    durable: nothing in it but empty directories and a schema temp file."""
-    for root, _dirs, files in os.walk(directory):
-        if any(not f.endswith(paths.TEMP_SUFFIX) for f in files):
-            return False
-        del root
-    return True

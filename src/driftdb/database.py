@@ -6,7 +6,7 @@ import contextlib
 import os
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from driftdb.engine.catalog import (
@@ -16,6 +16,7 @@ from driftdb.engine.catalog import (
     read_schema,
     start_writing,
 )
+from driftdb.engine.commit import Batch as Batch  # public: driftdb.Batch
 from driftdb.engine.commit import PendingWrite, commit
 from driftdb.engine.reads import ReadViews
 from driftdb.engine.recovery import recover
@@ -32,9 +33,6 @@ from driftdb.errors import (
     WriterStoppedError,
 )
 from driftdb.model.clock import Clock
-from driftdb.model.document import check_document
-from driftdb.model.events import Document, EventType, Key
-from driftdb.model.replay import row_after
 from driftdb.model.schema import TableSchema, check_table_name
 from driftdb.storage import fs, paths, rewrite
 from driftdb.storage.lock import WriterLock
@@ -61,68 +59,6 @@ def open(
     return Database(
         os.fspath(path), create=create, readonly=readonly, lock_timeout_s=lock_timeout_s
     )
-
-
-class Batch:
-    """Writes collected to commit together: one fsync per table touched, all or nothing."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.writes: list[PendingWrite] = []
-        self.rows: dict[tuple[str, Key], Document | None] = {}
-        self._views: dict[str, TableView] = {}
-        self._undo: list[tuple[tuple[str, Key], bool, Document | None]] = []
-
-    def current_row(self, table: Table, key: Key) -> Document | None:
-        """The row as this batch would leave it (pending writes first, then the indexes, read
-        through one view per table for the whole batch)."""
-        marker = (table.name, key)
-        if marker in self.rows:
-            return self.rows[marker]
-        view = self._views.get(table.name)
-        if view is None:
-            view = self._views[table.name] = table.view()
-        row = view.get(key, 2**64 - 1)
-        self.rows[marker] = row
-        return row
-
-    def savepoint(self) -> tuple[int, int]:
-        return len(self.writes), len(self._undo)
-
-    def rollback_to(self, mark: tuple[int, int]) -> None:
-        """Forget the writes queued since `mark` and what they did to the pending rows."""
-        writes, undo = mark
-        del self.writes[writes:]
-        while len(self._undo) > undo:
-            marker, had, old = self._undo.pop()
-            if had:
-                self.rows[marker] = old
-            else:
-                self.rows.pop(marker, None)
-
-    def close_views(self) -> None:
-        for view in self._views.values():
-            view.close()
-        self._views.clear()
-
-    def add(
-        self,
-        table: Table,
-        kind: EventType,
-        key: Key,
-        data: Document | None,
-        meta: Mapping[str, Any] | None,
-    ) -> int:
-        """Queue one event (already validated against `current_row`); returns its seq."""
-        if meta is not None:
-            check_document(meta, f'audit meta of {kind.name} into table "{table.name}"')
-        seq = self.db.next_seq + len(self.writes)
-        self.writes.append(PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
-        marker = (table.name, key)
-        current = self.rows[marker] if marker in self.rows else self.current_row(table, key)
-        self._undo.append((marker, True, current))
-        self.rows[marker] = row_after(current, kind, key, data, table.primary_key)
-        return seq
 
 
 class Database:

@@ -1,4 +1,5 @@
-"""Commit: how a batch of writes becomes durable events and then index entries.
+"""Batches and commit: how writes are collected (Batch) and become durable events and then
+index entries (commit).
 
 Frames are encoded first (bad input leaves the log untouched), appended per table, fsynced
 per table (the durability point is the last fsync), and only then applied to the indexes, so
@@ -10,14 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from driftdb.engine.handle import TableHandle
+from driftdb.engine.view import TableView
 from driftdb.errors import DriftIOError, InvalidInputError
+from driftdb.model.document import check_document
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
+from driftdb.model.replay import row_after
 from driftdb.storage.frame import encode_frame
 from driftdb.storage.position import Located
 from driftdb.storage.segment import SegmentAppender
+
+
+class Writer(Protocol):
+    """The database a batch commits to: the seq its first write will have."""
+
+    next_seq: int
 
 
 @dataclass
@@ -30,6 +40,68 @@ class PendingWrite:
     data: Document | None
     meta: dict[str, Any] | None
     seq: int
+
+
+class Batch:
+    """Writes collected to commit together: one fsync per table touched, all or nothing."""
+
+    def __init__(self, db: Writer) -> None:
+        self.db = db
+        self.writes: list[PendingWrite] = []
+        self.rows: dict[tuple[str, Key], Document | None] = {}
+        self._views: dict[str, TableView] = {}
+        self._undo: list[tuple[tuple[str, Key], bool, Document | None]] = []
+
+    def current_row(self, table: TableHandle, key: Key) -> Document | None:
+        """The row as this batch would leave it (pending writes first, then the indexes, read
+        through one view per table for the whole batch)."""
+        marker = (table.name, key)
+        if marker in self.rows:
+            return self.rows[marker]
+        view = self._views.get(table.name)
+        if view is None:
+            view = self._views[table.name] = table.view()
+        row = view.get(key, 2**64 - 1)
+        self.rows[marker] = row
+        return row
+
+    def savepoint(self) -> tuple[int, int]:
+        return len(self.writes), len(self._undo)
+
+    def rollback_to(self, mark: tuple[int, int]) -> None:
+        """Forget the writes queued since `mark` and what they did to the pending rows."""
+        writes, undo = mark
+        del self.writes[writes:]
+        while len(self._undo) > undo:
+            marker, had, old = self._undo.pop()
+            if had:
+                self.rows[marker] = old
+            else:
+                self.rows.pop(marker, None)
+
+    def close_views(self) -> None:
+        for view in self._views.values():
+            view.close()
+        self._views.clear()
+
+    def add(
+        self,
+        table: TableHandle,
+        kind: EventType,
+        key: Key,
+        data: Document | None,
+        meta: Mapping[str, Any] | None,
+    ) -> int:
+        """Queue one event (already validated against `current_row`); returns its seq."""
+        if meta is not None:
+            check_document(meta, f'audit meta of {kind.name} into table "{table.name}"')
+        seq = self.db.next_seq + len(self.writes)
+        self.writes.append(PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
+        marker = (table.name, key)
+        current = self.rows[marker] if marker in self.rows else self.current_row(table, key)
+        self._undo.append((marker, True, current))
+        self.rows[marker] = row_after(current, kind, key, data, table.primary_key)
+        return seq
 
 
 def commit(

@@ -9,7 +9,6 @@ checks that no maintenance rewrite overlapped its read, reading again if one did
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +20,6 @@ from driftdb.model.events import Document, Event, Key, Txn
 from driftdb.model.retention import Horizon
 from driftdb.storage import rewrite
 from driftdb.storage.position import Covered
-from driftdb.storage.snapshot import SnapshotError, find_base, read_snapshot
 from driftdb.storage.tail import batch_share, cut_batches, read_tail
 
 READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
@@ -105,18 +103,10 @@ class ReadViews:
 
     def _base_of(self, table: TableHandle) -> tuple[Horizon | None, dict[Key, Document] | None]:
         """The horizon and base rows from the base snapshot (for a read without an index)."""
-        try:
-            info = find_base(table.snapshots_dir)
-            if info is None:
-                return None, None
-            _, rows = read_snapshot(info.path)
-        except SnapshotError as exc:
-            raise CorruptionError(
-                os.path.relpath(exc.path, self.root),
-                None,
-                f"{exc.reason} (the retention base snapshot)",
-            ) from None
-        return info.horizon, dict(rows)
+        info = table.base_info()
+        if info is None:
+            return None, None
+        return info.horizon, dict(table.base_rows())
 
     def _visible_tail(self, table: TableHandle, covered: Covered | None) -> list[Event]:
         """A reader's view of the log after the indexes: complete batches only; a torn tail

@@ -55,11 +55,7 @@ class TableStore:
         try:
             return find_base(self.snapshots_dir)
         except SnapshotError as exc:
-            raise CorruptionError(
-                os.path.relpath(exc.path, self.root),
-                None,
-                f"{exc.reason} (the retention base snapshot)",
-            ) from None
+            raise self._damaged_base(exc) from None
 
     def base_rows(self) -> list[tuple[Key, Document]]:
         """The rows of the base snapshot ([] without retention); CorruptionError if damaged."""
@@ -69,11 +65,14 @@ class TableStore:
         try:
             return read_snapshot(info.path)[1]
         except SnapshotError as exc:
-            raise CorruptionError(
-                os.path.relpath(exc.path, self.root),
-                None,
-                f"{exc.reason} (the retention base snapshot)",
-            ) from None
+            raise self._damaged_base(exc) from None
+
+    def _damaged_base(self, exc: SnapshotError) -> CorruptionError:
+        return CorruptionError(
+            os.path.relpath(exc.path, self.root),
+            None,
+            f"{exc.reason} (the retention base snapshot)",
+        )
 
     def _take_snapshot(self) -> SnapshotInfo:
         assert self.index is not None

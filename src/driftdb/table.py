@@ -6,7 +6,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from driftdb.engine.tablestore import TableStore
 from driftdb.engine.view import TableView
@@ -18,8 +18,6 @@ from driftdb.errors import (
     KeyNotFoundError,
 )
 from driftdb.index.keycodec import MAX_U64
-from driftdb.maintenance.compaction import CompactReport, compact
-from driftdb.maintenance.purge import PurgeReport, purge
 from driftdb.model.clock import Clock
 from driftdb.model.document import check_document, check_key, key_too_long
 from driftdb.model.events import Document, EventType, Key
@@ -33,6 +31,10 @@ from driftdb.storage import rewrite
 from driftdb.storage.snapshot import (
     SnapshotInfo,
 )
+
+if TYPE_CHECKING:  # imported when used: a cold command that does no maintenance skips them
+    from driftdb.maintenance.compaction import CompactReport
+    from driftdb.maintenance.purge import PurgeReport
 
 T = TypeVar("T")
 
@@ -263,6 +265,8 @@ class Table(TableStore):
         same, and AS OF earlier raises HistoryUnavailableError. The horizon is moved back to
         the start of a batch it would split, and never moves back past an earlier horizon.
         Crash-safe at every step (see storage/rewrite.py)."""
+        from driftdb.maintenance.compaction import compact
+
         return compact(self, before)
 
     def purge(self, key: Key, reason: str | None = None) -> PurgeReport:
@@ -272,4 +276,6 @@ class Table(TableStore):
         `history(key)` lists the redacted events with no data and no row. Raises
         KeyNotFoundError if the key has no history. Crash-safe like compaction."""
         check_key(key, f"PURGE {self.name}")
+        from driftdb.maintenance.purge import purge
+
         return purge(self, key, reason)

@@ -15,7 +15,7 @@ Sub-databases:
           valid_to > S, so runs that ended before S (other rows' older versions) cost nothing.
 - `meta`  b"covered" -> {seq, segment, offset, unix_ms, live}: the log position these entries
           cover, committed in the same transaction as the entries themselves; b"horizon" ->
-          the retention horizon (a copy of the base snapshot's header, see retention.py).
+          the retention horizon (a copy of the base snapshot's header, see model/retention.py).
 
 After retention, every key live at the horizon H has a synthetic version at seq H with
 segment 0 (no frame: its row comes from the base snapshot), `seqs` has an entry for H and

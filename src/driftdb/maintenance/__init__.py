@@ -1,1 +1,2 @@
-"""Maintenance: compaction, retention, purge and doctor, over the engine and below."""
+"""Maintenance: compaction and retention, purge, the log-rewrite toolkit they share, doctor
+(check and repair). Imports the engine and below, and takes the engine's table handle."""

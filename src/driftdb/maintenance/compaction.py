@@ -118,14 +118,9 @@ def _report(
 
 
 def _swap_and_remap(table: TableHandle, plan: Plan, inputs: list[int]) -> None:
-    rewrite = Rewrite(table.directory, "compaction")
-    try:
+    with Rewrite(table.directory, "compaction") as rewrite:  # commits at the end, or aborts
         where = stage_plan(table, rewrite, plan)
         remove_replaced_segments(table, rewrite, inputs, plan)
-        rewrite.commit()
-    except BaseException:
-        rewrite.abort()
-        raise
     index = table.index
     assert index is not None
     end = covered_end(index, where)
@@ -223,8 +218,7 @@ def _retain(
     rows = sorted(state.items(), key=lambda kv: encode_key(kv[0]))
     base_data, _ = encode_snapshot(rows, horizon_seq, base_ms, horizon, base=True)
 
-    rewrite = Rewrite(table.directory, "retention")
-    try:
+    with Rewrite(table.directory, "retention") as rewrite:  # commits at the end, or aborts
         where = stage_plan(table, rewrite, plan)
         rewrite.stage_file(paths.snapshot_rel(snapshot_name(horizon_seq, True)), base_data)
         remove_replaced_segments(table, rewrite, numbers, plan)
@@ -232,10 +226,6 @@ def _retain(
             seq = int(name.split(".")[0])
             if seq < horizon_seq or (paths.is_base_snapshot(name) and seq != horizon_seq):
                 rewrite.remove_file(paths.snapshot_rel(name))
-        rewrite.commit()
-    except BaseException:
-        rewrite.abort()
-        raise
     index = table.index
     assert index is not None
     table.close_appender()

@@ -104,9 +104,8 @@ def purge(table: TableHandle, key: Key, reason: str | None) -> PurgeReport:
             if event is not None and event.key == key and event.purged is None:
                 plan.replaced[frame.seq] = redacted(event, purged, frame.size)
                 redacted_count += 1
-        rewrite = Rewrite(table.directory, "purge")
         snapshots_rewritten = 0
-        try:
+        with Rewrite(table.directory, "purge") as rewrite:  # commits at the end, or aborts
             where = stage_plan(table, rewrite, plan)
             for name in sorted(
                 os.listdir(table.snapshots_dir) if os.path.isdir(table.snapshots_dir) else []
@@ -128,10 +127,6 @@ def purge(table: TableHandle, key: Key, reason: str | None) -> PurgeReport:
                     data, _ = encode_snapshot(kept, info.seq, info.unix_ms, info.horizon, info.base)
                     rewrite.stage_file(paths.snapshot_rel(name), data)
                     snapshots_rewritten += 1
-            rewrite.commit()
-        except BaseException:
-            rewrite.abort()
-            raise
         frame_at = {f.seq: f for f in frames}
         end = covered_end(index, where)
         if numbers and numbers[-1] in touched:

@@ -119,6 +119,21 @@ class Rewrite:
         """Step 5."""
         finish(self.table_dir)
 
+    def __enter__(self) -> Rewrite:
+        """Stage inside a `with` block: it commits when the block ends, or aborts if the
+        block (or the commit) raises."""
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self.abort()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.abort()
+            raise
+
     def abort(self) -> None:
         """After a failure: if the manifest reached its name (even if `commit` then failed),
         the rewrite stands and the next writer open finishes it, so nothing is touched;

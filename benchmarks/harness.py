@@ -142,7 +142,7 @@ def misses_target(metric: str, drift_ms: float | None, lite_ms: float | None) ->
     return False
 
 
-def bench_size(
+def bench_size(  # noqa: C901 (one measurement per storage engine, side by side for the report)
     events: int, args: argparse.Namespace, root: str, base: dict[str, Any] | None, is_target: bool
 ) -> tuple[dict[str, Any], Runner]:
     say(f"== {events:,} events ==")

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import threading
-import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from driftdb.engine.catalog import (
+    close_table,
+    create_table_files,
+    open_index,
+    read_schema,
+    start_writing,
+)
+from driftdb.engine.commit import Batch as Batch  # public: driftdb.Batch
+from driftdb.engine.commit import PendingWrite, commit
+from driftdb.engine.reads import ReadViews
+from driftdb.engine.recovery import recover
+from driftdb.engine.view import TableView
 from driftdb.errors import (
     CorruptionError,
     DriftError,
@@ -22,30 +30,21 @@ from driftdb.errors import (
     NotFoundError,
     ReadOnlyError,
     TableNotFoundError,
-    UnsafeFileError,
     WriterStoppedError,
 )
-from driftdb.index.store import NO_SEGMENT, Covered, Located, TableIndex
 from driftdb.model.clock import Clock
-from driftdb.model.document import check_document
-from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
-from driftdb.model.merge_patch import merge_patch
 from driftdb.model.schema import TableSchema, check_table_name
-from driftdb.model.untrusted import MAX_SCHEMA_BYTES
-from driftdb.retention import Horizon
-from driftdb.snapshot import SnapshotError
-from driftdb.storage import fs, rewrite, safe_path
-from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
+from driftdb.storage import fs, paths, rewrite, safe_path
 from driftdb.storage.lock import WriterLock
-from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
-from driftdb.storage.tail import Tail, cut_batches, read_tail
 from driftdb.table import Table
-from driftdb.view import TableView
-
-READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
 
 if TYPE_CHECKING:
     from driftdb.query.executor import Result
+
+
+def is_database(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` holds a DriftDB database (its tables directory exists)."""
+    return os.path.isdir(paths.tables_dir(os.fspath(path)))
 
 
 def open(
@@ -62,85 +61,6 @@ def open(
     )
 
 
-@dataclass
-class _PendingWrite:
-    table: Table
-    type: EventType
-    key: Key
-    data: Document | None
-    meta: dict[str, Any] | None
-    seq: int
-
-
-class Batch:
-    """Writes collected to commit together: one fsync per table touched, all or nothing."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.writes: list[_PendingWrite] = []
-        self.rows: dict[tuple[str, Key], Document | None] = {}
-        self._views: dict[str, TableView] = {}
-        self._undo: list[tuple[tuple[str, Key], bool, Document | None]] = []
-
-    def current_row(self, table: Table, key: Key) -> Document | None:
-        """The row as this batch would leave it (pending writes first, then the indexes, read
-        through one view per table for the whole batch)."""
-        marker = (table.name, key)
-        if marker in self.rows:
-            return self.rows[marker]
-        view = self._views.get(table.name)
-        if view is None:
-            view = self._views[table.name] = table.view()
-        row = view.get(key, 2**64 - 1)
-        self.rows[marker] = row
-        return row
-
-    def savepoint(self) -> tuple[int, int]:
-        return len(self.writes), len(self._undo)
-
-    def rollback_to(self, mark: tuple[int, int]) -> None:
-        """Forget the writes queued since `mark` and what they did to the pending rows."""
-        writes, undo = mark
-        del self.writes[writes:]
-        while len(self._undo) > undo:
-            marker, had, old = self._undo.pop()
-            if had:
-                self.rows[marker] = old
-            else:
-                self.rows.pop(marker, None)
-
-    def close_views(self) -> None:
-        for view in self._views.values():
-            view.close()
-        self._views.clear()
-
-    def add(
-        self,
-        table: Table,
-        kind: EventType,
-        key: Key,
-        data: Document | None,
-        meta: Mapping[str, Any] | None,
-    ) -> int:
-        """Queue one event (already validated against `current_row`); returns its seq."""
-        if meta is not None:
-            check_document(meta, f'audit meta of {kind.name} into table "{table.name}"')
-        seq = self.db.next_seq + len(self.writes)
-        self.writes.append(_PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
-        marker = (table.name, key)
-        current = self.rows[marker] if marker in self.rows else self.current_row(table, key)
-        self._undo.append((marker, True, current))
-        if kind is EventType.SOFT_DELETE:
-            self.rows[marker] = None
-        elif kind is EventType.INSERT:
-            self.rows[marker] = data
-        else:
-            row = merge_patch(current or {}, data or {})
-            row[table.primary_key] = key
-            self.rows[marker] = row
-        return seq
-
-
 class Database:
     """An open DriftDB database. Use as a context manager, or call close()."""
 
@@ -155,11 +75,12 @@ class Database:
     ) -> None:
         self.path = os.path.abspath(path)
         self.readonly = readonly
-        self.tables_dir = os.path.join(self.path, "tables")
+        self.tables_dir = paths.tables_dir(self.path)
         self.notes: list[str] = []  # what recovery did on open, for the CLI to show
         self._tables: dict[str, Table] = {}
         self._batch: Batch | None = None
         self._mutex = threading.RLock()
+        self._reads = ReadViews(self.path, self._tables, readonly, self._mutex)
         self._failed: str | None = None
         self._lock: WriterLock | None = None
         self._closed = False
@@ -180,10 +101,10 @@ class Database:
         safe_path.check_database(self.path)  # no link or special file is followed, ever
         if not readonly:
             # doctor.repair hands over the lock it already holds
-            self._lock = _lock or WriterLock(os.path.join(self.path, "LOCK"), lock_timeout_s)
+            self._lock = _lock or WriterLock(paths.lock_path(self.path), lock_timeout_s)
         try:
             for name in sorted(os.listdir(self.tables_dir)):
-                if os.path.isfile(os.path.join(self.tables_dir, name, "schema.yaml")):
+                if os.path.isfile(paths.schema_path(os.path.join(self.tables_dir, name))):
                     self._tables[name] = self._load_table(name)
             self.clock = Clock()
             self.next_seq = 1
@@ -214,67 +135,17 @@ class Database:
             return
         self._closed = True
         for table in self._tables.values():
-            if table.appender is not None:
-                table.appender.close()
-            if table.index is not None:
-                with contextlib.suppress(Exception):  # the log is the truth; index is a cache
-                    if not self.readonly and self._failed is None:
-                        self._write_meta(table)
-                table.index.close()
-                table.index = None
+            close_table(table, write_meta=not self.readonly and self._failed is None)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
 
-    def _write_meta(self, table: Table) -> None:
-        """meta.json: a cache of counters for people and tools, rebuilt from the log anytime."""
-        assert table.index is not None
-        with table.index.read() as reader:
-            covered = reader.covered()
-            horizon = reader.horizon()
-        body = {
-            "table": table.name,
-            "last_seq": covered.seq if covered else 0,
-            "live_rows": covered.live if covered else 0,
-            "horizon": horizon.to_wire() if horizon else None,
-            "segments": list_segments(table.segments_dir),
-        }
-        fs.write_file_atomically(
-            os.path.join(table.directory, "meta.json"), json.dumps(body, indent=2).encode()
-        )
-
     # -- tables ----------------------------------------------------------------------------
 
     def _load_table(self, name: str) -> Table:
-        directory = os.path.join(self.tables_dir, name)
-        schema_path = os.path.join(directory, "schema.yaml")
-        with safe_path.open_read(schema_path) as handle:
-            text = handle.read(MAX_SCHEMA_BYTES + 1)
-        schema = TableSchema.from_yaml(text, f"tables/{name}/schema.yaml")
-        if schema.name != name:
-            raise InvalidInputError(f"tables/{name}/schema.yaml names table {schema.name!r}")
-        table = Table(self, schema, directory)
-        if not self.readonly:
-            try:
-                table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
-                if table.index.rebuilt_reason is not None:
-                    self.notes.append(
-                        f'table "{name}": {table.index.rebuilt_reason}; rebuilt from the log'
-                    )
-            except UnsafeFileError:
-                raise  # a link or special file: never removed or rebuilt over, only reported
-            except Exception as exc:  # lmdb.Error and friends: a damaged index file
-                # The indexes are a cache of the log: drop the damaged files, rebuild.
-                self.notes.append(
-                    f'table "{name}": the index files were damaged ({exc}); rebuilt from the log'
-                )
-                shutil.rmtree(table.index_dir, ignore_errors=True)
-                table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
-        elif os.path.exists(os.path.join(table.index_dir, "data.mdb")):
-            try:
-                table.index = TableIndex(table.index_dir, schema.indexes, readonly=True)
-            except Exception:  # a damaged or foreign index: read the log instead
-                table.index = None
+        schema = read_schema(self.tables_dir, name)
+        table = Table(self, schema, os.path.join(self.tables_dir, name))
+        open_index(table, self.readonly, self.notes)
         return table
 
     def tables(self) -> list[str]:
@@ -306,30 +177,12 @@ class Database:
         if name in self._tables:
             raise InvalidInputError(f'table "{name}" already exists')
         schema = TableSchema.create(name, primary_key, list(indexes), options)
-        directory = os.path.join(self.tables_dir, name)
-        if os.path.exists(directory) and not _is_unfinished_create(directory):
-            raise InvalidInputError(
-                f'tables/{name} exists but has no schema.yaml; move it away or run "driftdb doctor"'
-            )
+        table = Table(self, schema, create_table_files(self.tables_dir, schema))
         try:
-            fs.make_dirs_durably(os.path.join(directory, "segments"))
-            fs.write_file_atomically(os.path.join(directory, "schema.yaml"), schema.to_yaml())
-        except OSError as exc:
-            # Without a durable schema.yaml the table does not exist: take away the empty
-            # directories (never anything with data in it) so a retry starts clean.
-            if _is_unfinished_create(directory):
-                shutil.rmtree(directory, ignore_errors=True)
-            raise DriftIOError(f"CREATE TABLE {name} failed ({exc}); nothing was created") from exc
-        table = Table(self, schema, directory)
-        try:
-            table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
-        except OSError as exc:
-            self._failed = f"{type(exc).__name__}: {exc}"
-            raise DriftIOError(
-                f"CREATE TABLE {name}: the table was created but creating its index failed "
-                f"({exc}); the writer is stopped: reopen the database (it builds the index)"
-            ) from exc
-        table.appender = SegmentAppender(table.segments_dir, schema.option("segment_size_bytes"))
+            start_writing(table)
+        except DriftIOError as exc:
+            self._failed = str(exc)
+            raise
         self._tables[name] = table
         return table
 
@@ -349,143 +202,15 @@ class Database:
     # -- reading ---------------------------------------------------------------------------
 
     def view_of(self, table: Table) -> TableView:
-        """A consistent view of `table`. A reader process checks that no maintenance rewrite
-        overlapped its read of the log (see storage/rewrite.py) and reads again if one did,
-        waiting up to READ_RETRY_S for it to finish."""
+        """A consistent view of `table` (engine/reads.py: a reader retries a read that a
+        maintenance rewrite overlapped)."""
         if self._closed:
             raise DriftError("the database is closed")
-        deadline = time.monotonic() + READ_RETRY_S
-        failures = 0
-        if table.index is not None and table.index.damaged:
-            self._replace_damaged_index(table)
-        while True:
-            before = rewrite.stamp(table.directory) if self.readonly else None
-            reader = table.index.read() if table.index is not None else None
-            try:
-                view = self._view_once(table, reader)
-            except (CorruptionError, FileNotFoundError):
-                if reader is not None:
-                    reader.close()
-                failures += 1
-                if (
-                    before is None
-                    or time.monotonic() > deadline
-                    or (failures >= 2 and rewrite.unchanged(before, rewrite.stamp(table.directory)))
-                ):
-                    raise
-                time.sleep(0.02)
-                continue
-            except BaseException:
-                if reader is not None:
-                    reader.close()
-                raise
-            if before is None or self.read_was_stable(table, before, view):
-                return view
-            view.close()
-            if time.monotonic() > deadline:
-                raise DriftError(
-                    f'table "{table.name}" is being rewritten by maintenance; try again'
-                )
-            time.sleep(0.02)
-
-    def _replace_damaged_index(self, table: Table) -> None:
-        """An index entry failed its checksum: the writer rebuilds the index from the log (in
-        one transaction, as on open); a reader stops using it and reads the log."""
-        assert table.index is not None
-        if self.readonly:
-            table.index.close()
-            table.index = None
-            return
-        with self._mutex:
-            base_info = table.base_info()
-            horizon = base_info.horizon if base_info is not None else None
-            base = (horizon, table.base_rows()) if horizon is not None else None
-            tail = read_tail(table.segments_dir, None)
-            if tail.problem is not None and not tail.problem.torn:
-                raise CorruptionError(tail.problem.path, tail.problem.offset, tail.problem.reason)
-            table.index.rebuild(tail.located, table.primary_key, base)
-        warnings.warn(
-            DriftWarning(f'table "{table.name}": a damaged index entry; rebuilt from the log'),
-            stacklevel=4,
-        )
+        return self._reads.view_of(table)
 
     def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool:
         """No rewrite of the table's files overlapped a read that began at `before`."""
-        if not rewrite.unchanged(before, rewrite.stamp(table.directory)):
-            return False
-        if view.reader is not None and table.index is not None:
-            return view.reader.generation() == table.index.generation()
-        return True
-
-    def _view_once(self, table: Table, reader: Any) -> TableView:
-        covered = reader.covered() if reader is not None else None
-        if reader is not None and covered is None and self.readonly:
-            reader.close()  # an empty index, or one in an older format: read the log
-            reader = None
-        events: list[Event] = []
-        horizon = None
-        base = None
-        if self.readonly:
-            if reader is None:
-                horizon, base = self._base_of(table)
-            events = self._visible_tail(table, covered)
-        return TableView(table.primary_key, table.segments_dir, reader, events, horizon, base)
-
-    def _horizon_of(self, table: Table) -> Horizon | None:
-        """The horizon from the index, or the base snapshot's header (no view, no tail)."""
-        if table.index is not None:
-            with table.index.read() as reader:
-                if reader.covered() is not None:
-                    return reader.horizon()
-        info = table.base_info()
-        return info.horizon if info is not None else None
-
-    def _base_of(self, table: Table) -> tuple[Horizon | None, dict[Key, Document] | None]:
-        """The horizon and base rows from the base snapshot (for a read without an index)."""
-        from driftdb.snapshot import find_base, read_snapshot
-
-        try:
-            info = find_base(table.snapshots_dir)
-            if info is None:
-                return None, None
-            _, rows = read_snapshot(info.path)
-        except SnapshotError as exc:
-            raise CorruptionError(
-                os.path.relpath(exc.path, self.path),
-                None,
-                f"{exc.reason} (the retention base snapshot)",
-            ) from None
-        return info.horizon, dict(rows)
-
-    def _visible_tail(self, table: Table, covered: Covered | None) -> list[Event]:
-        """A reader's view of the log after the indexes: complete batches only; a torn tail
-        (the writer mid-append) is simply not there yet."""
-        tail = read_tail(table.segments_dir, covered)
-        if tail.problem is not None and not tail.problem.torn:
-            raise CorruptionError(tail.problem.path, tail.problem.offset, tail.problem.reason)
-        events = [item.event for item in tail.located]
-        cut = cut_batches(table.name, events, self._count_elsewhere)
-        return [e for e in events if e.txn is None or e.txn.first not in cut]
-
-    def _count_elsewhere(self, name: str, txn: Txn) -> int:
-        other = self._tables.get(name)
-        if other is None:
-            return 0
-        covered = None
-        if other.index is not None:
-            with other.index.read() as reader:
-                covered = reader.covered()
-        if covered is not None and covered.seq >= txn.first:
-            return txn.parts.get(name, 0)  # indexed, so the writer had committed it whole
-        horizon = self._horizon_of(other)
-        if horizon is not None and horizon.seq >= txn.first:
-            return txn.parts.get(name, 0)  # folded into the base: it was whole then
-        tail = read_tail(other.segments_dir, covered)
-        return sum(
-            1
-            for item in tail.located
-            if item.event.txn is not None and item.event.txn.first == txn.first
-        )
+        return self._reads.read_was_stable(table, before, view)
 
     def head(self) -> int:
         """The newest seq in the database (0 when it is empty)."""
@@ -493,8 +218,12 @@ class Database:
             return self.next_seq - 1
         newest = 0
         for table in self._tables.values():
-            with self.view_of(table) as view:
-                newest = max(newest, view.last_seq())
+            try:
+                last = self._reads.last_seq(table)
+            except (CorruptionError, FileNotFoundError):
+                with self.view_of(table) as view:  # mid-rewrite, or damaged: the full read
+                    last = view.last_seq()
+            newest = max(newest, last)
         return newest
 
     # -- writing ---------------------------------------------------------------------------
@@ -559,276 +288,26 @@ class Database:
                 ) from exc
             except BaseException as exc:
                 if any(
-                    os.path.exists(os.path.join(t.directory, rewrite.MANIFEST_NAME))
-                    for t in self._tables.values()
+                    os.path.exists(paths.manifest_path(t.directory)) for t in self._tables.values()
                 ):
                     self._failed = f"maintenance failed midway: {exc}"
                 raise
 
-    def _commit(self, writes: list[_PendingWrite]) -> None:
-        """Append the frames, fsync each table's segment, then update the indexes.
-
-        The durability point is the last fsync: after it the batch survives any crash. A
-        failure before it stops the writer (the kernel may have dropped what it had)."""
+    def _commit(self, writes: list[PendingWrite]) -> None:
+        """Commit a batch (engine/commit.py); a failure that stops the writer is recorded."""
         if not writes:
             return
-        unix_ms = self.clock.now()
-        first = writes[0].seq
-        parts: dict[str, int] = {}
-        for write in writes:
-            parts[write.table.name] = parts.get(write.table.name, 0) + 1
-        txn = Txn(first, len(writes), parts if len(parts) > 1 else {}) if len(writes) > 1 else None
-        per_table: dict[str, list[Event]] = {}
-        for write in writes:
-            event = Event(write.seq, unix_ms, write.type, write.key, write.data, write.meta, txn)
-            per_table.setdefault(write.table.name, []).append(event)
-        # Encode every frame before the first byte is appended: a value msgpack cannot encode
-        # or a frame over the bound is bad input, and must leave the log untouched.
-        encoded: dict[str, list[bytes]] = {}
-        for name, events in per_table.items():
-            frames = []
-            for e in events:
-                try:
-                    frames.append(encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e)))
-                except (TypeError, ValueError, OverflowError) as exc:
-                    raise InvalidInputError(
-                        f'{e.type.name} into table "{name}" key {e.key!r}: cannot be stored '
-                        f"({exc}); nothing was written"
-                    ) from None
-            encoded[name] = frames
-        located: dict[str, list[Located]] = {}
-        try:
-            for name, events in per_table.items():
-                table = self._tables[name]
-                if table.appender is None:
-                    table.appender = SegmentAppender(
-                        table.segments_dir, table.schema.option("segment_size_bytes")
-                    )
-                frames = encoded[name]
-                segment, offset = table.appender.append(b"".join(frames))
-                spots = []
-                for event, frame in zip(events, frames, strict=True):
-                    spots.append(Located(event, segment, offset, offset + len(frame)))
-                    offset += len(frame)
-                located[name] = spots
-            for name in per_table:
-                appender = self._tables[name].appender
-                assert appender is not None
-                appender.sync()
-        except BaseException as exc:
-            # Bytes may be in the log that were never made durable: only a reopen, which
-            # re-validates the log from disk, may write again.
-            self._failed = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, Exception):
-                raise DriftIOError(
-                    f"write failed ({exc}); nothing was acknowledged and the writer is "
-                    "stopped: reopen the database"
-                ) from exc
-            raise
-        self.next_seq = writes[-1].seq + 1
-        for name, spots in located.items():
-            index = self._tables[name].index
-            assert index is not None
-            try:
-                index.apply(spots, self._tables[name].primary_key)
-            except Exception as exc:
-                # The events are durable; only the index lags. Stop, so reopening catches up.
-                self._failed = f"index update failed: {exc}"
-                raise DriftIOError(
-                    f"the write is durable (seq {writes[-1].seq}) but updating the index of "
-                    f'table "{name}" failed ({exc}); reopen the database to catch it up'
-                ) from exc
-        for name, spots in located.items():
-            self._tables[name].note_commit(len(spots), spots[-1].end_offset - spots[0].offset)
+
+        def stop(why: str) -> None:
+            self._failed = why
+
+        self.next_seq = commit(self._tables, writes, self.clock.now(), stop)
 
     # -- recovery --------------------------------------------------------------------------
 
     def _recover(self) -> None:
-        """Make the log and indexes agree before the first write.
-
-        0. For each table, finish a maintenance rewrite its manifest says was committed (its
-           indexes are cleared first, so no reader pairs old locations with new files), or
-           remove the leftovers of one that was not.
-        1. Read the log after what its indexes cover (all of it if the indexes are missing,
-           in another format, point past the log, or disagree with the base snapshot about
-           the retention horizon).
-        2. A bad frame followed by good ones is corruption: refuse, naming file and offset.
-           A torn final frame is an interrupted write: note it for truncation.
-        3. A batch not wholly on disk in every table it touches was never acknowledged:
-           note its frames for truncation too.
-        4. Truncate (fsynced), catch the indexes up (a rebuild starts from the base snapshot
-           and replaces the old entries in one transaction), set the next seq and the clock.
-        """
-        tails: dict[str, Tail] = {}
-        rebuild: dict[str, tuple[Horizon, list[tuple[Key, Document]]] | None] = {}
-        covers: dict[str, Covered | None] = {}
-        horizons: dict[str, Horizon | None] = {}
-        for name, table in self._tables.items():
-            assert table.index is not None
-            finished = rewrite.recover(table.directory)
-            if finished is not None:
-                note, replaced = finished
-                self.notes.append(f'table "{name}": {note}')
-                if replaced:
-                    table.index.clear()
-            with table.index.read() as reader:
-                covered = reader.covered()
-                index_horizon = reader.horizon()
-            try:
-                base_info = table.base_info()
-                wanted = base_info.horizon if base_info is not None else None
-            except CorruptionError as exc:
-                if covered is None or index_horizon is None:
-                    raise
-                # The index still holds the base state: go on, and let doctor rewrite it.
-                self.notes.append(f'table "{name}": {exc}')
-                base_info, wanted = None, index_horizon
-            stale = covered is not None and (
-                not _covered_is_plausible(table, covered) or index_horizon != wanted
-            )
-            if stale:
-                self.notes.append(f'table "{name}": indexes did not match the log; rebuilt')
-            tail = read_tail(table.segments_dir, None if stale else covered)
-            if (
-                not stale
-                and covered is not None
-                and tail.problem is not None
-                and not tail.problem.torn
-                and not tail.located
-                and (tail.problem_segment, tail.problem.offset) == (covered.segment, covered.offset)
-            ):
-                # The covered position is not a frame boundary: the index is stale.
-                self.notes.append(f'table "{name}": indexes did not match the log; rebuilt')
-                stale = True
-                tail = read_tail(table.segments_dir, None)
-            if stale or covered is None:
-                covered = None
-                rebuild[name] = None
-                if wanted is not None:
-                    rebuild[name] = (wanted, table.base_rows())
-            covers[name] = covered
-            horizons[name] = wanted
-            if tail.problem is not None and not tail.problem.torn:
-                p = tail.problem
-                follow = (
-                    f"; good frames follow at offset {p.next_good_offset}"
-                    if p.next_good_offset is not None
-                    else ""
-                )
-                raise CorruptionError(
-                    os.path.relpath(p.path, self.path), p.offset, p.reason + follow
-                )
-            if (
-                tail.problem is not None
-                and tail.problem_segment is not None
-                and tail.problem_segment != tail.last_segment
-            ):
-                p = tail.problem
-                raise CorruptionError(
-                    os.path.relpath(p.path, self.path),
-                    p.offset,
-                    p.reason + "; later segments follow",
-                )
-            tails[name] = tail
-
-        events = {name: [item.event for item in tail.located] for name, tail in tails.items()}
-
-        def count_in_tails(other: str, txn: Txn) -> int:
-            covered = covers.get(other)
-            horizon = horizons.get(other)
-            if (covered is not None and covered.seq >= txn.first) or (
-                horizon is not None and horizon.seq >= txn.first
-            ):
-                # Indexed, or folded into a base: the writer had committed it whole.
-                return txn.parts.get(other, 0)
-            return sum(
-                1 for e in events.get(other, []) if e.txn is not None and e.txn.first == txn.first
-            )
-
-        for name, tail in tails.items():
-            table = self._tables[name]
-            cut = cut_batches(name, events[name], count_in_tails)
-            keep = tail.located
-            if cut:
-                first_cut = next(
-                    i
-                    for i, item in enumerate(tail.located)
-                    if item.event.txn is not None and item.event.txn.first in cut
-                )
-                keep = tail.located[:first_cut]
-                dropped = tail.located[first_cut:]
-                spot = dropped[0]
-                self._truncate(
-                    table,
-                    spot.segment,
-                    spot.offset,
-                    f"an incomplete batch (seqs {dropped[0].event.seq}-"
-                    f"{dropped[-1].event.seq}) that was never acknowledged",
-                )
-            elif tail.problem is not None:
-                p = tail.problem
-                assert tail.problem_segment is not None
-                self._truncate(
-                    table, tail.problem_segment, p.offset, f"a torn final frame ({p.reason})"
-                )
-            assert table.index is not None
-            if name in rebuild:
-                table.index.rebuild(keep, table.primary_key, rebuild[name])
-            else:
-                table.index.apply(keep, table.primary_key)
-            table.appender = SegmentAppender(
-                table.segments_dir, table.schema.option("segment_size_bytes")
-            )
-
-        newest_seq, newest_ms = 0, 0
-        for table in self._tables.values():
-            assert table.index is not None
-            with table.index.read() as reader:
-                covered = reader.covered()
-            if covered is not None:
-                newest_seq = max(newest_seq, covered.seq)
-                newest_ms = max(newest_ms, covered.unix_ms)
-        self.next_seq = newest_seq + 1
-        self.clock = Clock(newest_ms)
+        """Make the log and indexes agree before the first write (engine/recovery.py), then
+        say what recovery did."""
+        self.next_seq, self.clock = recover(self.path, self._tables, self.notes)
         for note in self.notes:
             warnings.warn(DriftWarning(note), stacklevel=4)
-
-    def _truncate(self, table: Table, segment: int, offset: int, why: str) -> None:
-        path = segment_path(table.segments_dir, segment)
-        size = os.path.getsize(path)
-        rel = os.path.relpath(path, self.path)
-        if offset < HEADER_SIZE:
-            # A segment whose header was cut: it never held a frame. Rewrite the header.
-            fs.layer().truncate(path, 0)
-            fd = fs.layer().open_append(path, create=False)
-            try:
-                fs.layer().write(fd, segment_header())
-                fs.layer().fsync(fd)
-            finally:
-                fs.layer().close(fd)
-            self.notes.append(f"{rel}: rewrote a torn segment header ({size} bytes)")
-            return
-        fs.layer().truncate(path, offset)
-        self.notes.append(f"{rel}: truncated {size - offset} bytes at offset {offset}: {why}")
-
-
-def _is_unfinished_create(directory: str) -> bool:
-    """A table directory left by a CREATE TABLE that failed before its schema.yaml was
-    durable: nothing in it but empty directories and a schema temp file."""
-    for root, _dirs, files in os.walk(directory):
-        if any(not f.endswith(".tmp") for f in files):
-            return False
-        del root
-    return True
-
-
-def _covered_is_plausible(table: Table, covered: Covered) -> bool:
-    """The covered position must lie inside the log; a log that was replaced or cut behind
-    the index's back means the index is stale."""
-    if covered.segment == NO_SEGMENT:
-        return True  # a base snapshot with nothing indexed after it
-    path = segment_path(table.segments_dir, covered.segment)
-    try:
-        return os.path.getsize(path) >= covered.offset
-    except FileNotFoundError:
-        return False

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from driftdb.engine.tablestore import TableStore
+from driftdb.engine.view import TableView
 from driftdb.errors import (
     CorruptionError,
     DriftWarning,
@@ -16,60 +18,71 @@ from driftdb.errors import (
     KeyNotFoundError,
 )
 from driftdb.index.keycodec import MAX_U64
-from driftdb.index.store import NO_SEGMENT, TableIndex
+from driftdb.model.clock import Clock
 from driftdb.model.document import check_document, check_key, key_too_long
 from driftdb.model.events import Document, EventType, Key
 from driftdb.model.replay import DriftEntry
+from driftdb.model.retention import Horizon, check_point
 from driftdb.model.schema import TableSchema
 from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
-from driftdb.retention import Horizon, check_point
-from driftdb.snapshot import (
-    SnapshotError,
-    SnapshotInfo,
-    find_base,
-    list_bases,
-    list_snapshots,
-    read_snapshot,
-    write_snapshot,
-)
+from driftdb.query.engine import run_count, run_select
+from driftdb.query.source import Where
 from driftdb.storage import rewrite
-from driftdb.storage.segment import SegmentAppender, list_segments, segment_path
-from driftdb.view import TableView
+from driftdb.storage.snapshot import (
+    SnapshotInfo,
+)
 
-if TYPE_CHECKING:
-    from driftdb.compaction import CompactReport
-    from driftdb.database import Database
-    from driftdb.purge import PurgeReport
+if TYPE_CHECKING:  # imported when used: a cold command that does no maintenance skips them
+    from driftdb.maintenance.compaction import CompactReport
+    from driftdb.maintenance.purge import PurgeReport
 
-Where = Mapping[str, Any] | str | None
 T = TypeVar("T")
 
 
-class Table:
+class PendingBatch(Protocol):
+    """The batch a write joins (driftdb.database.Batch)."""
+
+    def current_row(self, table: Table, key: Key) -> Document | None: ...
+
+    def add(
+        self,
+        table: Table,
+        kind: EventType,
+        key: Key,
+        data: Document | None,
+        meta: Mapping[str, Any] | None,
+    ) -> int: ...
+
+
+class Owner(Protocol):
+    """What a table asks of its database (driftdb.database.Database), so that this module
+    does not import it back."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def batch(self) -> AbstractContextManager[PendingBatch]: ...
+
+    def maintenance(self) -> AbstractContextManager[None]: ...
+
+    def head(self) -> int: ...
+
+    def view_of(self, table: Table) -> TableView: ...
+
+    def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool: ...
+
+
+class Table(TableStore):
     """One table of a database. Writes return the event's seq once it is durable (or, inside
-    `db.batch()`, the seq it will have when the batch commits)."""
+    `db.batch()`, the seq it will have when the batch commits). What the engine holds of the
+    table (files, LMDB environment, active segment, snapshot policy) is its TableStore."""
 
-    def __init__(self, db: Database, schema: TableSchema, directory: str) -> None:
+    def __init__(self, db: Owner, schema: TableSchema, directory: str) -> None:
+        super().__init__(db.path, schema, directory)
         self.db = db
-        self.schema = schema
-        self.directory = directory
-        self.segments_dir = os.path.join(directory, "segments")
-        self.index_dir = os.path.join(directory, "indexes")
-        self.snapshots_dir = os.path.join(directory, "snapshots")
-        self.index: TableIndex | None = None
-        self.appender: SegmentAppender | None = None
-        # Events and log bytes since the newest snapshot: kept by the writer, initialised
-        # from disk at its first commit to this table (None until then).
-        self.events_since_snapshot: int | None = None
-        self.bytes_since_snapshot: int | None = None
-
-    @property
-    def name(self) -> str:
-        return self.schema.name
-
-    @property
-    def primary_key(self) -> str:
-        return self.schema.primary_key
 
     def __repr__(self) -> str:
         return f"<Table {self.name} pk={self.primary_key}>"
@@ -181,15 +194,11 @@ class Table:
         """Rows matching `where` at `as_of`. `where` is a mapping of column (dotted paths
         allowed) to value, AND-ed, or a DriftQL expression with `?` placeholders bound from
         `params`. `order_by` takes column names, each optionally followed by " DESC"."""
-        from driftdb.query.engine import run_select
-
         rows = run_select(self, where, params, as_of, order_by, limit)
         return iter(rows)
 
     def count(self, where: Where = None, as_of: AsOf = None, params: Sequence[Any] = ()) -> int:
         """How many rows match `where` at `as_of`."""
-        from driftdb.query.engine import run_count
-
         return run_count(self, where, params, as_of)
 
     def history(self, key: Key) -> list[DriftEntry]:
@@ -236,35 +245,9 @@ class Table:
         return found.seq if found is not None else None
 
     def horizon_info(self) -> Horizon | None:
-        """The retention horizon with its times (see driftdb.retention.Horizon)."""
+        """The retention horizon with its times (see driftdb.model.retention.Horizon)."""
         with self.view() as view:
             return view.horizon
-
-    def base_info(self) -> SnapshotInfo | None:
-        """The checked header of the base snapshot (None without retention); raises
-        CorruptionError if it is damaged: it is the only record of the horizon."""
-        try:
-            return find_base(self.snapshots_dir)
-        except SnapshotError as exc:
-            raise CorruptionError(
-                os.path.relpath(exc.path, self.db.path),
-                None,
-                f"{exc.reason} (the retention base snapshot)",
-            ) from None
-
-    def base_rows(self) -> list[tuple[Key, Document]]:
-        """The rows of the base snapshot ([] without retention); CorruptionError if damaged."""
-        info = self.base_info()
-        if info is None:
-            return []
-        try:
-            return read_snapshot(info.path)[1]
-        except SnapshotError as exc:
-            raise CorruptionError(
-                os.path.relpath(exc.path, self.db.path),
-                None,
-                f"{exc.reason} (the retention base snapshot)",
-            ) from None
 
     def snapshot(self) -> SnapshotInfo:
         """Write `snapshots/<seq>.snap`: the table's state at its newest event, checksummed
@@ -272,83 +255,6 @@ class Table:
         fsync). Full-table reads AS OF a later seq may start from it."""
         with self.db.maintenance():
             return self._take_snapshot()
-
-    def _take_snapshot(self) -> SnapshotInfo:
-        assert self.index is not None
-        with self.index.read() as reader:
-            covered = reader.covered()
-            horizon = reader.horizon()
-            rows = list(reader.rows_at(MAX_U64))
-        seq = covered.seq if covered is not None and covered.seq >= 0 else 0
-        unix_ms = covered.unix_ms if covered is not None else 0
-        info = write_snapshot(self.snapshots_dir, rows, seq, unix_ms, horizon, base=False)
-        self.reset_snapshot_counters()
-        return info
-
-    def refresh_snapshot(self) -> SnapshotInfo | None:
-        """A new snapshot if events were written since the newest one (else None)."""
-        self._init_snapshot_counters()
-        newest = max(
-            [*list_snapshots(self.snapshots_dir), *list_bases(self.snapshots_dir)], default=None
-        )
-        if newest is not None and not self.events_since_snapshot:
-            return None
-        return self._take_snapshot()
-
-    def reset_snapshot_counters(self) -> None:
-        self.events_since_snapshot = 0
-        self.bytes_since_snapshot = 0
-
-    def _init_snapshot_counters(self) -> None:
-        if self.events_since_snapshot is not None:
-            return
-        assert self.index is not None
-        newest = max(
-            [*list_snapshots(self.snapshots_dir), *list_bases(self.snapshots_dir)], default=-1
-        )
-        budget = self.schema.option("snapshot_every_events")
-        with self.index.read() as reader:
-            count, first = reader.count_after(newest, budget)
-        size = 0
-        if first is not None and first[0] != NO_SEGMENT:
-            for number in list_segments(self.segments_dir):
-                if number >= first[0]:
-                    size += os.path.getsize(segment_path(self.segments_dir, number))
-            size -= first[1]
-        self.events_since_snapshot = count
-        self.bytes_since_snapshot = max(size, 0)
-
-    def note_commit(self, events: int, size_bytes: int) -> None:
-        """Count a commit towards the next automatic snapshot, and take it when due. A
-        failed automatic snapshot does not fail the (already durable) commit: it warns."""
-        if self.events_since_snapshot is None:
-            self._init_snapshot_counters()  # counts this commit too: it is indexed
-        else:
-            self.events_since_snapshot += events
-            assert self.bytes_since_snapshot is not None
-            self.bytes_since_snapshot += size_bytes
-        assert self.events_since_snapshot is not None and self.bytes_since_snapshot is not None
-        if self.events_since_snapshot >= self.schema.option(
-            "snapshot_every_events"
-        ) or self.bytes_since_snapshot >= self.schema.option("snapshot_every_bytes"):
-            try:
-                self._take_snapshot()
-            except Exception as exc:
-                self.reset_snapshot_counters()  # try again after another full interval
-                warnings.warn(
-                    DriftWarning(
-                        f'automatic snapshot of table "{self.name}" failed ({exc}); '
-                        "the log and indexes are intact"
-                    ),
-                    stacklevel=4,
-                )
-
-    def close_appender(self) -> None:
-        """Close the active segment (maintenance is about to replace it); the next commit
-        reopens whatever segment is then the newest."""
-        if self.appender is not None:
-            self.appender.close()
-            self.appender = None
 
     def compact(self, before: AsOf = None) -> CompactReport:
         """COMPACT: merge the sealed segments into fewer (up to segment_size_bytes each),
@@ -359,7 +265,7 @@ class Table:
         same, and AS OF earlier raises HistoryUnavailableError. The horizon is moved back to
         the start of a batch it would split, and never moves back past an earlier horizon.
         Crash-safe at every step (see storage/rewrite.py)."""
-        from driftdb.compaction import compact
+        from driftdb.maintenance.compaction import compact
 
         return compact(self, before)
 
@@ -370,6 +276,6 @@ class Table:
         `history(key)` lists the redacted events with no data and no row. Raises
         KeyNotFoundError if the key has no history. Crash-safe like compaction."""
         check_key(key, f"PURGE {self.name}")
-        from driftdb.purge import purge
+        from driftdb.maintenance.purge import purge
 
         return purge(self, key, reason)

@@ -147,7 +147,7 @@ def zstd_bomb(raw_size: int) -> bytes:
 def rewrite_snapshot_body(path: Path, body: bytes, raw_bytes: int) -> None:
     """Keep the header's fields, put `body` in, and fix both CRCs: a hostile but well-formed
     file (what a checksum cannot catch)."""
-    from driftdb.snapshot import HEADER
+    from driftdb.storage.snapshot import HEADER
 
     fields = list(HEADER.unpack_from(path.read_bytes()))
     fields[6], fields[7], fields[11] = raw_bytes, len(body), zlib.crc32(body)

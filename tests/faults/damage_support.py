@@ -37,10 +37,11 @@ from crash_support import Verdict, compare_reads, read_log, visible_log  # noqa:
 import driftdb  # noqa: E402
 from driftdb.model.events import Event, unpack_event  # noqa: E402
 from driftdb.storage.frame import HEADER_SIZE  # noqa: E402
-from driftdb.storage.segment import list_segments, scan_bytes  # noqa: E402
+from driftdb.storage.paths import list_segments  # noqa: E402
+from driftdb.storage.segment import scan_bytes  # noqa: E402
 from driftdb.storage.tail import read_tail  # noqa: E402
 
-HAS_DOCTOR = importlib.util.find_spec("driftdb.doctor") is not None
+HAS_DOCTOR = importlib.util.find_spec("driftdb.maintenance.doctor") is not None
 
 
 @dataclass

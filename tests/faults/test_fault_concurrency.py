@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from crash_support import record_figures
@@ -47,10 +48,11 @@ def go(procs: list[subprocess.Popen[str]], delay_s: float = 0.2) -> None:
         proc.stdin.flush()
 
 
-def result(proc: subprocess.Popen[str]) -> dict[str, object]:
+def result(proc: subprocess.Popen[str]) -> dict[str, Any]:
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, f"child failed ({proc.returncode}): {err[-2000:]}"
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    parsed: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return parsed
 
 
 def test_two_writers_racing_for_the_lock_exactly_one_wins(tmp_path: Path) -> None:
@@ -100,11 +102,11 @@ def test_readers_never_see_a_torn_or_half_applied_batch(tmp_path: Path) -> None:
     readers = [start("reader", str(path), str(SECONDS)) for _ in range(2)]
     wrote = result(writer)
     seen = [result(r) for r in readers]
-    reads = sum(int(s["reads"]) for s in seen)  # type: ignore[call-overload]
-    problems = [p for s in seen for p in s["problems"]]  # type: ignore[attr-defined]
+    reads = sum(int(s["reads"]) for s in seen)
+    problems = [p for s in seen for p in s["problems"]]
     errors: dict[str, int] = {}
     for s in seen:
-        for name, n in s["errors"].items():  # type: ignore[attr-defined]
+        for name, n in s["errors"].items():
             errors[name] = errors.get(name, 0) + n
     record_figures(
         "faults",
@@ -115,12 +117,12 @@ def test_readers_never_see_a_torn_or_half_applied_batch(tmp_path: Path) -> None:
             "torn": len(problems),
             **errors,
             "history unavailable (horizon)": sum(int(s["history_unavailable"]) for s in seen),
-        },  # type: ignore[call-overload]
+        },
         writer=wrote,
     )
     assert wrote.get("batches", 0) > 5, wrote
     assert len(list(path.glob("tables/t/segments/*.seg"))) >= 1
     assert reads > 10, seen
     assert not problems, problems[:10]
-    messages = [m for s in seen for m in s["messages"]]  # type: ignore[attr-defined]
+    messages = [m for s in seen for m in s["messages"]]
     assert not errors, f"readers got errors while the writer worked: {errors} {messages}"

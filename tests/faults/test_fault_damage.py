@@ -5,7 +5,7 @@ Each damaged copy is judged against the replay of the intact log (damage_support
 detected (a CorruptionError naming the file and offset), recovered with a DriftWarning and
 right answers, or transparently rebuilt (a cache) with right answers; never a silently wrong
 answer, a shorter history without a warning, or a traceback. A refused segment then goes
-through `driftdb.doctor.repair` (when it exists), which must restore every intact frame.
+through `driftdb.maintenance.doctor.repair` (when it exists), which must restore every intact frame.
 $DRIFTDB_DAMAGE_TRIALS scales the number of trials (25 by default).
 """
 
@@ -32,7 +32,7 @@ import driftdb
 
 TOTAL = int(os.environ.get("DRIFTDB_DAMAGE_TRIALS", "25"))
 SHARE = {"segment": 0.4, "snapshot": 0.15, "index": 0.15, "meta": 0.1, "schema": 0.2}
-HAS_DOCTOR = importlib.util.find_spec("driftdb.doctor") is not None
+HAS_DOCTOR = importlib.util.find_spec("driftdb.maintenance.doctor") is not None
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_an_undecodable_index_entry_is_a_corruption_error(tmp_path: Path) -> Non
     assert row == {"id": 1, "note": "balance-0000100"}
 
 
-@pytest.mark.skipif(not HAS_DOCTOR, reason="driftdb.doctor is not built yet")
+@pytest.mark.skipif(not HAS_DOCTOR, reason="driftdb.maintenance.doctor is not built yet")
 @pytest.mark.xfail(
     strict=True,
     reason="BUG (doctor): a CRC-failing LAST frame that the index already covers (so it was "

@@ -135,7 +135,7 @@ def test_disk_full_during_snapshot_or_compaction_is_a_clear_error_and_changes_no
         assert not verdict.problems, (k, verdict.problems)
         # Nothing half-written may stay where a reader would use it.
         for snap in db_path.glob("tables/*/snapshots/*.snap"):
-            from driftdb.snapshot import read_snapshot
+            from driftdb.storage.snapshot import read_snapshot
 
             read_snapshot(str(snap))
     record_figures(

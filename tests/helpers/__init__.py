@@ -2,5 +2,5 @@
 
 Import as `from helpers.bytes_edit import flip_byte` (tests/ is on sys.path through the rootdir
 conftest). Nothing here imports DriftDB's storage code: the segment reader is written from
-DESIGN.md alone, so it can act as an independent check of the format.
+docs/format.md alone, so it can act as an independent check of the format.
 """

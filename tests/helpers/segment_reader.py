@@ -1,4 +1,4 @@
-"""An independent reader of the segment format, written from DESIGN.md alone.
+"""An independent reader of the segment format, written from docs/format.md alone.
 
     header := "DRIFTSEG" u32 version(=1) u32 reserved(=0)
     frame  := u32 length, u32 crc32, varint seq, u64 unix_ms, u8 event_type, msgpack payload

@@ -23,7 +23,7 @@ from driftdb.query.parser import parse_expression
 from driftdb.storage.tail import read_tail
 from helpers.depth import examples
 
-KEYS = [1, 2, 3, "a", "b"]
+KEYS: list[int | str] = [1, 2, 3, "a", "b"]
 VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -151,7 +151,7 @@ def test_reader_with_indexes_behind_the_log_equals_replay(
     table = db.create_table("t", primary_key="id", indexes=["status"])
     apply_history(table, ops)
     original = TableIndex.apply
-    TableIndex.apply = lambda self, located, pk: None  # type: ignore[method-assign]
+    TableIndex.apply = lambda self, located, primary_key: None  # type: ignore[method-assign]
     try:
         apply_history(table, late)  # durable in the log, invisible to the index
     finally:

@@ -29,11 +29,11 @@ from maint_support import (
 )
 
 import driftdb
-from driftdb import view as view_module
+from driftdb.engine import view as view_module
 from driftdb.storage import fs
 from helpers.depth import examples
 
-KEYS = [1, 2, 3, "a", "b"]
+KEYS: list[int | str] = [1, 2, 3, "a", "b"]
 VALUES = ["x", "y", None]
 
 op = st.one_of(

@@ -13,7 +13,7 @@ from maint_support import log_events, make_orders, segment_files
 
 import driftdb
 from driftdb import doctor
-from driftdb import snapshot as snap
+from driftdb.storage import snapshot as snap
 from driftdb.storage.segment import scan_segment
 
 

@@ -17,7 +17,7 @@ import pytest
 
 import driftdb
 from driftdb import doctor
-from driftdb import view as view_module
+from driftdb.engine import view as view_module
 from driftdb.storage.segment import scan_segment
 from helpers.gap_support_a import keys_of, log_events, mismatches
 

@@ -19,8 +19,8 @@ from maint_support import (
 
 import driftdb
 from driftdb import doctor
-from driftdb import snapshot as snap
 from driftdb.storage import fs
+from driftdb.storage import snapshot as snap
 
 KEYS = [0, 1, 2, 3, 6, 1005]
 SECRET = "4111-1111-1111-1111"

@@ -6,18 +6,19 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from maint_support import answers, expected_answers, log_events, make_orders, replay_states
 
 import driftdb
-from driftdb import snapshot as snap
 from driftdb.model.timepoint import format_unix_ms
+from driftdb.storage import snapshot as snap
 
 KEYS = [0, 1, 2, 3, 5, 1005, 1010]
 
 
-def check_from(table: driftdb.Table, states: dict[int, object], horizon: int) -> None:
+def check_from(table: driftdb.Table, states: dict[int, Any], horizon: int) -> None:
     for seq, state in states.items():
         if seq < horizon:
             continue
@@ -178,7 +179,7 @@ def test_a_second_retention_moves_the_horizon_forward_only(db: driftdb.Database)
     assert orders.horizon() == 45
     assert len(snap.list_bases(orders.snapshots_dir)) == 1
     check_from(orders, states, 45)
-    from driftdb import view
+    from driftdb.engine import view
 
     view.SNAPSHOT_READS = "always"
     try:

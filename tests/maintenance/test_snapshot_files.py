@@ -12,8 +12,8 @@ import zstandard
 from maint_support import make_orders
 
 import driftdb
-from driftdb import snapshot as snap
-from driftdb.retention import Horizon
+from driftdb.model.retention import Horizon
+from driftdb.storage import snapshot as snap
 
 
 def test_snapshot_file_holds_the_live_rows_at_the_newest_seq(db: driftdb.Database) -> None:

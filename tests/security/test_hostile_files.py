@@ -134,7 +134,7 @@ def zstd_bomb(raw_size: int) -> bytes:
 
 def rewrite_snapshot(path: Path, body: bytes, raw_bytes: int, rows: int) -> None:
     """Keep the header's fields, put `body` in, claim `raw_bytes` and `rows`, fix both CRCs."""
-    from driftdb.snapshot import HEADER
+    from driftdb.storage.snapshot import HEADER
 
     fields = list(HEADER.unpack_from(path.read_bytes()))
     fields[5], fields[6], fields[7], fields[11] = rows, raw_bytes, len(body), zlib.crc32(body)
@@ -175,7 +175,7 @@ def test_a_zstd_bomb_snapshot_claiming_gigabytes_is_refused_in_bounded_memory(
 def test_a_snapshot_row_that_is_not_a_document_is_refused_naming_the_snapshot(
     tmp_path: Path,
 ) -> None:
-    from driftdb.snapshot import HEADER, SnapshotError, encode_snapshot, read_snapshot
+    from driftdb.storage.snapshot import HEADER, SnapshotError, encode_snapshot, read_snapshot
 
     path = make_db(tmp_path / "db", rows=20)
     with driftdb.open(path) as db:

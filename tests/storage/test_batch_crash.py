@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,7 +87,7 @@ def make_two_tables(db_path: Path) -> None:
         b.insert({"id": 1, "v": "before"})
 
 
-def state(db: driftdb.Database) -> dict[str, list[object]]:
+def state(db: driftdb.Database) -> dict[str, list[tuple[Any, Any]]]:
     return {name: sorted((r["id"], r["v"]) for r in db.table(name).select()) for name in ("a", "b")}
 
 
@@ -160,7 +161,7 @@ def test_writer_killed_after_writing_every_frame_of_a_batch_keeps_it_whole(
         assert state(db) == AFTER_WHOLE_BATCH
 
 
-def batch_frames(db_path: Path, table: str, first_seq: int) -> list[object]:
+def batch_frames(db_path: Path, table: str, first_seq: int) -> list[Any]:
     return [f for f in parse_file(segment_paths(db_path, table)[0]) if f.seq >= first_seq]
 
 

@@ -1,4 +1,5 @@
-"""The segment format of DESIGN.md, checked byte for byte: header, frames, varints, rotation."""
+"""The segment format of docs/format.md, checked byte for byte: header, frames, varints,
+rotation."""
 
 from __future__ import annotations
 

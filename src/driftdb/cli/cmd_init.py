@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from driftdb.cli.main import cli
-from driftdb.database import Database
+from driftdb.database import Database, is_database
 
 
 @cli.command("init")
@@ -17,9 +17,7 @@ def init_command(directory: str) -> None:
     Example:
       driftdb init shop.db
     """
-    import os
-
-    if os.path.isdir(os.path.join(directory, "tables")):
+    if is_database(directory):
         raise click.UsageError(f"{directory} is already a DriftDB database")
     Database(directory, create=True).close()
     click.echo(f"created an empty DriftDB database in {directory}")

@@ -1,4 +1,5 @@
-"""`driftdb select`: a query from flags, for scripts and quick looks (read-only, no lock)."""
+"""`driftdb select`: a query from flags, for scripts and quick looks (read-only, no lock).
+The flags build the SELECT statement DriftQL would, and the executor runs it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import sys
 import click
 
 from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
-from driftdb.cli.output import render_rows
+from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.query import ast
-from driftdb.query.engine import count_rows, display_columns, order_items, select_rows
+from driftdb.query.engine import order_items
+from driftdb.query.executor import execute_statement
 from driftdb.query.parser import parse_expression, parse_timepoint
 
 
@@ -58,15 +60,13 @@ def select_command(
       driftdb select -d shop.db --table orders --as-of @seq:42 --order-by "total DESC" --limit 5
       driftdb select -d shop.db --table orders --as-of 2025-01-01T00:00:00Z --json
     """
-    expr = parse_expression(where) if where else None
-    point = parse_timepoint(as_of) if as_of else ast.AsOf("now")
-    order = order_items([s.strip() for s in order_by.split(",")]) if order_by else ()
+    statement = ast.Select(
+        table,
+        count=count_only,
+        where=parse_expression(where) if where else None,
+        as_of=parse_timepoint(as_of) if as_of else None,
+        order_by=order_items([s.strip() for s in order_by.split(",")]) if order_by else (),
+        limit=limit,
+    )
     with Database(directory, readonly=True) as db:
-        tbl = db.table(table)
-        if count_only:
-            n = count_rows(tbl, expr, point)
-            render_rows("count", [{"count": n}], ["count"], chosen_format(fmt, as_json), sys.stdout)
-            return
-        rows = select_rows(tbl, expr, point, order, limit)
-        columns = display_columns(rows, tbl.primary_key)
-        render_rows("rows", rows, columns, chosen_format(fmt, as_json), sys.stdout)
+        render(execute_statement(db, statement), chosen_format(fmt, as_json), sys.stdout)

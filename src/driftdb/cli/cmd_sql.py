@@ -11,18 +11,15 @@ from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
 from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.errors import InvalidInputError
-from driftdb.query import ast
 from driftdb.query.executor import execute_statement
 from driftdb.query.parser import parse
-
-READ_ONLY = (ast.Select, ast.Explain, ast.ShowTables, ast.Describe, ast.ShowDrift)
 
 
 def run_script(directory: str, source: str, fmt: str) -> None:
     """Parse the whole script first (a syntax error anywhere runs nothing), then run each
     statement in order, stopping at the first error. A script of reads takes no lock."""
     statements = parse(source)
-    readonly = all(isinstance(s, READ_ONLY) for s in statements)
+    readonly = not any(s.writes for s in statements)
     with Database(directory, readonly=readonly) as db:
         out = sys.stdout
         for statement in statements:

@@ -6,7 +6,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, TextIO
 
-if TYPE_CHECKING:  # `driftdb select` renders without importing the statement executor
+if TYPE_CHECKING:
     from driftdb.query.executor import Result
 
 FORMATS = ("table", "json", "jsonl", "csv")

@@ -17,7 +17,7 @@ Sub-databases (every stored value below ends with 4 more bytes, see "Checksums")
 - `meta`  b"covered" -> {seq, segment, offset, unix_ms, live, format}: the log position these
           entries cover, committed in the same transaction as the entries themselves;
           b"horizon" -> the retention horizon (a copy of the base snapshot's header, see
-          retention.py); b"generation"; b"counts" (present while the value counts are exact).
+          model/retention.py); b"generation"; b"counts" (present while the value counts are exact).
 
 Checksums: every entry, in every sub-database, is stored as value + u32 CRC-32 (zlib, IEEE)
 over key and value, and every read checks it (`_SealedTxn` is the only way in or out). CRC-32
@@ -67,10 +67,11 @@ from driftdb.index.keycodec import (
     read_u64,
     u64,
 )
-from driftdb.model.events import Event, EventType, Key
-from driftdb.model.merge_patch import merge_patch
-from driftdb.retention import Horizon
-from driftdb.storage import fs
+from driftdb.model.events import EventType, Key
+from driftdb.model.replay import event_row_after
+from driftdb.model.retention import Horizon
+from driftdb.storage import fs, paths
+from driftdb.storage.position import Covered, Located
 from driftdb.storage.safe_path import check_index_files
 
 # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests;
@@ -243,28 +244,6 @@ class Version:
     segment: int
     offset: int
     row: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Covered:
-    """The log position an index covers: everything up to and including `seq`, which ends at
-    (`segment`, `offset`)."""
-
-    seq: int
-    segment: int
-    offset: int
-    unix_ms: int
-    live: int
-
-
-@dataclass(frozen=True, slots=True)
-class Located:
-    """An event with the place its frame lies, as the index writer needs it."""
-
-    event: Event
-    segment: int
-    offset: int
-    end_offset: int
 
 
 # -- open environments, map size, and the durable marker ------------------------------------
@@ -486,7 +465,7 @@ class TableIndex:
         )
         # A data.mdb cut shorter than its own last page would fault (SIGBUS) on the first read
         # of a missing page: refuse it here, and the caller rebuilds from the log.
-        data_path = os.path.join(self.directory, "data.mdb")
+        data_path = os.path.join(self.directory, paths.INDEX_DATA)
         needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
         if os.path.getsize(data_path) < needed:
             env.close()
@@ -698,7 +677,7 @@ class TableIndex:
         self._write(lambda txn: self._remap_in(txn, moves, covered_end))
 
     @_reports
-    def purge_key(
+    def purge_key(  # noqa: C901 (one LMDB write transaction over every sub-database a key touches)
         self, key: Key, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None
     ) -> None:
         """Erase `key` from the entries (as a rebuild from the redacted log would leave them)
@@ -711,7 +690,7 @@ class TableIndex:
           remain (a value only the key held loses its count entries: no trace of it stays)."""
         pk = encode_key(key)
 
-        def body(txn: _SealedTxn) -> None:
+        def body(txn: _SealedTxn) -> None:  # noqa: C901 (see purge_key)
             held: dict[str, set[bytes]] = {column: set() for column in self.ix}
             versions: list[Version] = []
             cursor = txn.cursor(db=self.keys)
@@ -865,7 +844,7 @@ class TableIndex:
                 prev_row = prev.row if prev is not None else None
             else:
                 prev_row = rows.get(pk)
-            row = _row_after(prev_row, event, primary_key)
+            row = event_row_after(prev_row, event, primary_key)
             if rows is not None:
                 if row is None:
                     rows.pop(pk, None)
@@ -907,19 +886,6 @@ class TableIndex:
             ),
             db=self.meta,
         )
-
-
-def _row_after(
-    prev: dict[str, Any] | None, event: Event, primary_key: str
-) -> dict[str, Any] | None:
-    if event.type is EventType.SOFT_DELETE or event.purged is not None:
-        return None
-    if event.type is EventType.INSERT:
-        return dict(event.data or {})
-    row = merge_patch(prev or {}, event.data or {})
-    assert isinstance(row, dict)
-    row[primary_key] = event.key
-    return row
 
 
 def _update_index(

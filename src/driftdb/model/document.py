@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeAlias
 
 from driftdb.errors import InvalidInputError
-from driftdb.model.events import Document, Key
 
-MAX_DEPTH = 64
+MAX_DEPTH = 64  # the one nesting limit of JSON values: documents, patches, DriftQL parameters
 MAX_INT = 2**63 - 1
 MAX_KEY_BYTES = 250  # LMDB keys are at most 511 bytes: key + seq + an indexed value
+
+
+Key = str | int  # a primary key value
+Document = dict[str, Any]  # a row: a JSON object
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 
 def check_key(key: object, where: str) -> Key:
@@ -51,52 +55,128 @@ def _utf8(text: str, where: str, what: str) -> bytes:
 
 
 def check_document(doc: object, where: str) -> Document:
-    """Raise InvalidInputError unless `doc` is a JSON object of JSON values."""
+    """Raise InvalidInputError unless `doc` is a JSON object of JSON values that can be
+    stored (integers within 64 bits, text that is valid Unicode)."""
     if not isinstance(doc, dict):
         raise InvalidInputError(f"{where}: expected a JSON object, got {_kind(doc)}")
-    _check_value(doc, where, "", 0)
+    try:
+        _walk(doc, "", 0, copy=False, storable=True)
+    except _NotJson as problem:
+        raise InvalidInputError(f"{where}: {problem.in_document()}") from None
     return doc
 
 
 def check_json(value: object, where: str) -> None:
-    """Raise InvalidInputError unless `value` is a JSON value (nesting and sizes bounded as in
-    documents)."""
-    _check_value(value, where, "", 0)
+    """Raise InvalidInputError unless `value` is a JSON value that can be stored (nesting and
+    sizes bounded as in documents): an event's audit map or purge entry read from a frame."""
+    try:
+        _walk(value, "", 0, copy=False, storable=True)
+    except _NotJson as problem:
+        raise InvalidInputError(f"{where}: {problem.in_document()}") from None
 
 
-def _check_value(value: Any, where: str, path: str, depth: int) -> None:
+def to_json_value(value: object, where: str) -> JsonValue:
+    """A deep copy of `value` as plain JSON data (tuples become lists), so that the tree never
+    shares a mutable object with the caller (DriftQL parameters). Raises InvalidInputError
+    naming `where` for anything JSON cannot hold (a set, a NaN, a non-string object key, a
+    cycle: the depth limit is the documents', MAX_DEPTH)."""
+    try:
+        converted: JsonValue = _walk(value, "", 0, copy=True, storable=False)
+    except _NotJson as problem:
+        raise InvalidInputError(f"{where} {problem.in_parameter()}") from None
+    return converted
+
+
+class _NotJson(Exception):
+    """Why a value is not JSON (`kind`), where in it (`path`, a JSON pointer), with `detail`;
+    each caller words it for its own message."""
+
+    def __init__(self, kind: str, path: str, detail: Any = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.at = path or "/"
+        self.detail = detail
+
+    def in_document(self) -> str:
+        if self.kind == "depth":
+            return f"nested deeper than {MAX_DEPTH} levels at {self.at}"
+        if self.kind == "unicode":
+            what, exc = self.detail
+            return (
+                f"{what} at {self.at} is not valid Unicode text "
+                f"({exc.reason} at character {exc.start})"
+            )
+        if self.kind == "int":
+            return f"integer at {self.at} does not fit in 64 bits"
+        if self.kind == "number":
+            return f"{self.detail} at {self.at} is not a JSON number"
+        if self.kind == "key":
+            return f"object key {self.detail!r} at {self.at} is not a string"
+        return f"value at {self.at} has type {self.detail}, which is not JSON"
+
+    def in_parameter(self) -> str:
+        if self.kind == "depth":
+            return f"is nested deeper than {MAX_DEPTH} levels"
+        if self.kind == "number":
+            return f"holds {self.detail}, which is not a JSON number"
+        if self.kind == "key":
+            return f"has a non-string object key {self.detail!r}"
+        return f"has type {self.detail}, which is not a JSON value"
+
+
+def _walk(value: Any, path: str, depth: int, copy: bool, storable: bool) -> Any:
+    """The one check of JSON values: documents (`storable`: also 64-bit integers and valid
+    Unicode text) and DriftQL parameters (`copy`: returns a plain deep copy)."""
     if depth > MAX_DEPTH:
-        raise InvalidInputError(f"{where}: nested deeper than {MAX_DEPTH} levels at {path or '/'}")
+        raise _NotJson("depth", path)
     if value is None or isinstance(value, bool):
-        return
+        return value
     if isinstance(value, str):
-        _utf8(value, where, f"string at {path or '/'}")
-        return
+        if storable:
+            _unicode(value, path, "string")
+        return str(value) if copy else value
     if isinstance(value, int):
-        if not -MAX_INT - 1 <= value <= 2**64 - 1:
-            raise InvalidInputError(f"{where}: integer at {path or '/'} does not fit in 64 bits")
-        return
+        if storable and not -MAX_INT - 1 <= value <= 2**64 - 1:
+            raise _NotJson("int", path)
+        return int(value) if copy else value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidInputError(f"{where}: {value} at {path or '/'} is not a JSON number")
-        return
+            raise _NotJson("number", path, value)
+        return float(value) if copy else value
     if isinstance(value, dict):
-        for name, item in value.items():
-            if isinstance(name, str):
-                _utf8(name, where, f"object key at {path or '/'}")
-            if not isinstance(name, str):
-                raise InvalidInputError(
-                    f"{where}: object key {name!r} at {path or '/'} is not a string"
-                )
-            _check_value(item, where, f"{path}/{name}", depth + 1)
-        return
+        return _walk_object(value, path, depth, copy, storable)
     if isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _check_value(item, where, f"{path}/{i}", depth + 1)
-        return
-    raise InvalidInputError(
-        f"{where}: value at {path or '/'} has type {type(value).__name__}, which is not JSON"
-    )
+        if copy:
+            return [
+                _walk(item, f"{path}/{n}", depth + 1, True, storable)
+                for n, item in enumerate(value)
+            ]
+        for n, item in enumerate(value):
+            _walk(item, f"{path}/{n}", depth + 1, False, storable)
+        return value
+    raise _NotJson("type", path, type(value).__name__)
+
+
+def _walk_object(
+    value: dict[Any, Any], path: str, depth: int, copy: bool, storable: bool
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, item in value.items():
+        if storable and isinstance(name, str):
+            _unicode(name, path, "object key")
+        if not isinstance(name, str):
+            raise _NotJson("key", path, name)
+        converted = _walk(item, f"{path}/{name}", depth + 1, copy, storable)
+        if copy:
+            result[str(name)] = converted
+    return result if copy else value
+
+
+def _unicode(text: str, path: str, what: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise _NotJson("unicode", path, (what, exc)) from None
 
 
 def _kind(value: object) -> str:

@@ -9,12 +9,14 @@ from typing import Any
 
 import msgpack
 
-Key = str | int
-Document = dict[str, Any]
+from driftdb.errors import InvalidInputError
+from driftdb.model.document import Document as Document  # re-exported: the event vocabulary
+from driftdb.model.document import Key as Key
+from driftdb.model.document import check_document, check_json, check_key
 
 
 class EventType(enum.IntEnum):
-    """The three event types of the format (DESIGN.md); no others exist."""
+    """The three event types of the format (docs/format.md); no others exist."""
 
     INSERT = 1
     PATCH = 2
@@ -140,9 +142,6 @@ def plain_json(value: Any, depth: int = 0) -> bool:
 
 def _explain(key: Any, etype: EventType, data: Any, purged: Any, meta: Any) -> None:
     """Raise ValueError saying which rule a payload breaks (the checks inserts make)."""
-    from driftdb.errors import InvalidInputError
-    from driftdb.model.document import check_document, check_json, check_key
-
     try:
         check_key(key, "payload")
         if data is not None:

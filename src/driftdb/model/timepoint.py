@@ -1,4 +1,8 @@
-"""Timepoints: what `AS OF` accepts (a seq, "@seq:N", an RFC 3339 time, a datetime, or now)."""
+"""Timepoints: what `AS OF` accepts (a seq, "@seq:N", an RFC 3339 time, a datetime, or now).
+
+The one time-point type (`TimePoint`, also the DriftQL tree's `AsOf`) and the one reading of
+its text (`read_timepoint`: the `@` forms; DriftQL's parser and `parse_timepoint` both use it).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,13 @@ from driftdb.errors import InvalidInputError
 _set = object.__setattr__
 # Patterns, not compiled regexes: re.match compiles them on first use (and caches them), so a
 # command that never parses a timepoint string does not pay ~0.5 ms at import to compile them.
-_SEQ = r"@seq:(\d+)\Z"
 _RFC3339 = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?\Z"
 
 
 class TimePoint:
-    """A resolved AS OF point: by seq, by time (unix ms), or the current state.
+    """An AS OF point: by seq, by time (unix ms), or the current state. A time read from
+    DriftQL is kept as its text (`unix_ms` None) until `parse_timepoint` resolves it, so that
+    a bad time fails the statement that uses it, not the parse of the whole script.
 
     Immutable and compared by value, like a frozen dataclass, but written out: a dataclass
     compiles its methods with `exec` at import time, a cost every cold command paid.
@@ -33,8 +38,10 @@ class TimePoint:
         kind: Literal["seq", "time", "now"],
         seq: int | None = None,
         unix_ms: int | None = None,
-        text: str = "@now",
+        text: str | None = None,
     ) -> None:
+        if text is None:
+            text = f"@seq:{seq}" if kind == "seq" else "@now" if kind == "now" else ""
         _set(self, "kind", kind)
         _set(self, "seq", seq)
         _set(self, "unix_ms", unix_ms)
@@ -81,6 +88,50 @@ def _frozen(message: str) -> AttributeError:
 AsOf = int | str | datetime | TimePoint | None
 
 
+class TimepointSyntaxError(ValueError):
+    """A timepoint string that is no timepoint: `message` and a `hint` for the fix."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+# A seq is a u64; anything far longer is refused before int() (Python caps int() of text at
+# 4,300 digits, and the error would be an internal one).
+MAX_SEQ_DIGITS = 1_000
+
+
+def read_timepoint(text: str) -> TimePoint:
+    """`@seq:N` (N of ASCII digits), `@now` (any case), or else a time, kept as its text and
+    resolved later by `parse_timepoint`. Raises TimepointSyntaxError for any other `@` form
+    and for an empty string."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    if lowered == "@now":
+        return TimePoint.now()
+    if lowered.startswith("@seq:"):
+        digits = stripped[5:]
+        if len(digits) > MAX_SEQ_DIGITS:
+            raise TimepointSyntaxError(f"@seq:N has more than {MAX_SEQ_DIGITS} digits")
+        if digits and all("0" <= c <= "9" for c in digits):
+            return TimePoint("seq", seq=int(digits))
+        raise TimepointSyntaxError(
+            "Expect non-negative integer after @seq:", hint="write @seq:N, for example @seq:42"
+        )
+    if stripped.startswith("@"):
+        raise TimepointSyntaxError(
+            f"Unknown timepoint '{stripped}'",
+            hint="use @seq:N, @now or a quoted RFC 3339 time",
+        )
+    if not stripped:
+        raise TimepointSyntaxError(
+            "Expect timepoint, got an empty string",
+            hint='use "@seq:N", "@now" or an RFC 3339 time',
+        )
+    return TimePoint("time", text=stripped)
+
+
 def parse_timepoint(value: AsOf) -> TimePoint:
     """Accept an int seq, "@seq:N", "@now", an RFC 3339 string or a datetime.
 
@@ -91,6 +142,8 @@ def parse_timepoint(value: AsOf) -> TimePoint:
     if value is None:
         return TimePoint.now()
     if isinstance(value, TimePoint):
+        if value.kind == "time" and value.unix_ms is None:
+            return parse_timepoint(value.text)  # a time read from DriftQL, resolved here
         return value
     if isinstance(value, bool):
         raise InvalidInputError(f'AS OF {value!r}: expected a seq, "@seq:N", a time or @now')
@@ -101,27 +154,36 @@ def parse_timepoint(value: AsOf) -> TimePoint:
     if isinstance(value, datetime):
         return _from_datetime(value, value.isoformat())
     if isinstance(value, str):
-        text = value.strip()
-        if text.lower() == "@now":
-            return TimePoint.now()
-        match = re.match(_SEQ, text)
-        if match:
-            return TimePoint("seq", seq=int(match.group(1)), text=text)
-        if text.startswith("@"):
-            raise InvalidInputError(
-                f'AS OF "{value}": expected "@seq:N" with N a non-negative integer, or @now'
-            )
-        if re.match(_RFC3339, text):
-            try:
-                parsed = datetime.fromisoformat(text.replace("z", "Z"))
-            except ValueError as exc:
-                raise InvalidInputError(f'AS OF "{value}": {exc}') from None
-            return _from_datetime(parsed, text)
-        raise InvalidInputError(
-            f'AS OF "{value}": not a timepoint; use "@seq:N", @now or an RFC 3339 time '
-            'such as "2025-01-01T00:00:00Z"'
-        )
+        return _from_text(value)
     raise InvalidInputError(f"AS OF {value!r}: unsupported type {type(value).__name__}")
+
+
+def _from_text(value: str) -> TimePoint:
+    """A timepoint string: the `@` forms as `read_timepoint` reads them, or an RFC 3339 time
+    (a seq keeps its text as written, e.g. "@seq:007")."""
+    text = value.strip()
+    try:
+        point: TimePoint | None = read_timepoint(text)
+    except TimepointSyntaxError:
+        point = None
+    if point is not None and point.kind == "now":
+        return point
+    if point is not None and point.kind == "seq":
+        return TimePoint("seq", seq=point.seq, text=text)
+    if text.startswith("@"):
+        raise InvalidInputError(
+            f'AS OF "{value}": expected "@seq:N" with N a non-negative integer, or @now'
+        )
+    if re.match(_RFC3339, text):
+        try:
+            parsed = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError as exc:
+            raise InvalidInputError(f'AS OF "{value}": {exc}') from None
+        return _from_datetime(parsed, text)
+    raise InvalidInputError(
+        f'AS OF "{value}": not a timepoint; use "@seq:N", @now or an RFC 3339 time '
+        'such as "2025-01-01T00:00:00Z"'
+    )
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -6,7 +6,9 @@
 
 The layers: tokens (vocabulary) -> lexer (text to tokens) -> parser (tokens to `ast` nodes,
 binding `?` parameters as data) -> printer (nodes to canonical text); evaluate gives a WHERE
-its meaning on one row and defines the order ORDER BY uses.
+its meaning on one row and defines the order ORDER BY uses; planner, engine and executor run
+statements over the Protocols of `source` (a read view, a table, a catalog), so the package
+never imports the API or the engine. Imports `model` and `index` (value encodings) only.
 """
 
 from driftdb.query import ast

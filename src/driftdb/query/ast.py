@@ -18,6 +18,9 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, ClassVar, TypeAlias
 
+from driftdb.model.document import JsonValue
+from driftdb.model.timepoint import TimePoint
+
 _set = object.__setattr__  # how a node's __init__ fills its slots; `Frozen` blocks `obj.x = v`
 
 
@@ -84,7 +87,6 @@ def _frozen(message: str) -> AttributeError:
     return FrozenInstanceError(message)
 
 
-JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 Document: TypeAlias = dict[str, JsonValue]
 Key: TypeAlias = str | int
 """A primary key value: a string or an integer (never a bool)."""
@@ -202,24 +204,10 @@ Expr: TypeAlias = Comparison | InList | IsNull | Not | And | Or
 # ---------------------------------------------------------------- clauses
 
 
-class AsOf(Frozen):
-    """A timepoint: `@seq:N` (kind "seq", `seq` set), a time (kind "time", `text` holds the
-    string as written; the engine validates and resolves it), or `@now` (kind "now")."""
-
-    __slots__ = __match_args__ = ("kind", "seq", "text")
-    kind: typing.Literal["seq", "time", "now"]
-    seq: int | None
-    text: str | None
-
-    def __init__(
-        self,
-        kind: typing.Literal["seq", "time", "now"],
-        seq: int | None = None,
-        text: str | None = None,
-    ) -> None:
-        _set(self, "kind", kind)
-        _set(self, "seq", seq)
-        _set(self, "text", text)
+# A timepoint: `@seq:N` (kind "seq", `seq` set), a time (kind "time", `text` holds the string
+# as written; `parse_timepoint` validates and resolves it when the statement runs), or `@now`
+# (kind "now"). The one time-point type of the package: model/timepoint.py.
+AsOf = TimePoint
 
 
 class OrderItem(Frozen):
@@ -240,6 +228,8 @@ class OrderItem(Frozen):
 class CreateTable(Frozen):
     """`CREATE TABLE t (pk=id, INDEX(a, b.c))`; `indexes` holds dotted column paths."""
 
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ("table", "primary_key", "indexes")
     table: str
     primary_key: str
@@ -254,11 +244,15 @@ class CreateTable(Frozen):
 class ShowTables(Frozen):
     """`SHOW TABLES`."""
 
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ()
 
 
 class Describe(Frozen):
     """`DESCRIBE t`."""
+
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table",)
     table: str
@@ -271,6 +265,8 @@ class Insert(Frozen):
     """`INSERT INTO t {...}` or `INSERT INTO t [{...}, ...]`: one or more documents, inserted
     together (all or none)."""
 
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ("table", "documents")
     table: str
     documents: tuple[Document, ...]
@@ -282,6 +278,8 @@ class Insert(Frozen):
 
 class Patch(Frozen):
     """`PATCH t KEY k SET {...}`: a JSON Merge Patch (RFC 7386) of one row."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "key", "patch")
     table: str
@@ -296,6 +294,8 @@ class Patch(Frozen):
 
 class SoftDelete(Frozen):
     """`SOFT DELETE FROM t KEY k`."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "key")
     table: str
@@ -312,6 +312,8 @@ class Select(Frozen):
     `columns` is None for `*`; `count` is True for `COUNT(*)` (then `columns` is None).
     `as_of` None means the current state, like `AS OF @now`.
     """
+
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = (
         "table",
@@ -356,6 +358,8 @@ class Select(Frozen):
 class Explain(Frozen):
     """`EXPLAIN SELECT ...`: describe the plan instead of running it."""
 
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ("select",)
     select: Select
 
@@ -365,6 +369,8 @@ class Explain(Frozen):
 
 class ShowDrift(Frozen):
     """`SHOW DRIFT t KEY k`: the history of one key."""
+
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "key")
     table: str
@@ -378,6 +384,8 @@ class ShowDrift(Frozen):
 class Snapshot(Frozen):
     """`SNAPSHOT t`."""
 
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
     __slots__ = __match_args__ = ("table",)
     table: str
 
@@ -387,6 +395,8 @@ class Snapshot(Frozen):
 
 class Compact(Frozen):
     """`COMPACT t` keeps all history; `COMPACT t BEFORE x` discards history before `x`."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "before")
     table: str
@@ -399,6 +409,8 @@ class Compact(Frozen):
 
 class Purge(Frozen):
     """`PURGE t KEY k`: redact one key's payloads everywhere in its history."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("table", "key")
     table: str

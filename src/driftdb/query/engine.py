@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from driftdb.errors import InvalidInputError
 from driftdb.index.keycodec import encode_value, is_exact
@@ -21,10 +21,7 @@ from driftdb.query.planner import (
     Union,
     plan_where,
 )
-from driftdb.view import TableView
-
-if TYPE_CHECKING:
-    from driftdb.table import Table, Where
+from driftdb.query.source import ReadTable, ReadView, Where
 
 
 def to_expr(where: Where, params: Sequence[Any] = ()) -> ast.Expr | None:
@@ -49,14 +46,8 @@ def to_expr(where: Where, params: Sequence[Any] = ()) -> ast.Expr | None:
     )
 
 
-def to_timepoint(as_of: AsOf | ast.AsOf) -> TimePoint:
-    if isinstance(as_of, ast.AsOf):
-        if as_of.kind == "seq":
-            assert as_of.seq is not None
-            return TimePoint("seq", seq=as_of.seq, text=f"@seq:{as_of.seq}")
-        if as_of.kind == "now":
-            return TimePoint.now()
-        return parse_timepoint(as_of.text)
+def to_timepoint(as_of: AsOf) -> TimePoint:
+    """The resolved point (a time read from DriftQL is checked and resolved here)."""
     return parse_timepoint(as_of)
 
 
@@ -79,7 +70,7 @@ def order_items(order_by: str | Sequence[str] | None) -> tuple[ast.OrderItem, ..
     return tuple(out)
 
 
-def _candidate_keys(view: TableView, plan: Plan, seq: int) -> set[Key]:
+def _candidate_keys(view: ReadView, plan: Plan, seq: int) -> set[Key]:
     if isinstance(plan, KeyLookup):
         return set(plan.keys)
     if isinstance(plan, IndexRange):
@@ -102,7 +93,7 @@ def _candidate_keys(view: TableView, plan: Plan, seq: int) -> set[Key]:
 
 
 def iter_matching(
-    view: TableView,
+    view: ReadView,
     where: ast.Expr | None,
     plan: Plan,
     seq: int,
@@ -159,7 +150,7 @@ def _key_order(key: Key) -> tuple[int, Any]:
     return (0, key) if isinstance(key, int) else (1, key)
 
 
-def _count_from_index(view: TableView, where: ast.Expr | None, seq: int) -> int | None:
+def _count_from_index(view: ReadView, where: ast.Expr | None, seq: int) -> int | None:
     """A count answered by the temporal count index alone (one seek per value), when the
     WHERE is exactly `col = v`, `col IN (...)` or `col IS NULL` on an indexed column."""
     column: str | None = None
@@ -199,9 +190,9 @@ def _count_from_index(view: TableView, where: ast.Expr | None, seq: int) -> int 
 
 
 def select_rows(
-    table: Table,
+    table: ReadTable,
     where: ast.Expr | None,
-    as_of: AsOf | ast.AsOf,
+    as_of: AsOf,
     order: tuple[ast.OrderItem, ...] = (),
     limit: int | None = None,
     offset: int | None = None,
@@ -230,8 +221,8 @@ def select_rows(
 
 
 def _stream_in_key_order(
-    table: Table,
-    view: TableView,
+    table: ReadTable,
+    view: ReadView,
     where: ast.Expr | None,
     plan: Plan,
     seq: int,
@@ -260,7 +251,7 @@ def _stream_in_key_order(
     return rows_to_scan < matches_now
 
 
-def count_rows(table: Table, where: ast.Expr | None, as_of: AsOf | ast.AsOf) -> int:
+def count_rows(table: ReadTable, where: ast.Expr | None, as_of: AsOf) -> int:
     plan = plan_where(where, table.schema.indexes, table.primary_key)
     with table.view() as view:
         seq = table.resolve_point(view, to_timepoint(as_of))
@@ -272,7 +263,7 @@ def count_rows(table: Table, where: ast.Expr | None, as_of: AsOf | ast.AsOf) -> 
         return sum(1 for _ in iter_matching(view, where, plan, seq))
 
 
-def explain(table: Table, where: ast.Expr | None) -> str:
+def explain(table: ReadTable, where: ast.Expr | None) -> str:
     """The plan a SELECT with this WHERE would use, as one line."""
     plan = plan_where(where, table.schema.indexes, table.primary_key)
     text = plan.describe()
@@ -286,7 +277,7 @@ def explain(table: Table, where: ast.Expr | None) -> str:
 
 
 def run_select(
-    table: Table,
+    table: ReadTable,
     where: Where,
     params: Sequence[Any],
     as_of: AsOf,
@@ -298,5 +289,5 @@ def run_select(
     return select_rows(table, to_expr(where, params), as_of, order_items(order_by), limit)
 
 
-def run_count(table: Table, where: Where, params: Sequence[Any], as_of: AsOf) -> int:
+def run_count(table: ReadTable, where: Where, params: Sequence[Any], as_of: AsOf) -> int:
     return count_rows(table, to_expr(where, params), as_of)

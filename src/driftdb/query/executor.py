@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from driftdb.errors import InvalidInputError
+from driftdb.errors import InvalidInputError, KeyNotFoundError
 from driftdb.model.replay import DriftEntry
 from driftdb.model.timepoint import format_unix_ms
 from driftdb.query import ast
 from driftdb.query.engine import count_rows, display_columns, explain, select_rows, to_timepoint
 from driftdb.query.evaluate import project
 from driftdb.query.parser import parse
-
-if TYPE_CHECKING:
-    from driftdb.database import Database
+from driftdb.query.source import Catalog
 
 
 @dataclass
@@ -58,12 +56,12 @@ def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
     ]
 
 
-def execute_script(db: Database, source: str, params: Sequence[Any] = ()) -> list[Result]:
+def execute_script(db: Catalog, source: str, params: Sequence[Any] = ()) -> list[Result]:
     """Parse every statement first (so a syntax error anywhere runs nothing), then run them."""
     return [execute_statement(db, stmt) for stmt in parse(source, params)]
 
 
-def execute_statement(db: Database, stmt: ast.Statement) -> Result:
+def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
     if isinstance(stmt, ast.Select):
         return _select(db, stmt)
     if isinstance(stmt, ast.Explain):
@@ -106,16 +104,14 @@ def execute_statement(db: Database, stmt: ast.Statement) -> Result:
     raise InvalidInputError(f"unsupported statement {type(stmt).__name__}")
 
 
-def _no_history(db: Database, table: str, key: Any) -> Exception:
-    from driftdb.errors import KeyNotFoundError
-
+def _no_history(db: Catalog, table: str, key: Any) -> Exception:
     return KeyNotFoundError(
         f'table "{table}" has no history for key {key!r}'
         + (' (keys are typed: "7" and 7 differ)' if isinstance(key, str | int) else "")
     )
 
 
-def _select(db: Database, stmt: ast.Select) -> Result:
+def _select(db: Catalog, stmt: ast.Select) -> Result:
     table = db.table(stmt.table)
     if stmt.count:
         n = count_rows(table, stmt.where, stmt.as_of)
@@ -127,7 +123,7 @@ def _select(db: Database, stmt: ast.Select) -> Result:
     return Result("rows", [project(row, stmt.columns) for row in rows], names)
 
 
-def _describe(db: Database, name: str) -> Result:
+def _describe(db: Catalog, name: str) -> Result:
     table = db.table(name)
     with table.view() as view:
         first = view.first_seq()
@@ -148,7 +144,7 @@ def _describe(db: Database, name: str) -> Result:
 
 
 def _maintenance(
-    db: Database, name: str, action: str, before: ast.AsOf | None = None, key: Any = None
+    db: Catalog, name: str, action: str, before: ast.AsOf | None = None, key: Any = None
 ) -> Result:
     table = db.table(name)
     method = getattr(table, action, None)

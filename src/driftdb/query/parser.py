@@ -13,13 +13,14 @@ in the tree (a `Literal`, a key, a document ...), never as text, so a parameter 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import ClassVar
 
 from driftdb.errors import InvalidInputError, QuerySyntaxError
+from driftdb.model.document import JsonValue, to_json_value
+from driftdb.model.timepoint import TimepointSyntaxError, read_timepoint
 from driftdb.query.ast import (
     And,
     AsOf,
@@ -35,7 +36,6 @@ from driftdb.query.ast import (
     InList,
     Insert,
     IsNull,
-    JsonValue,
     Key,
     Literal,
     Not,
@@ -51,7 +51,7 @@ from driftdb.query.ast import (
     SoftDelete,
     Statement,
 )
-from driftdb.query.lexer import MAX_NUMBER_DIGITS, tokenize
+from driftdb.query.lexer import tokenize
 from driftdb.query.tokens import RESERVED, STATEMENT_KEYWORDS, Token, TokenKind
 
 # Parentheses, NOT and JSON brackets share one bound, so that no statement can exhaust the
@@ -136,49 +136,11 @@ def parse_timepoint(text: str) -> AsOf:
     if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
         stripped = stripped[1:-1]
     try:
-        return _timepoint_from_text(stripped)
-    except _TimepointProblem as problem:
+        return read_timepoint(stripped)
+    except TimepointSyntaxError as problem:
         raise QuerySyntaxError(
             problem.message, source=text, length=len(text), hint=problem.hint
         ) from None
-
-
-class _TimepointProblem(ValueError):
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-def _timepoint_from_text(text: str) -> AsOf:
-    """`@seq:N` (N a non-negative integer), `@now` (any case), or else a time, kept as text.
-
-    Raises _TimepointProblem (a ValueError) for any other `@` form and for an empty string.
-    """
-    stripped = text.strip()
-    lowered = stripped.lower()
-    if lowered == "@now":
-        return AsOf("now")
-    if lowered.startswith("@seq:"):
-        digits = stripped[5:]
-        if len(digits) > MAX_NUMBER_DIGITS:
-            raise _TimepointProblem(f"@seq:N has more than {MAX_NUMBER_DIGITS} digits")
-        if digits and all("0" <= c <= "9" for c in digits):
-            return AsOf("seq", seq=int(digits))
-        raise _TimepointProblem(
-            "Expect non-negative integer after @seq:", hint="write @seq:N, for example @seq:42"
-        )
-    if stripped.startswith("@"):
-        raise _TimepointProblem(
-            f"Unknown timepoint '{stripped}'",
-            hint="use @seq:N, @now or a quoted RFC 3339 time",
-        )
-    if not stripped:
-        raise _TimepointProblem(
-            "Expect timepoint, got an empty string",
-            hint='use "@seq:N", "@now" or an RFC 3339 time',
-        )
-    return AsOf("time", text=stripped)
 
 
 # ---------------------------------------------------------------- the parser
@@ -595,8 +557,8 @@ class _Parser:
         if token.kind in (TokenKind.STRING, TokenKind.TIMEPOINT):
             self._advance()
             try:
-                return _timepoint_from_text(str(token.value))
-            except _TimepointProblem as problem:
+                return read_timepoint(str(token.value))
+            except TimepointSyntaxError as problem:
                 raise self.error(token, problem.message, problem.hint) from None
         if self._match(TokenKind.QUESTION):
             return self._bind_timepoint()
@@ -871,8 +833,8 @@ class _Parser:
             return AsOf("seq", seq=int(value))
         if isinstance(value, str):
             try:
-                return _timepoint_from_text(value)
-            except _TimepointProblem as problem:
+                return read_timepoint(value)
+            except TimepointSyntaxError as problem:
                 raise InvalidInputError(f"{name} (a timepoint): {problem.message}") from None
         raise InvalidInputError(
             f"{name} (a timepoint) must be a non-negative seq, a string or a datetime, "
@@ -907,34 +869,6 @@ class _Parser:
         "SNAPSHOT": _snapshot,
         "SOFT": _soft_delete,
     }
-
-
-def to_json_value(value: object, where: str, depth: int = 0) -> JsonValue:
-    """A deep copy of `value` as plain JSON data (tuples become lists), so that the tree never
-    shares a mutable object with the caller. Raises InvalidInputError naming `where` for
-    anything JSON cannot hold (a set, a NaN, a non-string object key, a cycle)."""
-    if depth > MAX_NESTING:
-        raise InvalidInputError(f"{where} is nested deeper than {MAX_NESTING} levels")
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInputError(f"{where} holds {value}, which is not a JSON number")
-        return float(value)
-    if isinstance(value, dict):
-        result: dict[str, JsonValue] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidInputError(f"{where} has a non-string object key {key!r}")
-            result[str(key)] = to_json_value(item, where, depth + 1)
-        return result
-    if isinstance(value, list | tuple):
-        return [to_json_value(item, where, depth + 1) for item in value]
-    raise InvalidInputError(f"{where} has type {type(value).__name__}, which is not a JSON value")
 
 
 def _object_param(value: object, name: str, role: str) -> Document:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 from driftdb.storage import safe_path
+from driftdb.storage.paths import TEMP_SUFFIX
 
 # Owner-only, whatever the umask (as PostgreSQL does with its data directory): a database may
 # hold secrets. Modes of existing files are left as a user set them (to share deliberately).
@@ -101,7 +102,7 @@ def write_file_atomically(path: str, data: bytes) -> None:
     file or the new one, never a mix.
     """
     fl = layer()
-    tmp = f"{path}.tmp"
+    tmp = path + TEMP_SUFFIX
     with contextlib.suppress(FileNotFoundError):
         os.remove(tmp)
     fd = fl.open_append(tmp, create=True)

@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftdb.errors import CorruptionError
-from driftdb.storage import fs, safe_path
+from driftdb.storage import fs, paths, safe_path
 from driftdb.storage.frame import segment_header
-from driftdb.storage.segment import segment_path
+from driftdb.storage.paths import segment_path
 
-MANIFEST_NAME = "COMPACTING"
-TEMP_SUFFIX = ".rewrite.tmp"
+MANIFEST_NAME = paths.MANIFEST
+TEMP_SUFFIX = paths.REWRITE_TEMP_SUFFIX
 MANIFEST_FORMAT = 1
 # The only files a manifest may name, relative to the table directory: what `Rewrite` stages
 # (segments by `stage_segment`, snapshots and bases by `stage_file`) and removes. A temp name is
@@ -85,7 +85,7 @@ class Rewrite:
     def stage_segment(self, number: int, frames: Iterable[bytes]) -> int:
         """Stage segment `number` holding `frames` (whole frames, in seq order)."""
         rel = os.path.relpath(
-            segment_path(os.path.join(self.table_dir, "segments"), number), self.table_dir
+            segment_path(paths.segments_dir(self.table_dir), number), self.table_dir
         )
         return self._stage(rel, itertools.chain([segment_header()], frames))
 
@@ -124,6 +124,21 @@ class Rewrite:
     def finish(self) -> None:
         """Step 5."""
         finish(self.table_dir)
+
+    def __enter__(self) -> Rewrite:
+        """Stage inside a `with` block: it commits when the block ends, or aborts if the
+        block (or the commit) raises."""
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self.abort()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
         """After a failure: if the manifest reached its name (even if `commit` then failed),
@@ -253,7 +268,7 @@ def recover(table_dir: str) -> tuple[str, bool] | None:
 
 def _leftovers(table_dir: str) -> list[str]:
     out = []
-    for sub in ("segments", "snapshots", ""):
+    for sub in (paths.SEGMENTS, paths.SNAPSHOTS, ""):
         directory = os.path.join(table_dir, sub) if sub else table_dir
         try:
             names = os.listdir(directory)
@@ -262,8 +277,8 @@ def _leftovers(table_dir: str) -> list[str]:
         for name in names:
             if (
                 name.endswith(TEMP_SUFFIX)
-                or name == MANIFEST_NAME + ".tmp"
-                or (sub == "snapshots" and name.endswith(".tmp"))
+                or name == MANIFEST_NAME + paths.TEMP_SUFFIX
+                or (sub == paths.SNAPSHOTS and name.endswith(paths.TEMP_SUFFIX))
             ):
                 out.append(os.path.join(directory, name))
     return sorted(out)
@@ -279,9 +294,9 @@ class Stamp:
 
 
 def stamp(table_dir: str) -> Stamp:
-    from driftdb.storage.segment import list_segments
+    from driftdb.storage.paths import list_segments
 
-    segments_dir = os.path.join(table_dir, "segments")
+    segments_dir = paths.segments_dir(table_dir)
     seen = []
     for number in list_segments(segments_dir):
         try:

@@ -26,22 +26,8 @@ from driftdb.storage.frame import (
     decode_body,
     segment_header,
 )
+from driftdb.storage.paths import list_segments, segment_path
 from driftdb.storage.varint import decode_varint
-
-SEGMENT_NAME = re.compile(r"(\d{8})\.seg\Z")
-
-
-def segment_path(directory: str, number: int) -> str:
-    return os.path.join(directory, f"{number:08d}.seg")
-
-
-def list_segments(directory: str) -> list[int]:
-    """Segment numbers present in `directory`, ascending."""
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := SEGMENT_NAME.match(n)))
 
 
 @dataclass(frozen=True, slots=True)

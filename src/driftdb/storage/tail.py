@@ -7,14 +7,15 @@ events is on disk, in every table it touches.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from driftdb.index.store import Covered, Located
 from driftdb.model.events import Event, Txn, unpack_event
+from driftdb.model.retention import Horizon
 from driftdb.storage.frame import HEADER_SIZE
-from driftdb.storage.segment import Problem, iter_frames, list_segments
+from driftdb.storage.paths import list_segments, segment_number, segment_path
+from driftdb.storage.position import Covered, Located
+from driftdb.storage.segment import Problem, iter_frames
 
 
 @dataclass
@@ -43,7 +44,7 @@ def read_tail(segments_dir: str, covered: Covered | None) -> Tail:
             except ValueError as exc:
                 # The CRC matched, so these bytes were written this way: corruption, not a tear.
                 tail.problem = Problem(
-                    _path(segments_dir, record.segment),
+                    segment_path(segments_dir, record.segment),
                     record.offset,
                     f"undecodable event ({exc})",
                     torn=False,
@@ -55,23 +56,21 @@ def read_tail(segments_dir: str, covered: Covered | None) -> Tail:
             )
         if result.problem is not None:
             tail.problem = result.problem
-            tail.problem_segment = int(os.path.basename(result.problem.path)[:8])
+            tail.problem_segment = segment_number(result.problem.path)
             return tail
     return tail
-
-
-def _path(directory: str, segment: int) -> str:
-    return os.path.join(directory, f"{segment:08d}.seg")
 
 
 def cut_batches(
     table: str, events: list[Event], count_elsewhere: Callable[[str, Txn], int]
 ) -> set[int]:
-    """The `first` seq of every batch in `events` that is not wholly on disk.
+    """The `first` seq of every batch in `events` that is not wholly on disk: the one
+    batch-completeness check, used by recovery, by readers (the visible tail) and by doctor.
 
     A batch's share in this table must all be in `events` (indexes take whole batches, after
     the batch was fsynced everywhere); the share of every other table it names is counted by
-    `count_elsewhere`.
+    `count_elsewhere`, which answers with `batch_share`. A single-table batch has empty
+    `parts`: its share here is its whole `count` (docs/format.md, "Batches").
     """
     here: dict[int, int] = {}
     txns: dict[int, Txn] = {}
@@ -90,3 +89,22 @@ def cut_batches(
                 cut.add(first)
                 break
     return cut
+
+
+def batch_share(
+    table: str,
+    txn: Txn,
+    covered: Covered | None,
+    horizon: Horizon | None,
+    events: Callable[[], Iterable[Event]],
+) -> int:
+    """How many events of the batch `txn` are on disk in `table`: its whole share when the
+    table's indexes cover the batch's first seq or its base snapshot holds it (the writer had
+    committed it whole), else the batch's events among the table's `events` after `covered`
+    (read only when needed)."""
+    if (covered is not None and covered.seq >= txn.first) or (
+        horizon is not None and horizon.seq >= txn.first
+    ):
+        # Indexed, or folded into a base: the writer had committed it whole.
+        return txn.parts.get(table, 0)
+    return sum(1 for e in events() if e.txn is not None and e.txn.first == txn.first)

@@ -17,22 +17,19 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import msgpack
 
-from driftdb.compaction import Plan, read_log, stage_plan
+from driftdb.engine.handle import TableHandle
 from driftdb.errors import CorruptionError, KeyNotFoundError
 from driftdb.index.store import NO_SEGMENT
+from driftdb.maintenance.logrewrite import Plan, covered_end, read_log, stage_plan
 from driftdb.model.events import Event, Key, pack_payload
-from driftdb.snapshot import SnapshotError, encode_snapshot, read_snapshot
-from driftdb.storage import fs
+from driftdb.storage import fs, paths, safe_path
 from driftdb.storage.frame import encode_frame
+from driftdb.storage.paths import list_segments
 from driftdb.storage.rewrite import Rewrite
-from driftdb.storage.segment import list_segments
-
-if TYPE_CHECKING:
-    from driftdb.table import Table
+from driftdb.storage.snapshot import SnapshotError, encode_snapshot, read_snapshot
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ def redacted(event: Event, purged: dict[str, object], size: int) -> bytes:
     return frame
 
 
-def purge(table: Table, key: Key, reason: str | None) -> PurgeReport:
+def purge(table: TableHandle, key: Key, reason: str | None) -> PurgeReport:
     """Plan:
     1. Find the key's versions in the key directory (KeyNotFoundError if it has none).
     2. For each segment holding one of its frames: a copy with those frames redacted.
@@ -110,41 +107,31 @@ def purge(table: Table, key: Key, reason: str | None) -> PurgeReport:
             if event is not None and event.key == key and event.purged is None:
                 plan.replaced[frame.seq] = redacted(event, purged, frame.size)
                 redacted_count += 1
-        rewrite = Rewrite(table.directory, "purge")
         snapshots_rewritten = 0
-        try:
+        with Rewrite(table.directory, "purge") as rewrite:  # commits at the end, or aborts
             where = stage_plan(table, rewrite, plan)
             for name in sorted(
                 os.listdir(table.snapshots_dir) if os.path.isdir(table.snapshots_dir) else []
             ):
-                if not name.endswith(".snap"):
+                if not paths.is_snapshot_file(name):
                     continue
                 path = os.path.join(table.snapshots_dir, name)
                 try:
                     info, rows = read_snapshot(path)
                 except SnapshotError as exc:
-                    if name.endswith(".base.snap"):
+                    if paths.is_base_snapshot(name):
                         raise CorruptionError(
                             os.path.relpath(path, table.db.path), None, exc.reason
                         ) from None
-                    rewrite.remove_file(os.path.join("snapshots", name))
+                    rewrite.remove_file(paths.snapshot_rel(name))
                     continue
                 kept = [(k, row) for k, row in rows if k != key]
                 if len(kept) != len(rows):
                     data, _ = encode_snapshot(kept, info.seq, info.unix_ms, info.horizon, info.base)
-                    rewrite.stage_file(os.path.join("snapshots", name), data)
+                    rewrite.stage_file(paths.snapshot_rel(name), data)
                     snapshots_rewritten += 1
-            rewrite.commit()
-        except BaseException:
-            rewrite.abort()
-            raise
         frame_at = {f.seq: f for f in frames}
-        with index.read() as reader:
-            covered = reader.covered()
-        covered_end = None
-        if covered is not None and covered.seq in where:
-            segment, _, end = where[covered.seq]
-            covered_end = (segment, end)
+        end = covered_end(index, where)
         if numbers and numbers[-1] in touched:
             table.close_appender()
         rewrite.apply()
@@ -153,7 +140,7 @@ def purge(table: Table, key: Key, reason: str | None) -> PurgeReport:
             for seq, (s, o, _) in where.items()
             if (s, o) != (frame_at[seq].segment, frame_at[seq].offset)
         }
-        index.purge_key(key, moved, covered_end)
+        index.purge_key(key, moved, end)
         index.sync()
         rewrite.finish()
         index.rewrite_compacted()
@@ -192,10 +179,10 @@ def _secrets(key: Key, rows: list[dict[str, object]]) -> set[bytes]:
     return found
 
 
-def _scrub_quarantine(table: Table, secrets: set[bytes]) -> None:
+def _scrub_quarantine(table: TableHandle, secrets: set[bytes]) -> None:
     """Remove the quarantined copies (damaged frames, an old index) that hold the key or one
     of its values: a purge erases every copy, evidence included."""
-    directory = os.path.join(table.directory, "quarantine")
+    directory = paths.quarantine_dir(table.directory)
     if not secrets or not os.path.isdir(directory):
         return
     doomed = []
@@ -203,7 +190,7 @@ def _scrub_quarantine(table: Table, secrets: set[bytes]) -> None:
         path = os.path.join(directory, name)
         if not os.path.isfile(path):
             continue
-        with open(path, "rb") as handle:
+        with safe_path.open_read(path) as handle:
             data = handle.read()
         if any(secret in data for secret in secrets):
             doomed.append(path)

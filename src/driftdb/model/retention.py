@@ -7,9 +7,9 @@ horizon) and drops those frames from the log. From then on:
   as before the compaction;
 - earlier points raise `HistoryUnavailableError`, never a silently different answer.
 
-The horizon is recorded durably in the base snapshot's checksummed header (`snapshot.py`); the
-key directory keeps a copy (`meta` entry "horizon") so that a reader sees the horizon and the
-entries it implies in one consistent read.
+The horizon is recorded durably in the base snapshot's checksummed header
+(`storage/snapshot.py`); the key directory keeps a copy (`meta` entry "horizon") so that a
+reader sees the horizon and the entries it implies in one consistent read.
 """
 
 from __future__ import annotations

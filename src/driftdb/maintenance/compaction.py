@@ -9,25 +9,28 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from driftdb.errors import CorruptionError
+from driftdb.engine.handle import TableHandle
 from driftdb.index.keycodec import encode_key
-from driftdb.index.store import Located
-from driftdb.model.events import Document, Event, Key, unpack_event
+from driftdb.maintenance.logrewrite import (
+    Plan,
+    covered_end,
+    log_bytes,
+    pack,
+    read_log,
+    relocated,
+    remove_replaced_segments,
+    stage_plan,
+)
+from driftdb.model.events import Document, Event, Key
 from driftdb.model.replay import apply_event
+from driftdb.model.retention import Horizon
 from driftdb.model.timepoint import AsOf, parse_timepoint
-from driftdb.retention import Horizon
-from driftdb.snapshot import SnapshotInfo, encode_snapshot, snapshot_name
-from driftdb.storage import safe_path
-from driftdb.storage.frame import HEADER_SIZE, check_segment_header
+from driftdb.storage import paths
+from driftdb.storage.paths import list_segments, snapshot_name
 from driftdb.storage.rewrite import Rewrite
-from driftdb.storage.segment import list_segments, scan_bytes, segment_path
-
-if TYPE_CHECKING:
-    from driftdb.table import Table
+from driftdb.storage.snapshot import SnapshotInfo, encode_snapshot
 
 
 @dataclass(frozen=True)
@@ -58,126 +61,7 @@ class CompactReport:
         return text
 
 
-@dataclass
-class LogFrame:
-    """One frame of the log as maintenance reads it: where it is, and (decoded on demand)
-    its event."""
-
-    segment: int
-    offset: int
-    size: int
-    seq: int
-    event: Event | None = None
-
-
-@dataclass
-class Plan:
-    """New segments: `numbers[i]` will hold the frames `outputs[i]`."""
-
-    numbers: list[int]
-    outputs: list[list[LogFrame]]
-    replaced: dict[int, bytes] = field(default_factory=dict)  # seq -> new frame bytes (purge)
-
-
-def read_log(table: Table, numbers: list[int], decode: bool | set[int]) -> list[LogFrame]:
-    """Every frame of the segments `numbers`, CRC-checked and in seq order; raises
-    CorruptionError on any bad byte (maintenance never guesses: that is doctor's job).
-    `decode`: decode every event, none, or those with the given seqs."""
-    frames: list[LogFrame] = []
-    last_seq = -1
-    for number in numbers:
-        path = segment_path(table.segments_dir, number)
-        with safe_path.open_read(path) as handle:
-            data = handle.read()
-        reason = check_segment_header(data[:HEADER_SIZE])
-        if reason is not None:
-            raise CorruptionError(_rel(table, path), 0, reason)
-        result = scan_bytes(data, path, number, HEADER_SIZE, last_seq, 0)
-        if result.problem is not None:
-            raise CorruptionError(_rel(table, path), result.problem.offset, result.problem.reason)
-        for record in result.frames:
-            item = LogFrame(number, record.offset, record.size, record.body.seq)
-            if decode is True or (isinstance(decode, set) and record.body.seq in decode):
-                body = record.body
-                try:
-                    item.event = unpack_event(body.seq, body.unix_ms, body.event_type, body.payload)
-                except ValueError as exc:
-                    raise CorruptionError(
-                        _rel(table, path), record.offset, f"undecodable event ({exc})"
-                    ) from None
-            frames.append(item)
-            last_seq = record.body.seq
-    return frames
-
-
-def _rel(table: Table, path: str) -> str:
-    return os.path.relpath(path, table.db.path)
-
-
-def pack(
-    frames: list[LogFrame], size_limit: int, sizes: dict[int, int] | None = None
-) -> list[list[LogFrame]]:
-    """Greedy: fill each new segment up to `size_limit` bytes (at least one frame each)."""
-    outputs: list[list[LogFrame]] = []
-    current: list[LogFrame] = []
-    used = HEADER_SIZE
-    for frame in frames:
-        size = sizes.get(frame.seq, frame.size) if sizes else frame.size
-        if current and used + size > size_limit:
-            outputs.append(current)
-            current, used = [], HEADER_SIZE
-        current.append(frame)
-        used += size
-    if current:
-        outputs.append(current)
-    return outputs
-
-
-def frame_bytes(
-    table: Table, frames: list[LogFrame], replaced: dict[int, bytes]
-) -> Iterator[bytes]:
-    """The bytes of `frames`, read from their segments (one file held at a time)."""
-    loaded: tuple[int, bytes] | None = None
-    for frame in frames:
-        if frame.seq in replaced:
-            yield replaced[frame.seq]
-            continue
-        if loaded is None or loaded[0] != frame.segment:
-            with safe_path.open_read(segment_path(table.segments_dir, frame.segment)) as handle:
-                loaded = (frame.segment, handle.read())
-        yield loaded[1][frame.offset : frame.offset + frame.size]
-
-
-def stage_plan(table: Table, rewrite: Rewrite, plan: Plan) -> dict[int, tuple[int, int, int]]:
-    """Stage the plan's segments; returns seq -> (segment, offset, end offset) of each frame
-    in the new layout."""
-    where: dict[int, tuple[int, int, int]] = {}
-    for number, frames in zip(plan.numbers, plan.outputs, strict=True):
-        offset = HEADER_SIZE
-        for frame in frames:
-            size = len(plan.replaced[frame.seq]) if frame.seq in plan.replaced else frame.size
-            where[frame.seq] = (number, offset, offset + size)
-            offset += size
-        rewrite.stage_segment(number, frame_bytes(table, frames, plan.replaced))
-    return where
-
-
-def relocated(frames: Iterable[LogFrame], where: dict[int, tuple[int, int, int]]) -> list[Located]:
-    out = []
-    for frame in frames:
-        assert frame.event is not None
-        segment, offset, end = where[frame.seq]
-        out.append(Located(frame.event, segment, offset, end))
-    return out
-
-
-def log_bytes(table: Table) -> tuple[int, int]:
-    """(segment count, total bytes) of the table's log."""
-    numbers = list_segments(table.segments_dir)
-    return len(numbers), sum(os.path.getsize(segment_path(table.segments_dir, n)) for n in numbers)
-
-
-def compact(table: Table, before: AsOf = None) -> CompactReport:
+def compact(table: TableHandle, before: AsOf = None) -> CompactReport:
     """Merge sealed segments; with `before`, also discard history before that horizon.
 
     Plan:
@@ -210,7 +94,7 @@ def compact(table: Table, before: AsOf = None) -> CompactReport:
 
 
 def _report(
-    table: Table,
+    table: TableHandle,
     segments_before: int,
     bytes_before: int,
     started: float,
@@ -233,34 +117,20 @@ def _report(
     )
 
 
-def _swap_and_remap(table: Table, plan: Plan, inputs: list[int]) -> None:
-    rewrite = Rewrite(table.directory, "compaction")
-    try:
+def _swap_and_remap(table: TableHandle, plan: Plan, inputs: list[int]) -> None:
+    with Rewrite(table.directory, "compaction") as rewrite:  # commits at the end, or aborts
         where = stage_plan(table, rewrite, plan)
-        for number in inputs:
-            if number not in plan.numbers:
-                rewrite.remove_file(
-                    os.path.relpath(segment_path(table.segments_dir, number), table.directory)
-                )
-        rewrite.commit()
-    except BaseException:
-        rewrite.abort()
-        raise
+        remove_replaced_segments(table, rewrite, inputs, plan)
     index = table.index
     assert index is not None
-    with index.read() as reader:
-        covered = reader.covered()
-    covered_end = None
-    if covered is not None and covered.seq in where:
-        segment, _, end = where[covered.seq]
-        covered_end = (segment, end)
+    end = covered_end(index, where)
     rewrite.apply()
-    index.remap({seq: (s, o) for seq, (s, o, _) in where.items()}, covered_end)
+    index.remap({seq: (s, o) for seq, (s, o, _) in where.items()}, end)
     index.sync()
     rewrite.finish()
 
 
-def _resolve_horizon(table: Table, before: AsOf) -> tuple[int, int | None] | None:
+def _resolve_horizon(table: TableHandle, before: AsOf) -> tuple[int, int | None] | None:
     """The new horizon seq for `before` and the time threshold a time gave, or None if it
     discards nothing beyond the current horizon.
 
@@ -301,7 +171,7 @@ def _align(horizon_seq: int, events: list[Event]) -> int:
 
 
 def _retain(
-    table: Table,
+    table: TableHandle,
     wanted_seq: int,
     threshold_ms: int | None,
     started: float,
@@ -348,23 +218,14 @@ def _retain(
     rows = sorted(state.items(), key=lambda kv: encode_key(kv[0]))
     base_data, _ = encode_snapshot(rows, horizon_seq, base_ms, horizon, base=True)
 
-    rewrite = Rewrite(table.directory, "retention")
-    try:
+    with Rewrite(table.directory, "retention") as rewrite:  # commits at the end, or aborts
         where = stage_plan(table, rewrite, plan)
-        rewrite.stage_file(os.path.join("snapshots", snapshot_name(horizon_seq, True)), base_data)
-        for number in numbers:
-            if number not in plan.numbers:
-                rewrite.remove_file(
-                    os.path.relpath(segment_path(table.segments_dir, number), table.directory)
-                )
+        rewrite.stage_file(paths.snapshot_rel(snapshot_name(horizon_seq, True)), base_data)
+        remove_replaced_segments(table, rewrite, numbers, plan)
         for name in _snapshot_files(table):
             seq = int(name.split(".")[0])
-            if seq < horizon_seq or (name.endswith(".base.snap") and seq != horizon_seq):
-                rewrite.remove_file(os.path.join("snapshots", name))
-        rewrite.commit()
-    except BaseException:
-        rewrite.abort()
-        raise
+            if seq < horizon_seq or (paths.is_base_snapshot(name) and seq != horizon_seq):
+                rewrite.remove_file(paths.snapshot_rel(name))
     index = table.index
     assert index is not None
     table.close_appender()
@@ -377,8 +238,8 @@ def _retain(
     return _report(table, segments_before, bytes_before, started, horizon_seq, folded, snapshot)
 
 
-def _snapshot_files(table: Table) -> list[str]:
+def _snapshot_files(table: TableHandle) -> list[str]:
     try:
-        return sorted(n for n in os.listdir(table.snapshots_dir) if n.endswith(".snap"))
+        return sorted(n for n in os.listdir(table.snapshots_dir) if paths.is_snapshot_file(n))
     except FileNotFoundError:
         return []

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import struct
 import warnings
 import zlib
@@ -41,9 +40,10 @@ import zstandard
 
 from driftdb.errors import DriftError, DriftWarning
 from driftdb.model.events import Document, Key, plain_json, plain_key
+from driftdb.model.retention import Horizon
 from driftdb.model.untrusted import short
-from driftdb.retention import Horizon
 from driftdb.storage import fs, safe_path
+from driftdb.storage.paths import list_bases, list_snapshots, snapshot_name
 
 MAGIC = b"DRIFTSNP"
 FORMAT_VERSION = 1
@@ -58,8 +58,6 @@ MAX_RAW_BYTES = 4 * 1024 * 1024 * 1024  # a global cap on a decompressed body, w
 MAX_ZSTD_RATIO = 128 * 1024 // 4
 MIN_ROW_BYTES = 3  # the shortest msgpack [key, row] pair: fixarray, fixint, empty fixmap
 ZSTD_LEVEL = 3
-SNAPSHOT_NAME = re.compile(r"(\d+)\.snap\Z")
-BASE_NAME = re.compile(r"(\d+)\.base\.snap\Z")
 _CHUNK = 1 << 20
 
 
@@ -99,28 +97,6 @@ class SnapshotInfo:
             f"{kind} at @seq:{self.seq}: {self.row_count} rows, {self.size_bytes} bytes "
             f"({os.path.basename(self.path)})"
         )
-
-
-def snapshot_name(seq: int, base: bool = False) -> str:
-    return f"{seq}.base.snap" if base else f"{seq}.snap"
-
-
-def list_bases(directory: str) -> list[int]:
-    """Seqs of the base snapshot files in `directory`, ascending (unchecked)."""
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := BASE_NAME.match(n)))
-
-
-def list_snapshots(directory: str) -> list[int]:
-    """Seqs of the snapshot files in `directory`, ascending (unchecked)."""
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return []
-    return sorted(int(m.group(1)) for n in names if (m := SNAPSHOT_NAME.match(n)))
 
 
 def encode_snapshot(
@@ -170,23 +146,6 @@ def write_snapshot(
     path = os.path.join(directory, snapshot_name(seq, base))
     fs.write_file_atomically(path, data)
     return parse_header(data[:HEADER_SIZE], path, len(data))
-
-
-def stage_snapshot(
-    directory: str,
-    rows: Iterable[tuple[Key, Document]],
-    seq: int,
-    unix_ms: int,
-    horizon: Horizon | None,
-    base: bool,
-    temp_name: str,
-) -> int:
-    """Write a snapshot under `temp_name` (fsynced, not yet renamed) for a maintenance
-    manifest to install; returns its size in bytes."""
-    fs.make_dirs_durably(directory)
-    data, _ = encode_snapshot(rows, seq, unix_ms, horizon, base)
-    fs.write_file_durably(os.path.join(directory, temp_name), data)
-    return len(data)
 
 
 def parse_header(head: bytes, path: str, file_bytes: int) -> SnapshotInfo:

@@ -18,15 +18,11 @@ from driftdb.index.keycodec import MAX_U64, encode_key
 from driftdb.index.store import NO_SEGMENT, IndexReader, Version
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import DriftEntry, apply_event
-from driftdb.retention import Horizon
-from driftdb.snapshot import (
-    SnapshotError,
-    list_snapshots,
-    read_info,
-    read_snapshot,
-    snapshot_name,
-)
-from driftdb.storage.segment import FrameReader, segment_path
+from driftdb.model.retention import Horizon
+from driftdb.storage import paths
+from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
+from driftdb.storage.segment import FrameReader
+from driftdb.storage.snapshot import SnapshotError, read_info, read_snapshot
 
 
 def synthetic_entry(horizon: Horizon, row: Document) -> DriftEntry:
@@ -65,7 +61,7 @@ class TableView:
         self.primary_key = primary_key
         self.segments_dir = segments_dir
         self._frames: FrameReader | None = None
-        self.snapshots_dir = os.path.join(os.path.dirname(segments_dir), "snapshots")
+        self.snapshots_dir = paths.snapshots_dir(os.path.dirname(segments_dir))
         self.reader = reader
         covered = reader.covered() if reader is not None else None
         self.covered_seq = covered.seq if covered is not None else -1
@@ -268,17 +264,7 @@ class TableView:
             state[key] = entries[-1].row
         for event in self.overlay.get(key, []):
             apply_event(state, event, self.primary_key)
-            entries.append(
-                DriftEntry(
-                    event.seq,
-                    event.unix_ms,
-                    event.type,
-                    event.data,
-                    event.meta,
-                    state.get(key),
-                    event.purged,
-                )
-            )
+            entries.append(DriftEntry.of(event, state.get(key)))
         return entries
 
     def _entry(self, key: Key, version: Version) -> DriftEntry:
@@ -299,6 +285,4 @@ class TableView:
             raise CorruptionError(
                 path, version.offset, f"key directory says seq {version.seq}, frame has {event.seq}"
             )
-        return DriftEntry(
-            event.seq, event.unix_ms, event.type, event.data, event.meta, version.row, event.purged
-        )
+        return DriftEntry.of(event, version.row)

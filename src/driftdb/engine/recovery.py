@@ -1,0 +1,202 @@
+"""Recovery: what the writer does on open so that the log and the indexes agree before the
+first write. Its plan is in `recover`'s docstring; docs/format.md says what each case means
+on disk (a torn tail, a cut batch, an index ahead of its log)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from driftdb.engine.handle import TableHandle
+from driftdb.errors import CorruptionError
+from driftdb.index.store import NO_SEGMENT
+from driftdb.model.clock import Clock
+from driftdb.model.events import Document, Key, Txn
+from driftdb.model.retention import Horizon
+from driftdb.storage import fs, rewrite
+from driftdb.storage.frame import HEADER_SIZE, segment_header
+from driftdb.storage.paths import segment_path
+from driftdb.storage.position import Covered
+from driftdb.storage.segment import SegmentAppender
+from driftdb.storage.tail import Tail, batch_share, cut_batches, read_tail
+
+
+def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tells apart)
+    root: str, tables: Mapping[str, TableHandle], notes: list[str]
+) -> tuple[int, Clock]:
+    """Make the log and indexes agree before the first write.
+
+    0. For each table, finish a maintenance rewrite its manifest says was committed (its
+       indexes are cleared first, so no reader pairs old locations with new files), or
+       remove the leftovers of one that was not.
+    1. Read the log after what its indexes cover (all of it if the indexes are missing,
+       in another format, point past the log, or disagree with the base snapshot about
+       the retention horizon).
+    2. A bad frame followed by good ones is corruption: refuse, naming file and offset.
+       A torn final frame is an interrupted write: note it for truncation.
+    3. A batch not wholly on disk in every table it touches was never acknowledged:
+       note its frames for truncation too.
+    4. Truncate (fsynced), catch the indexes up (a rebuild starts from the base snapshot
+       and replaces the old entries in one transaction), set the next seq and the clock.
+    """
+    tails: dict[str, Tail] = {}
+    rebuild: dict[str, tuple[Horizon, list[tuple[Key, Document]]] | None] = {}
+    covers: dict[str, Covered | None] = {}
+    horizons: dict[str, Horizon | None] = {}
+    for name, table in tables.items():
+        assert table.index is not None
+        finished = rewrite.recover(table.directory)
+        if finished is not None:
+            note, replaced = finished
+            notes.append(f'table "{name}": {note}')
+            if replaced:
+                table.index.clear()
+        with table.index.read() as reader:
+            covered = reader.covered()
+            index_horizon = reader.horizon()
+        try:
+            base_info = table.base_info()
+            wanted = base_info.horizon if base_info is not None else None
+        except CorruptionError as exc:
+            if covered is None or index_horizon is None:
+                raise
+            # The index still holds the base state: go on, and let doctor rewrite it.
+            notes.append(f'table "{name}": {exc}')
+            base_info, wanted = None, index_horizon
+        stale = covered is not None and (
+            not _covered_is_plausible(table, covered) or index_horizon != wanted
+        )
+        if stale:
+            notes.append(f'table "{name}": indexes did not match the log; rebuilt')
+        tail = read_tail(table.segments_dir, None if stale else covered)
+        if (
+            not stale
+            and covered is not None
+            and tail.problem is not None
+            and not tail.problem.torn
+            and not tail.located
+            and (tail.problem_segment, tail.problem.offset) == (covered.segment, covered.offset)
+        ):
+            # The covered position is not a frame boundary: the index is stale.
+            notes.append(f'table "{name}": indexes did not match the log; rebuilt')
+            stale = True
+            tail = read_tail(table.segments_dir, None)
+        if stale or covered is None:
+            covered = None
+            rebuild[name] = None
+            if wanted is not None:
+                rebuild[name] = (wanted, table.base_rows())
+        covers[name] = covered
+        horizons[name] = wanted
+        if tail.problem is not None and not tail.problem.torn:
+            p = tail.problem
+            follow = (
+                f"; good frames follow at offset {p.next_good_offset}"
+                if p.next_good_offset is not None
+                else ""
+            )
+            raise CorruptionError(os.path.relpath(p.path, root), p.offset, p.reason + follow)
+        if (
+            tail.problem is not None
+            and tail.problem_segment is not None
+            and tail.problem_segment != tail.last_segment
+        ):
+            p = tail.problem
+            raise CorruptionError(
+                os.path.relpath(p.path, root),
+                p.offset,
+                p.reason + "; later segments follow",
+            )
+        tails[name] = tail
+
+    events = {name: [item.event for item in tail.located] for name, tail in tails.items()}
+
+    def count_in_tails(other: str, txn: Txn) -> int:
+        return batch_share(
+            other, txn, covers.get(other), horizons.get(other), lambda: events.get(other, [])
+        )
+
+    for name, tail in tails.items():
+        table = tables[name]
+        cut = cut_batches(name, events[name], count_in_tails)
+        keep = tail.located
+        if cut:
+            first_cut = next(
+                i
+                for i, item in enumerate(tail.located)
+                if item.event.txn is not None and item.event.txn.first in cut
+            )
+            keep = tail.located[:first_cut]
+            dropped = tail.located[first_cut:]
+            spot = dropped[0]
+            _truncate(
+                root,
+                notes,
+                table,
+                spot.segment,
+                spot.offset,
+                f"an incomplete batch (seqs {dropped[0].event.seq}-"
+                f"{dropped[-1].event.seq}) that was never acknowledged",
+            )
+        elif tail.problem is not None:
+            p = tail.problem
+            assert tail.problem_segment is not None
+            _truncate(
+                root,
+                notes,
+                table,
+                tail.problem_segment,
+                p.offset,
+                f"a torn final frame ({p.reason})",
+            )
+        assert table.index is not None
+        if name in rebuild:
+            table.index.rebuild(keep, table.primary_key, rebuild[name])
+        else:
+            table.index.apply(keep, table.primary_key)
+        table.appender = SegmentAppender(
+            table.segments_dir, table.schema.option("segment_size_bytes")
+        )
+
+    newest_seq, newest_ms = 0, 0
+    for table in tables.values():
+        assert table.index is not None
+        with table.index.read() as reader:
+            covered = reader.covered()
+        if covered is not None:
+            newest_seq = max(newest_seq, covered.seq)
+            newest_ms = max(newest_ms, covered.unix_ms)
+    return newest_seq + 1, Clock(newest_ms)
+
+
+def _truncate(
+    root: str, notes: list[str], table: TableHandle, segment: int, offset: int, why: str
+) -> None:
+    path = segment_path(table.segments_dir, segment)
+    size = os.path.getsize(path)
+    rel = os.path.relpath(path, root)
+    if offset < HEADER_SIZE:
+        # A segment whose header was cut: it never held a frame. Rewrite the header.
+        fs.layer().truncate(path, 0)
+        fd = fs.layer().open_append(path, create=False)
+        try:
+            fs.layer().write(fd, segment_header())
+            fs.layer().fsync(fd)
+        finally:
+            fs.layer().close(fd)
+        notes.append(f"{rel}: rewrote a torn segment header ({size} bytes)")
+        return
+    fs.layer().truncate(path, offset)
+    notes.append(f"{rel}: truncated {size - offset} bytes at offset {offset}: {why}")
+
+
+def _covered_is_plausible(table: TableHandle, covered: Covered) -> bool:
+    """The covered position must lie inside the log; a log that was replaced or cut behind
+    the index's back means the index is stale."""
+    if covered.segment == NO_SEGMENT:
+        return True  # a base snapshot with nothing indexed after it
+    path = segment_path(table.segments_dir, covered.segment)
+    try:
+        return os.path.getsize(path) >= covered.offset
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,152 @@
+"""One table as the engine holds it: its files, its LMDB environment (the indexes), its active
+segment, and the snapshot policy (a snapshot every `snapshot_every_events` events or
+`snapshot_every_bytes` bytes of log, counted from the newest snapshot)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from driftdb.errors import CorruptionError, DriftWarning
+from driftdb.index.keycodec import MAX_U64
+from driftdb.index.store import NO_SEGMENT, TableIndex
+from driftdb.model.events import Document, Key
+from driftdb.model.schema import TableSchema
+from driftdb.storage import paths
+from driftdb.storage.paths import list_bases, list_segments, list_snapshots, segment_path
+from driftdb.storage.segment import SegmentAppender
+from driftdb.storage.snapshot import (
+    SnapshotError,
+    SnapshotInfo,
+    find_base,
+    read_snapshot,
+    write_snapshot,
+)
+
+
+class TableStore:
+    """The engine's handle on one table of the database at `root`."""
+
+    def __init__(self, root: str, schema: TableSchema, directory: str) -> None:
+        self.root = root
+        self.schema = schema
+        self.directory = directory
+        self.segments_dir = paths.segments_dir(directory)
+        self.index_dir = paths.index_dir(directory)
+        self.snapshots_dir = paths.snapshots_dir(directory)
+        self.index: TableIndex | None = None
+        self.appender: SegmentAppender | None = None
+        # Events and log bytes since the newest snapshot: kept by the writer, initialised
+        # from disk at its first commit to this table (None until then).
+        self.events_since_snapshot: int | None = None
+        self.bytes_since_snapshot: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.schema.name
+
+    @property
+    def primary_key(self) -> str:
+        return self.schema.primary_key
+
+    def base_info(self) -> SnapshotInfo | None:
+        """The checked header of the base snapshot (None without retention); raises
+        CorruptionError if it is damaged: it is the only record of the horizon."""
+        try:
+            return find_base(self.snapshots_dir)
+        except SnapshotError as exc:
+            raise self._damaged_base(exc) from None
+
+    def base_rows(self) -> list[tuple[Key, Document]]:
+        """The rows of the base snapshot ([] without retention); CorruptionError if damaged."""
+        info = self.base_info()
+        if info is None:
+            return []
+        try:
+            return read_snapshot(info.path)[1]
+        except SnapshotError as exc:
+            raise self._damaged_base(exc) from None
+
+    def _damaged_base(self, exc: SnapshotError) -> CorruptionError:
+        return CorruptionError(
+            os.path.relpath(exc.path, self.root),
+            None,
+            f"{exc.reason} (the retention base snapshot)",
+        )
+
+    def _take_snapshot(self) -> SnapshotInfo:
+        assert self.index is not None
+        with self.index.read() as reader:
+            covered = reader.covered()
+            horizon = reader.horizon()
+            rows = list(reader.rows_at(MAX_U64))
+        seq = covered.seq if covered is not None and covered.seq >= 0 else 0
+        unix_ms = covered.unix_ms if covered is not None else 0
+        info = write_snapshot(self.snapshots_dir, rows, seq, unix_ms, horizon, base=False)
+        self.reset_snapshot_counters()
+        return info
+
+    def refresh_snapshot(self) -> SnapshotInfo | None:
+        """A new snapshot if events were written since the newest one (else None)."""
+        self._init_snapshot_counters()
+        newest = max(
+            [*list_snapshots(self.snapshots_dir), *list_bases(self.snapshots_dir)], default=None
+        )
+        if newest is not None and not self.events_since_snapshot:
+            return None
+        return self._take_snapshot()
+
+    def reset_snapshot_counters(self) -> None:
+        self.events_since_snapshot = 0
+        self.bytes_since_snapshot = 0
+
+    def _init_snapshot_counters(self) -> None:
+        if self.events_since_snapshot is not None:
+            return
+        assert self.index is not None
+        newest = max(
+            [*list_snapshots(self.snapshots_dir), *list_bases(self.snapshots_dir)], default=-1
+        )
+        budget = self.schema.option("snapshot_every_events")
+        with self.index.read() as reader:
+            count, first = reader.count_after(newest, budget)
+        size = 0
+        if first is not None and first[0] != NO_SEGMENT:
+            for number in list_segments(self.segments_dir):
+                if number >= first[0]:
+                    size += os.path.getsize(segment_path(self.segments_dir, number))
+            size -= first[1]
+        self.events_since_snapshot = count
+        self.bytes_since_snapshot = max(size, 0)
+
+    def note_commit(self, events: int, size_bytes: int) -> None:
+        """Count a commit towards the next automatic snapshot, and take it when due. A
+        failed automatic snapshot does not fail the (already durable) commit: it warns."""
+        if self.events_since_snapshot is None:
+            self._init_snapshot_counters()  # counts this commit too: it is indexed
+        else:
+            self.events_since_snapshot += events
+            assert self.bytes_since_snapshot is not None
+            self.bytes_since_snapshot += size_bytes
+        assert self.events_since_snapshot is not None and self.bytes_since_snapshot is not None
+        if self.events_since_snapshot >= self.schema.option(
+            "snapshot_every_events"
+        ) or self.bytes_since_snapshot >= self.schema.option("snapshot_every_bytes"):
+            try:
+                self._take_snapshot()
+            except Exception as exc:
+                self.reset_snapshot_counters()  # try again after another full interval
+                warnings.warn(
+                    DriftWarning(
+                        f'automatic snapshot of table "{self.name}" failed ({exc}); '
+                        "the log and indexes are intact"
+                    ),
+                    stacklevel=4,
+                )
+
+    def close_appender(self) -> None:
+        """Close the active segment (maintenance is about to replace it); the next commit
+        reopens whatever segment is then the newest."""
+        if self.appender is not None:
+            self.appender.close()
+            self.appender = None

@@ -12,6 +12,7 @@ import pytest
 
 import driftdb
 from driftdb.model.schema import SMALL_OPTIONS_ENV
+from helpers.depth import DEEP
 
 # The suites exercise segment rotation and automatic snapshots with a handful of events, so
 # they lower each table option's minimum to 1, here and in their child processes. The ranges
@@ -54,3 +55,14 @@ def each_timezone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked slow (minutes each: 10,000 tables, big builds) run in `make test-deep`, not
+    in `make test`, which must stay within about ten minutes on two cores."""
+    if DEEP:
+        return
+    skip = pytest.mark.skip(reason="slow: runs in make test-deep (DRIFTDB_TEST_DEPTH=deep)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -26,6 +26,7 @@ from driftdb.errors import (
     DriftError,
     DriftIOError,
     DriftWarning,
+    FileSystemError,
     InvalidInputError,
     NotFoundError,
     ReadOnlyError,
@@ -90,20 +91,13 @@ class Database:
                     f"no DriftDB database at {path}; create one with "
                     f'"driftdb init {path}" or driftdb.open(path, create=True)'
                 )
-            if os.path.exists(self.path) and not os.path.isdir(self.path):
-                raise InvalidInputError(f"{path} exists and is not a directory")
-            if os.path.isdir(self.path) and os.listdir(self.path):
-                raise InvalidInputError(
-                    f"{path} is not empty and is not a DriftDB database; "
-                    "choose an empty or new directory"
-                )
-            fs.make_dirs_durably(self.tables_dir)
-        safe_path.check_database(self.path)  # no link or special file is followed, ever
-        if not readonly:
-            # doctor.repair hands over the lock it already holds
-            self._lock = _lock or WriterLock(paths.lock_path(self.path), lock_timeout_s)
+            self._create(path)
         try:
-            for name in sorted(os.listdir(self.tables_dir)):
+            safe_path.check_database(self.path)  # no link or special file is followed, ever
+            if not readonly:
+                # doctor.repair hands over the lock it already holds
+                self._lock = _lock or WriterLock(paths.lock_path(self.path), lock_timeout_s)
+            for name in sorted(safe_path.list_dir(self.tables_dir)):
                 if os.path.isfile(paths.schema_path(os.path.join(self.tables_dir, name))):
                     self._tables[name] = self._load_table(name)
             self.clock = Clock()
@@ -113,6 +107,8 @@ class Database:
         except OSError as exc:
             self._failed = f"{type(exc).__name__}: {exc}"  # close() must not write meta.json
             self.close()
+            if isinstance(exc, FileSystemError):
+                raise  # it names the file and what to do
             raise DriftIOError(
                 f"opening {path} failed ({exc}); nothing acknowledged was lost: "
                 "fix the cause and open it again"
@@ -120,6 +116,25 @@ class Database:
         except BaseException:
             self.close()
             raise
+
+    def _create(self, path: str) -> None:
+        """Make the directories of a new, empty database; an operating-system error (a parent
+        this user cannot write, a file on the way, a file system that cannot hold it) is a
+        FileSystemError naming the path."""
+        try:
+            if os.path.exists(self.path) and not os.path.isdir(self.path):
+                raise InvalidInputError(f"{path} exists and is not a directory")
+            if os.path.isdir(self.path) and os.listdir(self.path):
+                raise InvalidInputError(
+                    f"{path} is not empty and is not a DriftDB database; "
+                    "choose an empty or new directory"
+                )
+            fs.make_dirs_durably(self.tables_dir)
+        except OSError as exc:
+            failed = exc.filename
+            if failed is None or os.path.abspath(failed) == self.path:
+                raise FileSystemError.wrap(exc, "cannot create the database", path) from exc
+            raise FileSystemError.wrap(exc, f"cannot create the database {path}:") from exc
 
     # -- lifecycle -------------------------------------------------------------------------
 

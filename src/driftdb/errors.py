@@ -6,6 +6,8 @@ code in one place (`driftdb.cli.main`). Messages say what went wrong, where, and
 
 from __future__ import annotations
 
+import errno
+
 
 class DriftError(Exception):
     """Root of every error DriftDB raises on purpose."""
@@ -109,6 +111,56 @@ class WriterStoppedError(DriftError):
 class DriftIOError(DriftError):
     """An operating-system I/O error during a write; the statement failed and wrote nothing
     that will be visible after reopening."""
+
+
+class FileSystemError(DriftIOError, OSError):
+    """An operating-system error on a named file or directory (permission denied, read-only
+    file system, not a directory, no space, I/O error): the message says what failed, the
+    path, and what to do. Raised where DriftDB opens, reads, lists or locks its files, so that
+    no operating-system error reaches a user as an internal bug.
+
+    It is also an OSError (as `io.UnsupportedOperation` is also a ValueError), so code that
+    handles the operating system's errors (stopping the writer after a failed write, doctor
+    reporting an unreadable file) handles it unchanged; `errno` is the original one.
+    """
+
+    def __init__(self, message: str, code: int | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.errno = code
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # the message, not OSError's "[Errno N] ..." form
+
+    @classmethod
+    def wrap(cls, exc: OSError, action: str, path: str | None = None) -> FileSystemError:
+        """`{action} {path}: {what the system said}; {what to do}` for `exc`."""
+        if isinstance(exc, FileSystemError):
+            if not isinstance(exc.__cause__, OSError):
+                return exc
+            exc = exc.__cause__  # named again, by the caller who knows what it was doing
+        where = path if path is not None else exc.filename
+        reason = (exc.strerror or str(exc)).lower() if exc.errno is not None else str(exc)
+        advice = _ADVICE.get(exc.errno or 0, "fix the cause and try again")
+        target = f" {where}" if where is not None else ""
+        return cls(f"{action}{target}: {reason}; {advice}", exc.errno, where)
+
+
+_ADVICE = {
+    errno.EACCES: "check its owner and mode: reading a database needs read access to its "
+    "files, writing needs write access to its directory and files",
+    errno.EPERM: "check its owner, mode and attributes: the system refused the operation",
+    errno.EROFS: "the file system is read-only: remount it writable, or only read (readers "
+    "take no lock: driftdb select, drift, a sql script of SELECTs, or readonly=True)",
+    errno.ENOTDIR: "a part of that path is a file, not a directory: choose another path",
+    errno.ENOENT: "it does not exist, or this file system cannot hold it: choose a directory "
+    "on a file system you can write to",
+    errno.ENOSPC: "the device is full: free space, then try again",
+    errno.EDQUOT: "the disk quota is exhausted: free space, then try again",
+    errno.EIO: 'the device reported an error: check it (dmesg), then run "driftdb doctor"',
+    errno.EISDIR: "a directory is where a file should be: move it away",
+    errno.EEXIST: "something already exists there: move it away or choose another path",
+}
 
 
 class UnsafeFileError(DriftIOError):

@@ -256,7 +256,7 @@ class Table(TableStore):
         with self.db.maintenance():
             return self._take_snapshot()
 
-    def compact(self, before: AsOf = None) -> CompactReport:
+    def compact(self, before: AsOf = None, *, force: bool = False) -> CompactReport:
         """COMPACT: merge the sealed segments into fewer (up to segment_size_bytes each),
         refresh a snapshot and the indexes. No answer to any query changes.
 
@@ -264,10 +264,13 @@ class Table(TableStore):
         before that point: the state there becomes the base snapshot, later answers stay the
         same, and AS OF earlier raises HistoryUnavailableError. The horizon is moved back to
         the start of a batch it would split, and never moves back past an earlier horizon.
+        A `before` with no event of the table before it sets no horizon (the report says
+        "nothing before ... to discard"); one past the head (a seq beyond the newest, a time in
+        the future) would keep only the current state: InvalidInputError unless `force=True`.
         Crash-safe at every step (see storage/rewrite.py)."""
         from driftdb.maintenance.compaction import compact
 
-        return compact(self, before)
+        return compact(self, before, force)
 
     def purge(self, key: Key, reason: str | None = None) -> PurgeReport:
         """PURGE: erase every version of `key` from snapshots and indexes, and redact its

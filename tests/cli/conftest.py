@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -46,3 +50,36 @@ def shop(run: Runner, tmp_path: Path) -> Path:
     done = run("sql", "-d", "db", "-e", script)
     assert done.code == 0, done.err
     return tmp_path / "db"
+
+
+@pytest.fixture
+def invoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """invoke("select", "-d", "db", ...): the real entry point (`driftdb.cli.main.main`) run in
+    this process, in tmp_path, so that a test can monkeypatch what the operating system does."""
+
+    def _invoke(
+        *args: str, stdin: str | None = None, env: dict[str, str] | None = None, tty: bool = False
+    ) -> Ran:
+        """`tty`: stdin says it is a terminal (so `sql` starts the interactive shell)."""
+        from driftdb.cli.main import main
+
+        monkeypatch.delenv("DRIFTDB_DIR", raising=False)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "argv", ["driftdb", *args])
+        monkeypatch.setattr(sys, "stdin", (_Terminal if tty else io.StringIO)(stdin or ""))
+        out, err = io.StringIO(), io.StringIO()
+        code: int | str | None = 0
+        with contextlib.chdir(tmp_path), redirect_stdout(out), redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as done:
+                code = done.code
+        return Ran(code if isinstance(code, int) else 1, out.getvalue(), err.getvalue())
+
+    return _invoke
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True

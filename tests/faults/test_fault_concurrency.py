@@ -68,7 +68,7 @@ def test_two_writers_racing_for_the_lock_exactly_one_wins(tmp_path: Path) -> Non
             if r["result"] == "locked":
                 message = str(r["message"])
                 assert "is locked by another writer (" in message, message
-                assert "open read-only, or pass a lock timeout" in message, message
+                assert "with --lock-timeout SECONDS (lock_timeout_s in Python)" in message, message
     record_figures(
         "faults",
         "lock-race",

@@ -194,7 +194,10 @@ def test_retention_of_everything_keeps_the_current_state_and_accepts_writes(
     orders = make_orders(db, n=10)
     now = {r["id"]: r for r in orders.select()}
     head = db.head()
-    orders.compact(before=10**9)
+    with pytest.raises(driftdb.InvalidInputError, match="would discard its whole history"):
+        orders.compact(before=10**9)  # past the head: only on purpose
+    assert orders.horizon() is None
+    orders.compact(before=10**9, force=True)
     assert orders.horizon() == head
     assert log_events(db.path, "orders") == []
     assert {r["id"]: r for r in orders.select()} == now

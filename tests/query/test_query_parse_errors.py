@@ -346,6 +346,14 @@ MALFORMED = [
         "Unexpected 'AFTER' after table name at line 1, column 11 (expected BEFORE or ';')",
     ),
     (
+        "COMPACT t FORCE",
+        "Unexpected 'FORCE' after table name at line 1, column 11 (expected BEFORE or ';')",
+    ),
+    (
+        "COMPACT t BEFORE @seq:1 NOW",
+        "Unexpected 'NOW' after timepoint at line 1, column 25 (expected FORCE or ';')",
+    ),
+    (
         "SNAPSHOT t; SNAPSHOT",
         "Expect table name after SNAPSHOT at end of input at line 1, column 21",
     ),

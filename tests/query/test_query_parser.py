@@ -84,10 +84,13 @@ def test_patch_soft_delete_show_drift_and_purge_take_string_or_integer_keys() ->
 
 
 def test_snapshot_and_compact_with_and_without_a_horizon() -> None:
-    assert parse("SNAPSHOT t; COMPACT t; COMPACT t BEFORE @seq:10") == [
+    assert parse(
+        "SNAPSHOT t; COMPACT t; COMPACT t BEFORE @seq:10; COMPACT t BEFORE @now force"
+    ) == [
         Snapshot("t"),
         Compact("t"),
         Compact("t", AsOf("seq", seq=10)),
+        Compact("t", AsOf("now"), force=True),
     ]
 
 

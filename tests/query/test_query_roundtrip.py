@@ -79,6 +79,7 @@ CORPUS = [
     "COMPACT orders",
     "COMPACT orders BEFORE @seq:100",
     "COMPACT orders BEFORE '2024-12-31T23:59:59Z'",
+    "COMPACT orders BEFORE @seq:100 FORCE",
     "PURGE orders KEY 'gdpr-subject'",
 ]
 

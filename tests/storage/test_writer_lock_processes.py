@@ -56,7 +56,8 @@ def locked_message(db_path: Path, pid: int, suffix: str = "") -> re.Pattern[str]
         rf"database {re.escape(str(db_path))} is locked by another writer "
         rf"\(pid={pid} host={re.escape(socket.gethostname())} "
         rf"since=\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ\){re.escape(suffix)}; "
-        r"close it, open read-only, or pass a lock timeout"
+        r"close it, read without the lock \(select, drift, or readonly=True\), or "
+        r"(wait for it|wait longer) with --lock-timeout SECONDS \(lock_timeout_s in Python\)"
     )
 
 

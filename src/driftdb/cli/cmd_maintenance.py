@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import click
 
-from driftdb.cli.main import EXIT_ERROR, cli, db_dir_option
+from driftdb.cli.main import EXIT_ERROR, cli, db_dir_option, lock_timeout_option, timepoint_option
 from driftdb.database import Database
 from driftdb.query import ast
 from driftdb.query.executor import execute_statement
-from driftdb.query.parser import parse_timepoint
 
 
 @cli.command("snapshot")
 @db_dir_option
 @click.option("--table", "-t", required=True, help="The table.")
-def snapshot_command(directory: str, table: str) -> None:
+@lock_timeout_option
+def snapshot_command(directory: str, table: str, lock_timeout_s: float) -> None:
     """Write a snapshot of the table's current state (full-table reads start from it).
 
     \b
     Example:
       driftdb snapshot -d shop.db --table orders
     """
-    with Database(directory) as db:
+    with Database(directory, lock_timeout_s=lock_timeout_s) as db:
         click.echo(execute_statement(db, ast.Snapshot(table)).message)
 
 
@@ -35,20 +35,34 @@ def snapshot_command(directory: str, table: str) -> None:
     help="Discard history before this timepoint (@seq:N or an RFC 3339 time). "
     "Without it, compaction keeps every event.",
 )
-def compact_command(directory: str, table: str, before: str | None) -> None:
+@click.option(
+    "--yes",
+    "force",
+    is_flag=True,
+    help="With --before past the head (a seq beyond the newest, a future time): discard the "
+    "whole history, keeping only the current state (refused without --yes).",
+)
+@lock_timeout_option
+def compact_command(
+    directory: str, table: str, before: str | None, force: bool, lock_timeout_s: float
+) -> None:
     """Merge sealed segments and refresh snapshot and indexes; no answer changes.
 
     With --before, history before that point is discarded on purpose: AS OF earlier than it
-    becomes an error.
+    becomes an error. A point with no event before it discards nothing (and says so); a point
+    past the head (a seq beyond the newest, a future time) would discard the whole history,
+    and needs --yes.
 
     \b
     Examples:
       driftdb compact -d shop.db --table orders
       driftdb compact -d shop.db --table orders --before @seq:100000
     """
-    point = parse_timepoint(before) if before else None
-    with Database(directory) as db:
-        click.echo(execute_statement(db, ast.Compact(table, point)).message)
+    point = timepoint_option("--before", before, "to keep every event")
+    if force and point is None:
+        raise click.UsageError("--yes goes with --before (it allows discarding all history)")
+    with Database(directory, lock_timeout_s=lock_timeout_s) as db:
+        click.echo(execute_statement(db, ast.Compact(table, point, force)).message)
 
 
 @cli.command("doctor")
@@ -59,7 +73,8 @@ def compact_command(directory: str, table: str, before: str | None) -> None:
     help="Fix what can be fixed without losing acknowledged data (takes the writer lock).",
 )
 @click.option("--full", is_flag=True, help="Compare every index entry with the log.")
-def doctor_command(directory: str, repair: bool, full: bool) -> None:
+@lock_timeout_option
+def doctor_command(directory: str, repair: bool, full: bool, lock_timeout_s: float) -> None:
     """Check every frame, snapshot, index and metadata file; exit 1 on any problem.
 
     \b
@@ -69,7 +84,11 @@ def doctor_command(directory: str, repair: bool, full: bool) -> None:
     """
     from driftdb import doctor
 
-    report = doctor.repair(directory) if repair else doctor.check(directory, full=full)
+    report = (
+        doctor.repair(directory, lock_timeout_s=lock_timeout_s)
+        if repair
+        else doctor.check(directory, full=full)
+    )
     click.echo(report.render())
     if not report.ok and not repair:
         click.get_current_context().exit(EXIT_ERROR)

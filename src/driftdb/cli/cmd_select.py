@@ -7,13 +7,13 @@ import sys
 
 import click
 
-from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
+from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option, timepoint_option
 from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.query import ast
 from driftdb.query.engine import order_items
 from driftdb.query.executor import execute_statement
-from driftdb.query.parser import parse_expression, parse_timepoint
+from driftdb.query.parser import parse_expression
 
 
 @cli.command("select")
@@ -64,7 +64,7 @@ def select_command(
         table,
         count=count_only,
         where=parse_expression(where) if where else None,
-        as_of=parse_timepoint(as_of) if as_of else None,
+        as_of=timepoint_option("--as-of", as_of, "for the current state"),
         order_by=order_items([s.strip() for s in order_by.split(",")]) if order_by else (),
         limit=limit,
     )

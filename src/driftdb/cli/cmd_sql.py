@@ -7,7 +7,7 @@ from typing import TextIO
 
 import click
 
-from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
+from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option, lock_timeout_option
 from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.errors import InvalidInputError
@@ -15,12 +15,13 @@ from driftdb.query.executor import execute_statement
 from driftdb.query.parser import parse
 
 
-def run_script(directory: str, source: str, fmt: str) -> None:
+def run_script(directory: str, source: str, fmt: str, lock_timeout_s: float = 0.0) -> None:
     """Parse the whole script first (a syntax error anywhere runs nothing), then run each
-    statement in order, stopping at the first error. A script of reads takes no lock."""
+    statement in order, stopping at the first error. A script of reads takes no lock; one
+    that writes takes the writer lock (waiting up to `lock_timeout_s`) until it ends."""
     statements = parse(source)
     readonly = not any(s.writes for s in statements)
-    with Database(directory, readonly=readonly) as db:
+    with Database(directory, readonly=readonly, lock_timeout_s=lock_timeout_s) as db:
         out = sys.stdout
         for statement in statements:
             render(execute_statement(db, statement), fmt, out)
@@ -46,15 +47,18 @@ def run_script(directory: str, source: str, fmt: str) -> None:
     help="A file of DriftQL statements (- for stdin).",
 )
 @format_option
+@lock_timeout_option
 def sql_command(
     directory: str,
     statements: str | None,
     script: TextIO | None,
     fmt: str,
     as_json: bool,
+    lock_timeout_s: float,
 ) -> None:
     """Run DriftQL statements. With neither -e nor -f: an interactive shell when stdin is a
-    terminal, else the statements read from stdin.
+    terminal, else the statements read from stdin. The shell takes the writer lock only
+    while a statement that writes runs, so an idle shell blocks no other writer.
 
     \b
     Examples:
@@ -68,7 +72,7 @@ def sql_command(
     if statements is not None and script is not None:
         raise click.UsageError("give -e or -f, not both")
     if statements is not None:
-        run_script(directory, statements, fmt)
+        run_script(directory, statements, fmt, lock_timeout_s)
     elif script is not None:
         try:
             source = script.read()
@@ -76,10 +80,10 @@ def sql_command(
             raise InvalidInputError(
                 f"{script.name}: not UTF-8 text (byte {exc.start}: {exc.reason})"
             ) from None
-        run_script(directory, source, fmt)
+        run_script(directory, source, fmt, lock_timeout_s)
     elif sys.stdin.isatty():
         from driftdb.cli.shell import run_shell
 
-        run_shell(directory, fmt)
+        run_shell(directory, lambda source: run_script(directory, source, fmt, lock_timeout_s))
     else:
-        run_script(directory, sys.stdin.read(), fmt)
+        run_script(directory, sys.stdin.read(), fmt, lock_timeout_s)

@@ -5,6 +5,7 @@ Exit codes (stable, documented in the README):
   1  an error DriftDB reported (bad statement, unknown table, duplicate key, locked, corrupt...)
   2  a usage error (unknown option, missing argument)
   3  an unexpected internal error: a bug (run again with --debug for the traceback)
+  130  interrupted (Ctrl-C); the message says what was committed before it
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ from typing import Any
 import click
 
 from driftdb import __version__
-from driftdb.errors import DriftError, DriftWarning, QuerySyntaxError
+from driftdb.errors import (
+    DriftError,
+    DriftWarning,
+    FileSystemError,
+    InvalidInputError,
+    QuerySyntaxError,
+)
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_BUG = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def report_error(exc: DriftError) -> None:
@@ -78,13 +86,21 @@ class DriftGroup(click.Group):
             ctx.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            # A command that knows what was done before the interrupt says so in `exc`.
+            click.echo(f"interrupted: {exc}" if str(exc) else "interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader of our output went away (e.g. `| head`); that is not an error.
             sys.stderr.close()
             ctx.exit(0)
+        except OSError as exc:
+            # The last resort: the engine names the files it fails on (FileSystemError, a
+            # DriftError), but an operating-system error is never a bug in DriftDB.
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            report_error(FileSystemError.wrap(exc, "the command failed:"))
+            ctx.exit(EXIT_ERROR)
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -145,6 +161,21 @@ def db_dir_option(func: Any) -> Any:
     )(func)
 
 
+def lock_timeout_option(func: Any) -> Any:
+    """--lock-timeout SECONDS for every command that writes (the writer lock is one at a time:
+    without it a second writer fails at once)."""
+    return click.option(
+        "--lock-timeout",
+        "lock_timeout_s",
+        envvar="DRIFTDB_LOCK_TIMEOUT",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        metavar="SECONDS",
+        help="Wait up to SECONDS for another writer to release the database "
+        "(default: $DRIFTDB_LOCK_TIMEOUT, else 0: fail at once).",
+    )(func)
+
+
 def format_option(func: Any) -> Any:
     func = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(func)
     return click.option(
@@ -155,6 +186,21 @@ def format_option(func: Any) -> Any:
         show_default=True,
         help="Output format.",
     )(func)
+
+
+def timepoint_option(option: str, text: str | None, absent: str) -> Any:
+    """The timepoint an option gives (None when the option is not given). An empty value is
+    an error: read as "no timepoint" it would silently mean `absent` instead."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise InvalidInputError(
+            f"{option} is empty; give a timepoint: @seq:N, @now or an RFC 3339 time such as "
+            f"2025-01-01T00:00:00Z (or leave {option} out {absent})"
+        )
+    from driftdb.query.parser import parse_timepoint
+
+    return parse_timepoint(text)
 
 
 def chosen_format(fmt: str, as_json: bool) -> str:

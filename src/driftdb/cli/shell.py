@@ -1,18 +1,22 @@
-"""The interactive DriftQL shell: line editing and history (readline), statements end at `;`."""
+"""The interactive DriftQL shell: line editing and history (readline), statements end at `;`.
+
+The shell holds no lock while it waits for input: each statement (or the statements entered
+together) opens the database for itself, as the writer only if one of them writes, and closes
+it when they have run. So an idle shell never keeps another process from writing, and a
+reading statement never waits for the lock. (With BEGIN/COMMIT, a transaction would hold the
+lock from BEGIN to COMMIT; DriftQL has no transactions yet.)"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
+from collections.abc import Callable
 
 import click
 
 from driftdb.cli.main import report_error
-from driftdb.cli.output import render
 from driftdb.database import Database
-from driftdb.errors import DriftError, LockedError
-from driftdb.query.executor import execute_script
+from driftdb.errors import DriftError
 
 HELP = """Type DriftQL statements ending with ';'. Commands: .tables, .help, .quit
 Examples:
@@ -20,8 +24,10 @@ Examples:
   SHOW DRIFT orders KEY 1;"""
 
 
-def run_shell(directory: str, fmt: str) -> None:
-    """Read statements until EOF or .quit; an error is reported and the shell goes on."""
+def run_shell(directory: str, run: Callable[[str], None]) -> None:
+    """Read statements until EOF or .quit and `run` each input that ends with `;` (it opens
+    the database for those statements alone: as the writer only if one writes); an error is
+    reported and the shell goes on."""
     try:
         import readline
 
@@ -31,14 +37,8 @@ def run_shell(directory: str, fmt: str) -> None:
     except ImportError:  # pragma: no cover - readline is missing on some platforms
         readline = None  # type: ignore[assignment]
         history = ""
-    try:
-        db = Database(directory)
-        mode = "writer"
-    except LockedError as exc:
-        report_error(exc)
-        db = Database(directory, readonly=True)
-        mode = "read-only"
-    click.echo(f"DriftDB shell on {directory} ({mode}). {HELP.splitlines()[0]}")
+    Database(directory, readonly=True).close()  # no database there: say so now, not per line
+    click.echo(f"DriftDB shell on {directory}. {HELP.splitlines()[0]}")
     buffer: list[str] = []
     try:
         while True:
@@ -61,12 +61,10 @@ def run_shell(directory: str, fmt: str) -> None:
             source = "\n".join(buffer)
             buffer = []
             try:
-                for result in execute_script(db, source):
-                    render(result, fmt, sys.stdout)
+                run(source)
             except DriftError as exc:
                 report_error(exc)
     finally:
-        db.close()
         if readline is not None and history:
             with contextlib.suppress(OSError):
                 readline.write_history_file(history)

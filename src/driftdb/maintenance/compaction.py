@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from driftdb.engine.handle import TableHandle
+from driftdb.errors import InvalidInputError
 from driftdb.index.keycodec import encode_key
 from driftdb.maintenance.logrewrite import (
     Plan,
@@ -26,7 +27,7 @@ from driftdb.maintenance.logrewrite import (
 from driftdb.model.events import Document, Event, Key
 from driftdb.model.replay import apply_event
 from driftdb.model.retention import Horizon
-from driftdb.model.timepoint import AsOf, parse_timepoint
+from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
 from driftdb.storage import paths
 from driftdb.storage.paths import list_segments, snapshot_name
 from driftdb.storage.rewrite import Rewrite
@@ -46,6 +47,7 @@ class CompactReport:
     horizon: int | None = None
     events_dropped: int = 0
     snapshot: SnapshotInfo | None = None
+    note: str | None = None  # why a BEFORE discarded nothing, when it did not
 
     def __str__(self) -> str:
         text = (
@@ -58,11 +60,18 @@ class CompactReport:
                 f"; history kept from @seq:{self.horizon} "
                 f"({self.events_dropped} events folded into the base snapshot)"
             )
+        if self.note is not None:
+            text += f"; {self.note}"
         return text
 
 
-def compact(table: TableHandle, before: AsOf = None) -> CompactReport:
+def compact(table: TableHandle, before: AsOf = None, force: bool = False) -> CompactReport:
     """Merge sealed segments; with `before`, also discard history before that horizon.
+
+    A `before` with no event of the table before it discards nothing and sets no horizon (the
+    report says so). One past the head (a seq beyond the newest, a time in the future) would
+    discard the whole history, keeping only the current state: InvalidInputError unless
+    `force`.
 
     Plan:
     1. With `before`: resolve the horizon H (never inside a batch, never behind the current
@@ -77,10 +86,13 @@ def compact(table: TableHandle, before: AsOf = None) -> CompactReport:
     started = time.monotonic()
     segments_before, bytes_before = log_bytes(table)
     db = table.db
+    note = None
     with db.maintenance():
         if before is not None:
-            wanted = _resolve_horizon(table, before)
-            if wanted is not None:
+            wanted = _resolve_horizon(table, before, force)
+            if isinstance(wanted, str):
+                note = wanted
+            elif wanted is not None:
                 return _retain(table, wanted[0], wanted[1], started, segments_before, bytes_before)
         numbers = list_segments(table.segments_dir)[:-1]
         if len(numbers) >= 2:
@@ -90,7 +102,8 @@ def compact(table: TableHandle, before: AsOf = None) -> CompactReport:
                 plan = Plan(numbers[len(numbers) - len(outputs) :], outputs)
                 _swap_and_remap(table, plan, numbers)
         snapshot = table.refresh_snapshot()
-    return _report(table, segments_before, bytes_before, started, table.horizon(), 0, snapshot)
+    report = _report(table, segments_before, bytes_before, started, table.horizon(), 0, snapshot)
+    return report if note is None else replace(report, note=note)
 
 
 def _report(
@@ -130,9 +143,12 @@ def _swap_and_remap(table: TableHandle, plan: Plan, inputs: list[int]) -> None:
     rewrite.finish()
 
 
-def _resolve_horizon(table: TableHandle, before: AsOf) -> tuple[int, int | None] | None:
-    """The new horizon seq for `before` and the time threshold a time gave, or None if it
-    discards nothing beyond the current horizon.
+def _resolve_horizon(
+    table: TableHandle, before: AsOf, force: bool
+) -> tuple[int, int | None] | str | None:
+    """The new horizon seq for `before` and the time threshold a time gave; None if it
+    discards nothing beyond the current horizon; a note for the report if the table has no
+    event before it at all. InvalidInputError for a point past the head without `force`.
 
     A seq beyond the head is the head; a time T keeps the state at T (the newest event at or
     before T) and makes AS OF times before T errors."""
@@ -140,6 +156,7 @@ def _resolve_horizon(table: TableHandle, before: AsOf) -> tuple[int, int | None]
     current = table.horizon_info()
     head = table.db.head()
     with table.view() as view:
+        first = view.first_seq()
         if point.kind == "now":
             seq, threshold_ms = head, None
         elif point.kind == "seq":
@@ -153,7 +170,29 @@ def _resolve_horizon(table: TableHandle, before: AsOf) -> tuple[int, int | None]
             seq, threshold_ms = max(found, 0), point.unix_ms
     if current is not None and seq <= current.seq:
         return None
+    where = point.text or f"@seq:{seq}"
+    if current is None and (first is None or seq < first):
+        return f"nothing before {where} to discard, every event kept (no horizon set)"
+    past = _past_the_head(point, head)
+    if past is not None and not force:
+        raise InvalidInputError(
+            f'compacting table "{table.name}" before {where} would discard its whole history '
+            f"({where} is {past}); to keep only the current state on purpose, run it again "
+            f'with --yes (driftdb compact), FORCE (COMPACT {table.name} BEFORE "{where}" '
+            "FORCE) or force=True (Table.compact)"
+        )
     return seq, threshold_ms
+
+
+def _past_the_head(point: TimePoint, head: int) -> str | None:
+    """Why `point` lies past the head (a seq beyond the newest, a time in the future), or None.
+    Such a point discards the whole history more often by mistake than on purpose; @now and
+    the head's own seq or time name the present explicitly."""
+    if point.kind == "seq" and point.seq is not None and point.seq > head:
+        return f"past the head, @seq:{head}"
+    if point.kind == "time" and point.unix_ms is not None and point.unix_ms > time.time() * 1000:
+        return "in the future"
+    return None
 
 
 def _align(horizon_seq: int, events: list[Event]) -> int:

@@ -394,17 +394,21 @@ class Snapshot(Frozen):
 
 
 class Compact(Frozen):
-    """`COMPACT t` keeps all history; `COMPACT t BEFORE x` discards history before `x`."""
+    """`COMPACT t` keeps all history; `COMPACT t BEFORE x` discards history before `x`;
+    `... FORCE` lets a point past the head (a seq beyond the newest, a future time) discard
+    the whole history."""
 
     writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
 
-    __slots__ = __match_args__ = ("table", "before")
+    __slots__ = __match_args__ = ("table", "before", "force")
     table: str
     before: AsOf | None
+    force: bool
 
-    def __init__(self, table: str, before: AsOf | None = None) -> None:
+    def __init__(self, table: str, before: AsOf | None = None, force: bool = False) -> None:
         _set(self, "table", table)
         _set(self, "before", before)
+        _set(self, "force", force)
 
 
 class Purge(Frozen):

@@ -98,7 +98,7 @@ def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
     if isinstance(stmt, ast.Snapshot):
         return _maintenance(db, stmt.table, "snapshot")
     if isinstance(stmt, ast.Compact):
-        return _maintenance(db, stmt.table, "compact", stmt.before)
+        return _maintenance(db, stmt.table, "compact", stmt.before, force=stmt.force)
     if isinstance(stmt, ast.Purge):
         return _maintenance(db, stmt.table, "purge", key=stmt.key)
     raise InvalidInputError(f"unsupported statement {type(stmt).__name__}")
@@ -144,14 +144,21 @@ def _describe(db: Catalog, name: str) -> Result:
 
 
 def _maintenance(
-    db: Catalog, name: str, action: str, before: ast.AsOf | None = None, key: Any = None
+    db: Catalog,
+    name: str,
+    action: str,
+    before: ast.AsOf | None = None,
+    key: Any = None,
+    force: bool = False,
 ) -> Result:
     table = db.table(name)
     method = getattr(table, action, None)
     if method is None:
         raise InvalidInputError(f"{action.upper()} is not available in this build")
     if action == "compact":
-        report = method(before=to_timepoint(before)) if before is not None else method()
+        report = (
+            method(before=to_timepoint(before), force=force) if before is not None else method()
+        )
     elif action == "purge":
         report = method(key)
     else:

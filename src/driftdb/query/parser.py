@@ -434,11 +434,13 @@ class _Parser:
         return Snapshot(table)
 
     def _compact(self) -> Compact:
-        """compact := COMPACT name [BEFORE timepoint]"""
+        """compact := COMPACT name [BEFORE timepoint [FORCE]]"""
         table = self._table_name("COMPACT")
         before = self._timepoint("BEFORE") if self._match_keyword("BEFORE") else None
-        self._end("timepoint" if before else "table name", () if before else ["BEFORE"])
-        return Compact(table, before)
+        force = before is not None and self._match_keyword("FORCE") is not None
+        after = "FORCE" if force else "timepoint" if before else "table name"
+        self._end(after, () if force else ["FORCE"] if before else ["BEFORE"])
+        return Compact(table, before, force)
 
     def _purge(self) -> Purge:
         """purge := PURGE name KEY key"""

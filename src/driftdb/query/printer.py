@@ -88,7 +88,8 @@ def _statement(stmt: Statement) -> str:
         return f"SNAPSHOT {_name(stmt.table)}"
     if isinstance(stmt, Compact):
         before = f" BEFORE {_timepoint(stmt.before)}" if stmt.before else ""
-        return f"COMPACT {_name(stmt.table)}{before}"
+        force = " FORCE" if stmt.force else ""
+        return f"COMPACT {_name(stmt.table)}{before}{force}"
     if isinstance(stmt, Purge):
         return f"PURGE {_name(stmt.table)} KEY {_key(stmt.key)}"
     raise TypeError(f"not a DriftQL statement: {stmt!r}")

@@ -129,6 +129,7 @@ KEYWORDS = STATEMENT_KEYWORDS | frozenset(
         "DRIFT",
         "FALSE",
         "FOR",
+        "FORCE",
         "FROM",
         "IN",
         "INDEX",

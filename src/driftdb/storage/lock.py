@@ -21,7 +21,7 @@ import fcntl
 import os
 import time
 
-from driftdb.errors import LockedError
+from driftdb.errors import FileSystemError, LockedError
 from driftdb.storage import safe_path
 
 MAX_REPLACED_RETRIES = 20
@@ -35,6 +35,16 @@ class WriterLock:
         self.fd = -1
         self.dir_fd = -1
         self.timeout_s = timeout_s
+        try:
+            self._take()
+        except OSError as exc:
+            # Not the user's write access, a read-only file system...: what failed and what to
+            # do, never an internal error (DriftDB did nothing wrong).
+            self.release()
+            raise FileSystemError.wrap(exc, "cannot take the writer lock:", path) from exc
+
+    def _take(self) -> None:
+        path, timeout_s = self.path, self.timeout_s
         deadline = time.monotonic() + max(0.0, timeout_s)
         for _ in range(MAX_REPLACED_RETRIES):
             self.fd = self._open()
@@ -91,10 +101,15 @@ class WriterLock:
         if what is None:
             os.close(fd)
             self.fd = -1
-        waited = f" after waiting {self.timeout_s:g}s" if self.timeout_s > 0 else ""
+        if self.timeout_s > 0:
+            waited = f" after waiting {self.timeout_s:g}s"
+            wait = "wait longer"
+        else:
+            waited, wait = "", "wait for it"
         raise LockedError(
             f"database {os.path.dirname(self.path) or '.'} is locked by another writer "
-            f"({holder}){waited}; close it, open read-only, or pass a lock timeout"
+            f"({holder}){waited}; close it, read without the lock (select, drift, or "
+            f"readonly=True), or {wait} with --lock-timeout SECONDS (lock_timeout_s in Python)"
         )
 
     def _read_holder(self) -> str:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import re
 
+from driftdb.errors import FileSystemError
+
 LOCK = "LOCK"
 TABLES = "tables"
 SCHEMA = "schema.yaml"
@@ -165,4 +167,6 @@ def _numbers(directory: str, pattern: re.Pattern[str]) -> list[int]:
         names = os.listdir(directory)
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise FileSystemError.wrap(exc, "cannot list", directory) from exc
     return sorted(int(m.group(1)) for n in names if (m := pattern.match(n)))

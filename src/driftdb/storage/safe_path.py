@@ -16,7 +16,7 @@ import os
 import stat
 from typing import BinaryIO
 
-from driftdb.errors import UnsafeFileError
+from driftdb.errors import FileSystemError, UnsafeFileError
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -49,6 +49,8 @@ def problem(path: str, want_dir: bool) -> str | None:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return None
+    except OSError as exc:  # e.g. a directory on the way that this user may not search
+        raise FileSystemError.wrap(exc, "cannot read", path) from exc
     if want_dir and stat.S_ISDIR(mode):
         return None
     if not want_dir and stat.S_ISREG(mode):
@@ -93,7 +95,7 @@ def unsafe_entries(root: str) -> list[tuple[str, str]]:
     tables = os.path.join(root, "tables")
     if not look(tables, True):
         return found
-    for name in sorted(os.listdir(tables)):
+    for name in sorted(list_dir(tables)):
         table = os.path.join(tables, name)
         if not look(table, True):
             continue
@@ -103,7 +105,7 @@ def unsafe_entries(root: str) -> list[tuple[str, str]]:
             directory = os.path.join(table, sub)
             if not look(directory, True):
                 continue
-            names = INDEX_FILES if sub == "indexes" else sorted(os.listdir(directory))
+            names = INDEX_FILES if sub == "indexes" else sorted(list_dir(directory))
             for entry in names:
                 if sub in ("segments", "snapshots") and not entry.endswith(READ_SUFFIXES):
                     continue  # not a name DriftDB opens there
@@ -126,7 +128,7 @@ def open_read(path: str) -> BinaryIO:
     except OSError as exc:
         if os.path.islink(path):
             raise UnsafeFileError(path, "is a symbolic link, not a regular file") from None
-        raise exc
+        raise _named(exc, "cannot read", path) from exc
     return os.fdopen(_check_regular(fd, path), "rb")
 
 
@@ -134,11 +136,29 @@ def open_fd(path: str, flags: int, mode: int = 0o600) -> int:
     """os.open for a database file: O_NOFOLLOW, and the result must be a regular file."""
     try:
         fd = os.open(path, flags | NOFOLLOW | NONBLOCK | CLOEXEC, mode)
-    except OSError:
+    except OSError as exc:
         if os.path.islink(path):
             raise UnsafeFileError(path, "is a symbolic link, not a regular file") from None
-        raise
+        writing = flags & (os.O_WRONLY | os.O_RDWR)
+        raise _named(exc, "cannot open" if writing else "cannot read", path) from exc
     return _check_regular(fd, path)
+
+
+def list_dir(path: str) -> list[str]:
+    """os.listdir, with an error other than a missing directory named as a FileSystemError."""
+    try:
+        return os.listdir(path)
+    except OSError as exc:
+        raise _named(exc, "cannot list", path) from exc
+
+
+def _named(exc: OSError, action: str, path: str) -> OSError:
+    """A missing or existing file stays a FileNotFoundError or FileExistsError (callers retry a
+    read that a rewrite overlapped, treat the file as absent, or open the existing one); any
+    other error becomes a FileSystemError naming `path`."""
+    if isinstance(exc, FileNotFoundError | FileExistsError):
+        return exc
+    return FileSystemError.wrap(exc, action, path)
 
 
 def _check_regular(fd: int, path: str) -> int:

@@ -319,7 +319,7 @@ MALFORMED = [
     ),
     (
         "SHOW TABLE",
-        "Expect TABLES or DRIFT after SHOW at line 1, column 6 (did you mean TABLES?)",
+        "Expect TABLES, DRIFT or BLAME after SHOW at line 1, column 6 (did you mean TABLES?)",
     ),
     (
         "SHOW DRIFT t",

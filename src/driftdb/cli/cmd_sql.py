@@ -9,6 +9,7 @@ import click
 
 from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
 from driftdb.cli.output import render
+from driftdb.cli.progress import install_terminal_progress
 from driftdb.database import Database
 from driftdb.errors import InvalidInputError
 from driftdb.query.executor import execute_statement
@@ -19,6 +20,7 @@ def run_script(directory: str, source: str, fmt: str) -> None:
     """Parse the whole script first (a syntax error anywhere runs nothing), then run each
     statement in order, stopping at the first error. A script of reads takes no lock."""
     statements = parse(source)
+    install_terminal_progress()  # ALTER TABLE ADD INDEX over a long history
     readonly = not any(s.writes for s in statements)
     with Database(directory, readonly=readonly) as db:
         out = sys.stdout

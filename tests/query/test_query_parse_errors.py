@@ -335,7 +335,8 @@ MALFORMED = [
     ),
     (
         "EXPLAIN SHOW TABLES",
-        "Expect SELECT after EXPLAIN at line 1, column 9",
+        "Expect SELECT after EXPLAIN at line 1, column 9"
+        " (EXPLAIN takes SELECT, DIFF, RESTORE, SHOW BLAME or ALTER TABLE)",
     ),
     (
         "COMPACT t BEFORE",

@@ -45,8 +45,11 @@ def blame_command(
     with Database(directory, readonly=True) as db:
         try:
             result = execute_statement(db, ast.ShowBlame(table, key, point))
-        except KeyNotFoundError:
+        except KeyNotFoundError as first:
             if not isinstance(key, int):
                 raise
-            result = execute_statement(db, ast.ShowBlame(table, key_text, point))
+            try:  # digits that name a string key, as `driftdb drift` reads them
+                result = execute_statement(db, ast.ShowBlame(table, key_text, point))
+            except KeyNotFoundError:
+                raise first from None
         render(result, chosen_format(fmt, as_json), sys.stdout)

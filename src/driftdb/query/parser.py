@@ -443,7 +443,13 @@ class _Parser:
                 self._advance()
                 return Explain(self._show_blame())
             return Explain(self._RULES[str(word)](self))  # type: ignore[arg-type]
-        self._expect_keyword("SELECT", "Expect SELECT after EXPLAIN")
+        token = self.peek()
+        if token.keyword != "SELECT":
+            hint = _suggest(token, ["SELECT", "DIFF", "RESTORE", "ALTER"])
+            if hint is None and token.kind is TokenKind.WORD:
+                hint = "EXPLAIN takes SELECT, DIFF, RESTORE, SHOW BLAME or ALTER TABLE"
+            raise self.error(token, "Expect SELECT after EXPLAIN", hint)
+        self._advance()
         return Explain(self._select())
 
     def _snapshot(self) -> Snapshot:
@@ -544,6 +550,15 @@ class _Parser:
         while self._check_keyword("AS", "FOR"):
             token = self._advance()
             if given is not None:
+                if isinstance(given, SystemTime) or (
+                    token.keyword == "FOR" and self.peek(1).keyword in ("ALL", "BETWEEN", "FROM")
+                ):
+                    raise self.error(
+                        token,
+                        "AS OF and FOR SYSTEM_TIME given together",
+                        "a SELECT reads rows at one point (AS OF) or versions over a range "
+                        "(FOR SYSTEM_TIME ALL, BETWEEN or FROM), not both",
+                    )
                 raise self.error(token, "AS OF given twice")
             if token.keyword == "FOR":
                 self._expect_keyword("SYSTEM_TIME", "Expect SYSTEM_TIME after FOR")

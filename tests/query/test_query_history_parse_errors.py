@@ -12,11 +12,13 @@ from driftdb.query.parser import parse
 MALFORMED_HISTORY = [
     (
         "SELECT * FROM t FOR SYSTEM_TIME",
-        "Expect AS OF, ALL, BETWEEN or FROM after FOR SYSTEM_TIME at end of input at line 1, column 32",
+        "Expect AS OF, ALL, BETWEEN or FROM after FOR SYSTEM_TIME at end of input at line 1, "
+        "column 32",
     ),
     (
         "SELECT * FROM t FOR SYSTEM_TIME AL",
-        "Expect AS OF, ALL, BETWEEN or FROM after FOR SYSTEM_TIME at line 1, column 33 (did you mean ALL?)",
+        "Expect AS OF, ALL, BETWEEN or FROM after FOR SYSTEM_TIME at line 1, column 33 (did "
+        "you mean ALL?)",
     ),
     (
         "SELECT * FROM t FOR SYSTEM_TIME BETWEEN @seq:1",
@@ -40,7 +42,9 @@ MALFORMED_HISTORY = [
     ),
     (
         "SELECT * FROM t FOR SYSTEM_TIME ALL AS OF @seq:1",
-        "AS OF and FOR SYSTEM_TIME given together at line 1, column 37 (a SELECT reads rows at one point (AS OF) or versions over a range (FOR SYSTEM_TIME ALL, BETWEEN or FROM), not both)",
+        "AS OF and FOR SYSTEM_TIME given together at line 1, column 37 (a SELECT reads rows "
+        "at one point (AS OF) or versions over a range (FOR SYSTEM_TIME ALL, BETWEEN or "
+        "FROM), not both)",
     ),
     (
         "SELECT * FROM t FOR SYSTEM_TIME ALL LIMIT",
@@ -56,7 +60,8 @@ MALFORMED_HISTORY = [
     ),
     (
         "SELECT * FROM t FOR SYSTEM_TIME ALL foo",
-        "Unexpected 'foo' after FOR SYSTEM_TIME clause at line 1, column 37 (expected WHERE, ORDER BY, LIMIT or ';')",
+        "Unexpected 'foo' after FOR SYSTEM_TIME clause at line 1, column 37 (expected WHERE, "
+        "ORDER BY, LIMIT or ';')",
     ),
     ("DIFF", "Expect table name after DIFF at end of input at line 1, column 5"),
     ("DIFF t", "Expect FROM after table name at end of input at line 1, column 7"),
@@ -103,20 +108,24 @@ MALFORMED_HISTORY = [
     ("RESTORE", "Expect table name after RESTORE at end of input at line 1, column 8"),
     (
         "RESTORE t",
-        "Expect AS OF after table name at end of input at line 1, column 10 (RESTORE needs the point to go back to: AS OF x)",
+        "Expect AS OF after table name at end of input at line 1, column 10 (RESTORE needs "
+        "the point to go back to: AS OF x)",
     ),
     (
         "RESTORE t KEY 1",
-        "Expect AS OF after key at end of input at line 1, column 16 (RESTORE needs the point to go back to: AS OF x)",
+        "Expect AS OF after key at end of input at line 1, column 16 (RESTORE needs the point "
+        "to go back to: AS OF x)",
     ),
     ("RESTORE t KEY 1 AS OF", "Expect timepoint after AS OF at end of input at line 1, column 22"),
     (
         "RESTORE t WHERE a = 1",
-        "Expect AS OF after table name at line 1, column 11 (name one key with KEY k, or restore every key with AS OF x)",
+        "Expect AS OF after table name at line 1, column 11 (name one key with KEY k, or "
+        "restore every key with AS OF x)",
     ),
     (
         "RESTORE t AS OF @seq:1 META",
-        'Expect object after META at end of input at line 1, column 28 (write META {"reason": "..."})',
+        'Expect object after META at end of input at line 1, column 28 (write META {"reason": '
+        '"..."})',
     ),
     (
         "RESTORE t AS OF @seq:1 META 'x'",
@@ -164,7 +173,8 @@ MALFORMED_HISTORY = [
     ("EXPLAIN DIFF t", "Expect FROM after table name at end of input at line 1, column 15"),
     (
         "EXPLAIN SHOW TABLES",
-        "Expect SELECT after EXPLAIN at line 1, column 9 (EXPLAIN takes SELECT, DIFF, RESTORE, SHOW BLAME or ALTER TABLE)",
+        "Expect SELECT after EXPLAIN at line 1, column 9 (EXPLAIN takes SELECT, DIFF, "
+        "RESTORE, SHOW BLAME or ALTER TABLE)",
     ),
     (
         "EXPLAIN ALTER TABLE t ADD INDEX",

@@ -46,7 +46,7 @@ CORPUS = [
     "SHOW BLAME orders KEY 'k' AS OF @seq:3",
     "EXPLAIN SHOW BLAME orders KEY 1",
     "RESTORE orders KEY 42 AS OF @seq:7",
-    "RESTORE orders AS OF '2025-01-01T00:00:00Z' META {\"reason\": \"undo\", \"by\": [1, null]}",
+    'RESTORE orders AS OF \'2025-01-01T00:00:00Z\' META {"reason": "undo", "by": [1, null]}',
     "EXPLAIN RESTORE orders KEY 'x' AS OF @seq:1",
     "ALTER TABLE orders ADD INDEX (status, customer.country)",
     "alter table orders drop index (status)",

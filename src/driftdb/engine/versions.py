@@ -113,8 +113,11 @@ def keys_with_versions(view: TableView, lo: int, hi: int) -> list[Key]:
     the keys of the events in (lo, hi]."""
     keys: set[Key] = set(view.overlay)
     if view.reader is not None:
-        if lo >= 0:
-            keys.update(view.reader.keys_live_at(lo))
+        # Before a retention horizon the rows live at it stand for the discarded history
+        # (synthetic versions at the horizon's seq, which `seqs` gives no key for).
+        start = max(lo, view.horizon.seq if view.horizon is not None else -1)
+        if start >= 0:
+            keys.update(view.reader.keys_live_at(start))
         touched = view.reader.keys_touched(lo, hi, MAX_U64)
         keys.update(touched or ())
     elif view.base is not None:

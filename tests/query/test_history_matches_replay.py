@@ -45,6 +45,9 @@ WHERES = [
     "_end_seq IS NULL",
     "_seq > 4 AND status != 'new'",
     "_meta.who = 'ann'",
+    "_seq > 6",
+    "_seq >= 3 AND _op = 'PATCH'",
+    "12.5 < _seq AND id != 2",
 ]
 
 

@@ -196,6 +196,12 @@ def version_rows(table: ReadTable, select: ast.Select) -> list[dict[str, Any]]:
         if lo > hi:
             return []
         keys = _plan_keys(view, plan, lo, hi)
+        floor = _seq_floor(select.where)
+        if floor is not None and floor >= lo:
+            # Only versions started after `floor`: their keys have an event in (floor, hi],
+            # which the seqs index gives without visiting the keys live at lo.
+            started = set(view.keys_changed(floor, hi)) if floor < hi else set()
+            keys = started if keys is None else keys & started
         chosen = None if keys is None else sorted(keys, key=_key_order)
         rows: list[dict[str, Any]] = []
         for version in view.versions_in_range(lo, hi, chosen):
@@ -208,6 +214,32 @@ def version_rows(table: ReadTable, select: ast.Select) -> list[dict[str, Any]]:
     start = select.offset or 0
     end = None if select.limit is None else start + select.limit
     return rows[start:end]
+
+
+def _seq_floor(where: ast.Expr | None) -> int | None:
+    """n when the WHERE requires `_seq > n` (or `_seq >= n + 1`) in a top-level AND term."""
+    terms = where.operands if isinstance(where, ast.And) else (where,)
+    floors = []
+    for term in terms:
+        if not isinstance(term, ast.Comparison):
+            continue
+        op, left, right = term.op, term.left, term.right
+        if isinstance(left, ast.Literal):
+            op, left, right = {">": "<", ">=": "<=", "<": ">", "<=": ">="}.get(op, op), right, left
+        if (
+            isinstance(left, ast.Column)
+            and left.path == ("_seq",)
+            and isinstance(right, ast.Literal)
+            and isinstance(right.value, int | float)
+            and not isinstance(right.value, bool)
+            and op in (">", ">=")
+        ):
+            value = right.value
+            floor = int(value) if op == ">" or value != int(value) else int(value) - 1
+            if isinstance(value, float) and op == ">" and value != int(value):
+                floor = int(value) if value >= 0 else int(value) - 1
+            floors.append(floor)
+    return max(floors) if floors else None
 
 
 def _key_order(key: Key) -> tuple[int, Any]:
@@ -353,6 +385,8 @@ def explain_history(table: ReadTable, stmt: Any) -> str:
             )
         else:
             how = f"VERSIONS of the keys from {plan.describe()} over runs overlapping the range"
+        if _seq_floor(stmt.where) is not None:
+            how += f"; only keys with an event after @seq:{_seq_floor(stmt.where)} (the seqs index)"
         return how + (", then FILTER by the full WHERE" if stmt.where is not None else "")
     if isinstance(stmt, ast.Diff):
         text = (

@@ -223,7 +223,8 @@ def _seq_floor(where: ast.Expr | None) -> int | None:
     for term in terms:
         if not isinstance(term, ast.Comparison):
             continue
-        op, left, right = term.op, term.left, term.right
+        op: str = term.op
+        left, right = term.left, term.right
         if isinstance(left, ast.Literal):
             op, left, right = {">": "<", ">=": "<=", "<": ">", "<=": ">="}.get(op, op), right, left
         if (

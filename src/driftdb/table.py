@@ -33,6 +33,7 @@ from driftdb.storage.snapshot import (
 )
 
 if TYPE_CHECKING:  # imported when used: a cold command that does no maintenance skips them
+    from driftdb.engine.restore import RestoreReport
     from driftdb.maintenance.compaction import CompactReport
     from driftdb.maintenance.purge import PurgeReport
 
@@ -235,6 +236,100 @@ class Table(TableStore):
         """The seq of this table's newest event (0 if it has none)."""
         with self.view() as view:
             return max(view.last_seq(), 0)
+
+    # -- history: versions, DIFF, BLAME, RESTORE (query/temporal.py) -----------------------
+
+    def versions(
+        self,
+        start: AsOf = None,
+        end: AsOf = None,
+        where: Where = None,
+        params: Sequence[Any] = (),
+        order_by: str | Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every version of every row visible at some point from `start` to `end` (both
+        included; None: the first event, and now), as FOR SYSTEM_TIME BETWEEN reads them: the
+        row with its system columns `_seq _ts _op _end_seq _end_ts _meta`. `where` may use the
+        system columns too (`where="id = 7"`, `where="_op = 'PATCH'"`)."""
+        from driftdb.query import ast
+        from driftdb.query.engine import order_items, to_expr
+        from driftdb.query.temporal import version_rows
+
+        clause = (
+            ast.SystemTime("all")
+            if start is None and end is None
+            else ast.SystemTime(
+                "between", parse_timepoint(0 if start is None else start), parse_timepoint(end)
+            )
+        )
+        select = ast.Select(
+            self.name,
+            columns=(ast.AllColumns(), ast.Column(("_meta",))),
+            where=to_expr(where, params),
+            as_of=clause,
+            order_by=order_items(order_by),
+        )
+        return self._read_frames(lambda _view: version_rows(self, select))
+
+    def diff(
+        self, start: AsOf, end: AsOf, where: Where = None, params: Sequence[Any] = ()
+    ) -> list[dict[str, Any]]:
+        """The keys whose row differs between `start` and `end`, in key order:
+        {"key", "change" ("added" | "removed" | "changed"), "before", "after", "fields"}.
+        `where` keeps a key when its row before or after matches. Reads only the keys with an
+        event between the two points."""
+        from driftdb.query.engine import to_expr
+        from driftdb.query.temporal import diff_rows
+
+        expr = to_expr(where, params)
+        return diff_rows(self, parse_timepoint(start), parse_timepoint(end), expr)
+
+    def blame(self, key: Key, as_of: AsOf = None) -> list[dict[str, Any]]:
+        """For each leaf field of the row at `as_of` (now by default): {"field", "value",
+        "seq", "ts", "op", "meta"} of the event that set the value it holds. Raises
+        KeyNotFoundError when the key has no live row there."""
+        from driftdb.query.temporal import blame_rows
+
+        check_key(key, f"BLAME {self.name}")
+        point = parse_timepoint(as_of)
+        return self._read_frames(lambda _view: blame_rows(self, key, point))
+
+    def restore(
+        self, as_of: AsOf, key: Key | None = None, meta: Mapping[str, Any] | None = None
+    ) -> RestoreReport:
+        """Make the current row of `key` (or of every key, when None) equal its state at
+        `as_of` by appending events, never by rewriting history: a PATCH (the merge patch
+        between the two), an INSERT if it is deleted now, a SOFT DELETE if it did not exist
+        then; nothing for a row that already equals it. Every event's meta is `meta` plus
+        {"restored_from": <seq of as_of>}. All of it is one atomic batch, durable when this
+        returns. (A null inside an object cannot be written by a merge patch: such a row is
+        restored by a SOFT DELETE and an INSERT in the same batch.)"""
+        from driftdb.engine.restore import restore
+
+        point = parse_timepoint(as_of)
+        if key is not None:
+            check_key(key, f"RESTORE {self.name}")
+        if meta is not None:
+            check_document(dict(meta), f"RESTORE {self.name} META")
+        return restore(self, point, key, dict(meta) if meta is not None else None)
+
+    # -- indexes added later (engine/alter.py) ---------------------------------------------
+
+    def add_index(self, columns: list[str] | tuple[str, ...]) -> str:
+        """ALTER TABLE ADD INDEX: build the temporal index and value counts of `columns` over
+        the whole history (so AS OF any past point uses them), then record them in
+        schema.yaml (replaced atomically) with the seq at which it happened."""
+        from driftdb.engine.alter import add_index
+
+        with self.db.maintenance():
+            return add_index(self, list(columns), self.db.head())
+
+    def drop_index(self, columns: list[str] | tuple[str, ...]) -> str:
+        """ALTER TABLE DROP INDEX: record it in schema.yaml, then drop the entries."""
+        from driftdb.engine.alter import drop_index
+
+        with self.db.maintenance():
+            return drop_index(self, list(columns), self.db.head())
 
     # -- maintenance -----------------------------------------------------------------------
 

@@ -319,7 +319,7 @@ MALFORMED = [
     ),
     (
         "SHOW TABLE",
-        "Expect TABLES or DRIFT after SHOW at line 1, column 6 (did you mean TABLES?)",
+        "Expect TABLES, DRIFT or BLAME after SHOW at line 1, column 6 (did you mean TABLES?)",
     ),
     (
         "SHOW DRIFT t",
@@ -335,7 +335,8 @@ MALFORMED = [
     ),
     (
         "EXPLAIN SHOW TABLES",
-        "Expect SELECT after EXPLAIN at line 1, column 9",
+        "Expect SELECT after EXPLAIN at line 1, column 9"
+        " (EXPLAIN takes SELECT, DIFF, RESTORE, SHOW BLAME or ALTER TABLE)",
     ),
     (
         "COMPACT t BEFORE",

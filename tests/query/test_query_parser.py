@@ -31,6 +31,7 @@ from driftdb.query.ast import (
     ShowTables,
     Snapshot,
     SoftDelete,
+    SystemTime,
 )
 from driftdb.query.parser import parse, parse_expression, parse_one, parse_timepoint
 
@@ -281,6 +282,7 @@ def test_timepoint_parameters_accept_seq_text_and_datetime() -> None:
     def as_of(value: object) -> AsOf | None:
         stmt = parse_one("SELECT * FROM t AS OF ?", [value])
         assert isinstance(stmt, Select)
+        assert not isinstance(stmt.as_of, SystemTime)
         return stmt.as_of
 
     assert as_of("@seq:4") == AsOf("seq", seq=4)

@@ -32,6 +32,25 @@ from driftdb.query.tokens import RESERVED
 from helpers.depth import examples
 
 CORPUS = [
+    # history statements (issue 12)
+    "SELECT *, _seq, _op FROM t FOR SYSTEM_TIME ALL WHERE id = 7 ORDER BY _seq",
+    "select id, _end_ts FROM t for system_time between @seq:3 and '2025-01-01T00:00:00Z'",
+    "SELECT COUNT(*) FROM t FOR SYSTEM_TIME FROM @seq:1 TO @now WHERE _op = 'PATCH'",
+    "SELECT * FROM t WHERE a = 1 FOR SYSTEM_TIME ALL LIMIT 5 OFFSET 2",
+    "SELECT *, a.b FROM t AS OF @seq:4",
+    "EXPLAIN SELECT _meta.who FROM t FOR SYSTEM_TIME ALL",
+    "DIFF orders FROM @seq:1 TO @now",
+    "DIFF orders FROM '2025-01-01T00:00:00Z' TO @seq:9 WHERE status = 'paid' OR total > 5",
+    "EXPLAIN DIFF orders FROM @seq:1 TO @seq:2",
+    "SHOW BLAME orders KEY 42",
+    "SHOW BLAME orders KEY 'k' AS OF @seq:3",
+    "EXPLAIN SHOW BLAME orders KEY 1",
+    "RESTORE orders KEY 42 AS OF @seq:7",
+    'RESTORE orders AS OF \'2025-01-01T00:00:00Z\' META {"reason": "undo", "by": [1, null]}',
+    "EXPLAIN RESTORE orders KEY 'x' AS OF @seq:1",
+    "ALTER TABLE orders ADD INDEX (status, customer.country)",
+    "alter table orders drop index (status)",
+    "EXPLAIN ALTER TABLE orders ADD INDEX (total)",
     "CREATE TABLE orders (pk=id)",
     "create table orders (INDEX(status, customer.country), pk = id)",
     "SHOW TABLES",

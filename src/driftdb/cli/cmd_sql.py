@@ -9,6 +9,7 @@ import click
 
 from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option, lock_timeout_option
 from driftdb.cli.output import render
+from driftdb.cli.progress import install_terminal_progress
 from driftdb.database import Database
 from driftdb.errors import InvalidInputError
 from driftdb.query.executor import execute_statement
@@ -20,6 +21,7 @@ def run_script(directory: str, source: str, fmt: str, lock_timeout_s: float = 0.
     statement in order, stopping at the first error. A script of reads takes no lock; one
     that writes takes the writer lock (waiting up to `lock_timeout_s`) until it ends."""
     statements = parse(source)
+    install_terminal_progress()  # ALTER TABLE ADD INDEX over a long history
     readonly = not any(s.writes for s in statements)
     with Database(directory, readonly=readonly, lock_timeout_s=lock_timeout_s) as db:
         out = sys.stdout

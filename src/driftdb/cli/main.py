@@ -58,6 +58,8 @@ COMMAND_MODULES = {
     "snapshot": "driftdb.cli.cmd_maintenance",
     "compact": "driftdb.cli.cmd_maintenance",
     "doctor": "driftdb.cli.cmd_maintenance",
+    "diff": "driftdb.cli.cmd_diff",
+    "blame": "driftdb.cli.cmd_blame",
 }
 
 

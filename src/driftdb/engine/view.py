@@ -286,3 +286,50 @@ class TableView:
                 path, version.offset, f"key directory says seq {version.seq}, frame has {event.seq}"
             )
         return DriftEntry.of(event, version.row)
+
+    # -- versions over seq ranges (engine/versions.py) -------------------------------------
+
+    def versions_in_range(
+        self, lo: int, hi: int, keys: Iterable[Key] | None = None
+    ) -> Iterator[Any]:
+        """Versions overlapping the seq range [lo, hi] (of `keys`, or of every key)."""
+        from driftdb.engine.versions import versions_in_range
+
+        return versions_in_range(self, lo, hi, keys)
+
+    def key_steps(self, key: Key, lo: int = -1, hi: int = MAX_U64) -> list[Any]:
+        """The events of `key` that bear on [lo, hi], each with the row after it."""
+        from driftdb.engine.versions import key_steps
+
+        return key_steps(self, key, lo, hi)
+
+    def keys_changed(self, a: int, b: int) -> list[Key]:
+        """Keys with an event between seqs a and b, in key order."""
+        from driftdb.engine.versions import keys_changed
+
+        return keys_changed(self, a, b)
+
+    def step_meta(self, key: Key, step: Any) -> dict[str, Any] | None:
+        """The audit meta of one event found by `key_steps` or `versions_in_range`."""
+        from driftdb.engine.versions import step_meta
+
+        return step_meta(self, key, step)
+
+    def keys_in_range_during(
+        self,
+        column: str,
+        lower: Any,
+        upper: Any,
+        lo: int,
+        hi: int,
+        include_lower: bool,
+        include_upper: bool,
+    ) -> Iterator[Key] | None:
+        """Candidate keys whose `column` held a value in the range at some seq in [lo, hi],
+        from the temporal index (plus the keys the tail touched); None without that index."""
+        if self.reader is None or column not in self.reader.index.ix:
+            return None
+        found = self.reader.keys_with_value_during(
+            column, lower, upper, lo, hi, include_lower, include_upper
+        )
+        return iter([*found, *self.overlay])

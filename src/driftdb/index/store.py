@@ -248,6 +248,7 @@ class Version:
 
 # -- open environments, map size, and the durable marker ------------------------------------
 
+MAX_DBS = 8 + 2 * 64  # keys, seqs, time, meta, and ix:/cnt: for up to 64 indexed columns
 MAX_OPEN_ENVS = 256  # per process: each open environment holds 3 descriptors and 2 mappings
 FIRST_MAP_BYTES = 8 << 20
 SYNC_MARK_NAME = "synced"  # beside data.mdb: the last transaction known durable
@@ -453,7 +454,7 @@ class TableIndex:
         check_index_files(self.directory)
         env = lmdb.open(
             self.directory,
-            max_dbs=8 + 2 * len(self.columns),
+            max_dbs=MAX_DBS,  # room for ALTER TABLE ADD INDEX without reopening
             map_size=FIRST_MAP_BYTES,
             readonly=self.readonly,
             sync=False,
@@ -549,7 +550,7 @@ class TableIndex:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            probe = lmdb.open(staging, readonly=True, lock=False, max_dbs=8 + 2 * len(self.columns))
+            probe = lmdb.open(staging, readonly=True, lock=False, max_dbs=MAX_DBS)
             try:
                 txn_id = int(probe.info()["last_txnid"])
             finally:
@@ -667,6 +668,80 @@ class TableIndex:
 
         self._write(body)
         self.damaged = False
+        self.sync(force=True)
+
+    @_reports
+    def add_columns(
+        self, columns: list[str], progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Build the temporal index and value counts of new indexed `columns` from every
+        version in the key directory (so reads AS OF any covered seq can use them), in one
+        write transaction: readers see no index on them, or the whole of it. Returns how
+        many versions were read. The entries equal what maintaining them from the first
+        event would have left (`_update_index`, then `_recount` per value)."""
+        env = self.env
+        for column in columns:
+            self.ix[column] = env.open_db(f"ix:{column}".encode(), create=True)
+            self.cnt[column] = env.open_db(f"cnt:{column}".encode(), create=True)
+            self.names[id(self.ix[column])] = f"ix:{column}"
+            self.names[id(self.cnt[column])] = f"cnt:{column}"
+        read = [0]
+
+        def body(txn: _SealedTxn) -> None:
+            for column in columns:
+                txn.drop(self.ix[column], delete=False)
+                txn.drop(self.cnt[column], delete=False)
+            total = int(txn.stat(self.keys)["entries"])
+            previous_pk: bytes | None = None
+            previous_row: dict[str, Any] | None = None
+            done = 0
+            for key, value in txn.cursor(db=self.keys):
+                pk = bytes(key[:-8])
+                if pk != previous_pk:
+                    previous_pk, previous_row = pk, None
+                row = _version_row(value, key)
+                seq = read_u64(key, len(key) - 8)
+                for column in columns:
+                    _update_index(txn, self.ix[column], pk, seq, previous_row, row, column)
+                previous_row = row
+                done += 1
+                if progress is not None and done % 10_000 == 0:
+                    progress(done, total)
+            for column in columns:
+                values: list[bytes] = []
+                cursor = txn.cursor(db=self.ix[column])
+                position = cursor.first()
+                while position:
+                    value = bytes(cursor.key()[: encoded_length(cursor.key())])
+                    values.append(value)
+                    position = cursor.set_range(value + _PAST_ALL)
+                for value in values:
+                    _recount(txn, self.ix[column], self.cnt[column], value)
+            if progress is not None:
+                progress(total, total)
+            read[0] = done
+
+        self._write(body)
+        self.columns = (*self.columns, *columns)
+        self.sync(force=True)
+        return read[0]
+
+    @_reports
+    def drop_columns(self, columns: list[str]) -> None:
+        """Empty and forget the entries of indexed `columns` (the named sub-databases stay,
+        empty, so that a reader that still has them open reads nothing stale)."""
+
+        def body(txn: _SealedTxn) -> None:
+            for column in columns:
+                if column in self.ix:
+                    txn.drop(self.ix[column], delete=False)
+                    txn.drop(self.cnt[column], delete=False)
+
+        self._write(body)
+        for column in columns:
+            self.ix.pop(column, None)
+            self.cnt.pop(column, None)
+        self.columns = tuple(c for c in self.columns if c not in columns)
         self.sync(force=True)
 
     @_reports
@@ -1197,6 +1272,84 @@ class IndexReader:
                 position = cursor.set_range(value_enc + after)
                 continue
             if read_u64(cursor.value()) <= seq:
+                yield decode_key(key, vlen + 8)
+            position = cursor.next()
+
+    # -- versions over seq ranges (FOR SYSTEM_TIME, DIFF, RESTORE: engine/versions.py) ------
+
+    @_reports
+    def versions_around(self, key: Key, lo: int, hi: int) -> list[Version]:
+        """The versions of `key` that bear on the range [lo, hi]: the last with seq <= lo, every
+        one in (lo, hi], and the first after hi (it ends the last one in range). One seek and
+        a walk over those entries only."""
+        pk = encode_key(key)
+        cursor = self.txn.cursor(db=self.index.keys)
+        out: list[Version] = []
+        start = _last_version(cursor, pk, lo) if lo >= 0 else None
+        if start is not None:
+            out.append(start)
+        if not cursor.set_range(pk + u64(lo + 1 if lo >= 0 else 0)):
+            return out
+        for k, v in cursor:
+            if len(k) != len(pk) + 8 or not k.startswith(pk):
+                break
+            version = _decode_version(k, v)
+            out.append(version)
+            if version.seq > hi:
+                break
+        return out
+
+    @_reports
+    def keys_live_at(self, seq: int) -> Iterator[Key]:
+        """Every key with a live row at `seq`, in key order: one seek per key ever written
+        (never a walk over the versions of a key)."""
+        cursor = self.txn.cursor(db=self.index.keys)
+        position = cursor.first()
+        while position:
+            key = cursor.key()
+            pk = key[:-8]
+            found = _last_version(cursor, pk, seq)
+            if found is not None and found.row is not None:
+                yield decode_key(pk)
+            position = cursor.set_range(pk + _PAST_ALL)
+
+    @_reports
+    def keys_with_value_during(
+        self,
+        column: str,
+        lower: Any,
+        upper: Any,
+        lo: int,
+        hi: int,
+        include_lower: bool = True,
+        include_upper: bool = True,
+    ) -> Iterator[Key]:
+        """Keys whose `column` held a value in [lower, upper] at some seq in [lo, hi] (runs
+        with valid_to > lo and valid_from <= hi); a key may come more than once."""
+        db = self.index.ix[column]
+        cursor = self.txn.cursor(db=db)
+        low = encode_value(lower) if lower is not UNBOUNDED else b""
+        high = encode_value(upper) if upper is not UNBOUNDED else None
+        after = u64(lo + 1) if 0 <= lo < MAX_U64 else u64(0)
+        if low != high:
+            if low and is_long(low):
+                low, include_lower = long_range(low)[0], True
+            if high is not None and is_long(high):
+                high, include_upper = long_range(high)[1], True
+        position = cursor.set_range(low)  # runs that ended by lo are skipped below
+        while position:
+            key = cursor.key()
+            vlen = encoded_length(key)
+            value_enc = key[:vlen]
+            if high is not None and (value_enc > high or (value_enc == high and not include_upper)):
+                return
+            if value_enc == low and not include_lower:
+                position = cursor.set_range(value_enc + _PAST_ALL)
+                continue
+            if key[vlen : vlen + 8] < after:
+                position = cursor.set_range(value_enc + after)
+                continue
+            if read_u64(cursor.value()) <= hi:
                 yield decode_key(key, vlen + 8)
             position = cursor.next()
 

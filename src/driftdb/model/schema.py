@@ -61,6 +61,9 @@ class TableSchema:
     primary_key: str
     indexes: tuple[str, ...] = ()
     options: dict[str, int] = field(default_factory=dict)
+    # ALTER TABLE ... ADD/DROP INDEX, in order: {"action": "add"|"drop", "columns": [...],
+    # "seq": the head when it happened}. Absent from schema.yaml while empty.
+    index_changes: tuple[dict[str, Any], ...] = ()
 
     def option(self, name: str) -> int:
         return int(self.options.get(name, DEFAULT_OPTIONS[name]))
@@ -73,7 +76,25 @@ class TableSchema:
             "options": dict(self.options),
             "format_version": 1,
         }
+        if self.index_changes:
+            body["index_changes"] = [dict(change) for change in self.index_changes]
         return _dump(body).encode()
+
+    def with_index_change(self, action: str, columns: list[str], seq: int) -> TableSchema:
+        """This schema after ALTER TABLE ADD/DROP INDEX (columns checked), at `seq`."""
+        if action == "add":
+            indexes = [*self.indexes, *columns]
+        else:
+            indexes = [c for c in self.indexes if c not in columns]
+        change = {"action": action, "columns": list(columns), "seq": seq}
+        created = TableSchema.create(self.name, self.primary_key, indexes, self.options)
+        return TableSchema(
+            created.name,
+            created.primary_key,
+            created.indexes,
+            created.options,
+            (*self.index_changes, change),
+        )
 
     @staticmethod
     def create(
@@ -119,16 +140,43 @@ class TableSchema:
         if not isinstance(raw, dict):
             raise InvalidInputError(f"{where}: expected a mapping")
         try:
-            return TableSchema.create(
+            created = TableSchema.create(
                 raw["name"],
                 raw["primary_key"],
                 list(raw.get("indexes") or []),
                 dict(raw.get("options") or {}),
             )
+            changes = _index_changes(raw.get("index_changes") or [])
+            if changes:
+                created = TableSchema(
+                    created.name, created.primary_key, created.indexes, created.options, changes
+                )
+            return created
         except KeyError as exc:
             raise InvalidInputError(f"{where}: missing field {short(exc.args[0])}") from None
         except (InvalidInputError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{where}: {exc}") from None
+
+
+def _index_changes(raw: Any) -> tuple[dict[str, Any], ...]:
+    """The `index_changes` list of schema.yaml, checked entry by entry."""
+    if not isinstance(raw, list):
+        raise InvalidInputError("index_changes must be a list")
+    out = []
+    for item in raw:
+        if (
+            not isinstance(item, dict)
+            or item.get("action") not in ("add", "drop")
+            or not isinstance(item.get("columns"), list)
+            or isinstance(item.get("seq"), bool)
+            or not isinstance(item.get("seq"), int)
+            or item["seq"] < 0
+        ):
+            raise InvalidInputError(f"bad index_changes entry {short(item)}")
+        for column in item["columns"]:
+            check_column(column, "index column")
+        out.append({"action": item["action"], "columns": list(item["columns"]), "seq": item["seq"]})
+    return tuple(out)
 
 
 # schema.yaml is written in a small, fixed subset of YAML (block mappings and sequences whose

@@ -310,7 +310,8 @@ class Select(Frozen):
     """`SELECT ... FROM t [AS OF x] [WHERE e] [ORDER BY ...] [LIMIT n [OFFSET m]]`.
 
     `columns` is None for `*`; `count` is True for `COUNT(*)` (then `columns` is None).
-    `as_of` None means the current state, like `AS OF @now`.
+    `as_of` None means the current state, like `AS OF @now`; a `SystemTime` selects versions.
+    An `AllColumns` in `columns` is a `*` beside other columns.
     """
 
     writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
@@ -326,10 +327,10 @@ class Select(Frozen):
         "offset",
     )
     table: str
-    columns: tuple[Column, ...] | None
+    columns: tuple[Column | AllColumns, ...] | None
     count: bool
     where: Expr | None
-    as_of: AsOf | None
+    as_of: AsOf | SystemTime | None
     order_by: tuple[OrderItem, ...]
     limit: int | None
     offset: int | None
@@ -337,10 +338,10 @@ class Select(Frozen):
     def __init__(
         self,
         table: str,
-        columns: tuple[Column, ...] | None = None,
+        columns: tuple[Column | AllColumns, ...] | None = None,
         count: bool = False,
         where: Expr | None = None,
-        as_of: AsOf | None = None,
+        as_of: AsOf | SystemTime | None = None,
         order_by: tuple[OrderItem, ...] = (),
         limit: int | None = None,
         offset: int | None = None,
@@ -356,14 +357,15 @@ class Select(Frozen):
 
 
 class Explain(Frozen):
-    """`EXPLAIN SELECT ...`: describe the plan instead of running it."""
+    """`EXPLAIN SELECT ...` (or DIFF, RESTORE, SHOW BLAME, ALTER TABLE): describe the plan
+    instead of running it. `select` holds the statement explained."""
 
     writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
 
     __slots__ = __match_args__ = ("select",)
-    select: Select
+    select: Select | Diff | ShowBlame | Restore | AlterTable
 
-    def __init__(self, select: Select) -> None:
+    def __init__(self, select: Select | Diff | ShowBlame | Restore | AlterTable) -> None:
         _set(self, "select", select)
 
 
@@ -425,6 +427,114 @@ class Purge(Frozen):
         _set(self, "key", key)
 
 
+# ---------------------------------------------------------------- history statements
+
+
+class SystemTime(Frozen):
+    """`FOR SYSTEM_TIME ALL | BETWEEN a AND b | FROM a TO b`: a SELECT over versions rather than
+    rows at a point. It stands where AS OF would (`Select.as_of`): a SELECT has one or the
+    other. `start` and `end` are None for ALL."""
+
+    __slots__ = __match_args__ = ("kind", "start", "end")
+    kind: typing.Literal["all", "between", "from"]
+    start: AsOf | None
+    end: AsOf | None
+
+    def __init__(
+        self,
+        kind: typing.Literal["all", "between", "from"],
+        start: AsOf | None = None,
+        end: AsOf | None = None,
+    ) -> None:
+        _set(self, "kind", kind)
+        _set(self, "start", start)
+        _set(self, "end", end)
+
+
+class AllColumns(Frozen):
+    """`*` in a column list that names more columns (`SELECT *, _seq FROM ...`)."""
+
+    __slots__ = __match_args__ = ()
+
+
+# The columns a SELECT over versions adds to each row: selectable, usable in WHERE and ORDER BY,
+# never part of `*`.
+SYSTEM_COLUMNS = ("_seq", "_ts", "_op", "_end_seq", "_end_ts", "_meta")
+
+
+class Diff(Frozen):
+    """`DIFF t FROM a TO b [WHERE e]`: the keys whose row differs between two points."""
+
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
+
+    __slots__ = __match_args__ = ("table", "start", "end", "where")
+    table: str
+    start: AsOf
+    end: AsOf
+    where: Expr | None
+
+    def __init__(self, table: str, start: AsOf, end: AsOf, where: Expr | None = None) -> None:
+        _set(self, "table", table)
+        _set(self, "start", start)
+        _set(self, "end", end)
+        _set(self, "where", where)
+
+
+class ShowBlame(Frozen):
+    """`SHOW BLAME t KEY k [AS OF x]`: the event that set each field of one row."""
+
+    writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
+
+    __slots__ = __match_args__ = ("table", "key", "as_of")
+    table: str
+    key: Key
+    as_of: AsOf | None
+
+    def __init__(self, table: str, key: Key, as_of: AsOf | None = None) -> None:
+        _set(self, "table", table)
+        _set(self, "key", key)
+        _set(self, "as_of", as_of)
+
+
+class Restore(Frozen):
+    """`RESTORE t [KEY k] AS OF x [META {...}]`: append the events that make the current rows
+    (one key, or every key) equal their state at x."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
+    __slots__ = __match_args__ = ("table", "as_of", "key", "meta")
+    table: str
+    as_of: AsOf
+    key: Key | None
+    meta: Document | None
+
+    def __init__(
+        self, table: str, as_of: AsOf, key: Key | None = None, meta: Document | None = None
+    ) -> None:
+        _set(self, "table", table)
+        _set(self, "as_of", as_of)
+        _set(self, "key", key)
+        _set(self, "meta", meta)
+
+
+class AlterTable(Frozen):
+    """`ALTER TABLE t ADD INDEX (a, b.c)` or `ALTER TABLE t DROP INDEX (a)`."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
+    __slots__ = __match_args__ = ("table", "action", "columns")
+    table: str
+    action: typing.Literal["add", "drop"]
+    columns: tuple[str, ...]
+
+    def __init__(
+        self, table: str, action: typing.Literal["add", "drop"], columns: tuple[str, ...]
+    ) -> None:
+        _set(self, "table", table)
+        _set(self, "action", action)
+        _set(self, "columns", columns)
+
+
 Statement: TypeAlias = (
     CreateTable
     | ShowTables
@@ -438,4 +548,8 @@ Statement: TypeAlias = (
     | Snapshot
     | Compact
     | Purge
+    | Diff
+    | ShowBlame
+    | Restore
+    | AlterTable
 )

@@ -64,11 +64,10 @@ def execute_script(db: Catalog, source: str, params: Sequence[Any] = ()) -> list
 def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
     if isinstance(stmt, ast.Select):
         return _select(db, stmt)
+    if isinstance(stmt, ast.Diff | ast.ShowBlame | ast.Restore | ast.AlterTable):
+        return _history_statement(db, stmt)
     if isinstance(stmt, ast.Explain):
-        table = db.table(stmt.select.table)
-        to_timepoint(stmt.select.as_of)  # a bad AS OF fails here too
-        text = explain(table, stmt.select.where)
-        return Result("plan", [{"plan": text}], ["plan"], text)
+        return _explain(db, stmt)
     if isinstance(stmt, ast.Insert):
         table = db.table(stmt.table)
         docs = [dict(d) for d in stmt.documents]
@@ -111,7 +110,62 @@ def _no_history(db: Catalog, table: str, key: Any) -> Exception:
     )
 
 
+def _history_statement(
+    db: Catalog, stmt: ast.Diff | ast.ShowBlame | ast.Restore | ast.AlterTable
+) -> Result:
+    """DIFF, SHOW BLAME, RESTORE and ALTER TABLE (query/temporal.py; the writes in table.py)."""
+    from driftdb.query import temporal
+
+    table = db.table(stmt.table)
+    if isinstance(stmt, ast.Diff):
+        rows = temporal.diff_rows(table, stmt.start, stmt.end, stmt.where)
+        return Result("rows", rows, list(temporal.DIFF_COLUMNS))
+    if isinstance(stmt, ast.ShowBlame):
+        rows = temporal.blame_rows(table, stmt.key, stmt.as_of)
+        return Result("rows", rows, list(temporal.BLAME_COLUMNS))
+    if isinstance(stmt, ast.Restore):
+        report = table.restore(to_timepoint(stmt.as_of), key=stmt.key, meta=stmt.meta)
+        return Result("write", message=str(report), seq=report.last_seq)
+    if stmt.action == "add":
+        message = table.add_index(list(stmt.columns))
+    else:
+        message = table.drop_index(list(stmt.columns))
+    return Result("ddl", message=message)
+
+
+def _explain(db: Catalog, stmt: ast.Explain) -> Result:
+    inner = stmt.select
+    if not isinstance(inner, ast.Select) or isinstance(inner.as_of, ast.SystemTime):
+        return _explain_history(db, inner)
+    table = db.table(inner.table)
+    to_timepoint(inner.as_of)  # a bad AS OF fails here too
+    text = explain(table, inner.where)
+    return Result("plan", [{"plan": text}], ["plan"], text)
+
+
+def _explain_history(
+    db: Catalog, stmt: ast.Select | ast.Diff | ast.ShowBlame | ast.Restore | ast.AlterTable
+) -> Result:
+    from driftdb.query.temporal import explain_history
+
+    text = explain_history(db.table(stmt.table), stmt)
+    return Result("plan", [{"plan": text}], ["plan"], text)
+
+
+def _select_versions(db: Catalog, stmt: ast.Select) -> Result:
+    from driftdb.query import temporal
+
+    table = db.table(stmt.table)
+    rows = temporal.version_rows(table, stmt)
+    if stmt.count:
+        return Result("count", [{"count": len(rows)}], ["count"])
+    shown, names = temporal.project_versions(rows, stmt, table.primary_key)
+    return Result("rows", shown, names)
+
+
 def _select(db: Catalog, stmt: ast.Select) -> Result:
+    if isinstance(stmt.as_of, ast.SystemTime):
+        return _select_versions(db, stmt)
     table = db.table(stmt.table)
     if stmt.count:
         n = count_rows(table, stmt.where, stmt.as_of)
@@ -119,8 +173,21 @@ def _select(db: Catalog, stmt: ast.Select) -> Result:
     rows = select_rows(table, stmt.where, stmt.as_of, stmt.order_by, stmt.limit, stmt.offset)
     if stmt.columns is None:
         return Result("rows", rows, display_columns(rows, table.primary_key))
-    names = [c.text for c in stmt.columns]
-    return Result("rows", [project(row, stmt.columns) for row in rows], names)
+    if any(isinstance(c, ast.AllColumns) for c in stmt.columns):
+        return _star_and_columns(rows, stmt.columns, table.primary_key)
+    columns = [c for c in stmt.columns if isinstance(c, ast.Column)]
+    names = [c.text for c in columns]
+    return Result("rows", [project(row, columns) for row in rows], names)
+
+
+def _star_and_columns(
+    rows: list[dict[str, Any]], columns: tuple[ast.Column | ast.AllColumns, ...], pk: str
+) -> Result:
+    """`SELECT *, a, b.c`: every field, then the columns named (a name shows once)."""
+    names = display_columns(rows, pk)
+    extra = [c for c in columns if isinstance(c, ast.Column)]
+    names += [c.text for c in extra if c.text not in names]
+    return Result("rows", [{**row, **project(row, extra)} for row in rows], names)
 
 
 def _describe(db: Catalog, name: str) -> Result:
@@ -139,6 +206,11 @@ def _describe(db: Catalog, name: str) -> Result:
         "last_seq": last if last >= 0 else None,
         "horizon": f"@seq:{horizon}" if horizon is not None else "(full history)",
     }
+    if table.schema.index_changes:
+        info["index_changes"] = "; ".join(
+            f"{c['action'].upper()} INDEX ({', '.join(c['columns'])}) at @seq:{c['seq']}"
+            for c in table.schema.index_changes
+        )
     rows = [{"property": k, "value": v} for k, v in info.items()]
     return Result("describe", rows, ["property", "value"])
 

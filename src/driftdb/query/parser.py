@@ -22,6 +22,8 @@ from driftdb.errors import InvalidInputError, QuerySyntaxError
 from driftdb.model.document import JsonValue, to_json_value
 from driftdb.model.timepoint import TimepointSyntaxError, read_timepoint
 from driftdb.query.ast import (
+    AllColumns,
+    AlterTable,
     And,
     AsOf,
     Column,
@@ -30,6 +32,7 @@ from driftdb.query.ast import (
     Comparison,
     CreateTable,
     Describe,
+    Diff,
     Document,
     Explain,
     Expr,
@@ -44,12 +47,15 @@ from driftdb.query.ast import (
     OrderItem,
     Patch,
     Purge,
+    Restore,
     Select,
+    ShowBlame,
     ShowDrift,
     ShowTables,
     Snapshot,
     SoftDelete,
     Statement,
+    SystemTime,
 )
 from driftdb.query.lexer import tokenize
 from driftdb.query.tokens import RESERVED, STATEMENT_KEYWORDS, Token, TokenKind
@@ -335,8 +341,10 @@ class _Parser:
         self._expect(TokenKind.RPAREN, "Expect ')' after index columns")
         return columns
 
-    def _show(self) -> ShowTables | ShowDrift:
-        """show := SHOW TABLES | SHOW DRIFT name KEY key"""
+    def _show(self) -> ShowTables | ShowDrift | ShowBlame:
+        """show := SHOW TABLES | SHOW DRIFT name KEY key | show_blame"""
+        if self._match_keyword("BLAME"):
+            return self._show_blame()
         if self._match_keyword("TABLES"):
             self._end("SHOW TABLES")
             return ShowTables()
@@ -347,7 +355,9 @@ class _Parser:
             return ShowDrift(table, key)
         token = self.peek()
         raise self.error(
-            token, "Expect TABLES or DRIFT after SHOW", _suggest(token, ["TABLES", "DRIFT"])
+            token,
+            "Expect TABLES, DRIFT or BLAME after SHOW",
+            _suggest(token, ["TABLES", "DRIFT", "BLAME"]),
         )
 
     def _describe(self) -> Describe:
@@ -423,8 +433,23 @@ class _Parser:
         return SoftDelete(table, key)
 
     def _explain(self) -> Explain:
-        """explain := EXPLAIN select"""
-        self._expect_keyword("SELECT", "Expect SELECT after EXPLAIN")
+        """explain := EXPLAIN (select | diff | restore | SHOW show_blame | alter)"""
+        word = self.peek().keyword
+        if word in ("DIFF", "RESTORE", "ALTER") or (
+            word == "SHOW" and self.peek(1).keyword == "BLAME"
+        ):
+            self._advance()
+            if word == "SHOW":
+                self._advance()
+                return Explain(self._show_blame())
+            return Explain(self._RULES[str(word)](self))  # type: ignore[arg-type]
+        token = self.peek()
+        if token.keyword != "SELECT":
+            hint = _suggest(token, ["SELECT", "DIFF", "RESTORE", "ALTER"])
+            if hint is None and token.kind is TokenKind.WORD:
+                hint = "EXPLAIN takes SELECT, DIFF, RESTORE, SHOW BLAME or ALTER TABLE"
+            raise self.error(token, "Expect SELECT after EXPLAIN", hint)
+        self._advance()
         return Explain(self._select())
 
     def _snapshot(self) -> Snapshot:
@@ -465,14 +490,14 @@ class _Parser:
         self._advance()
         table = self._table_name("FROM")
         as_of = self._as_of(None)
-        after = "AS OF clause" if as_of else "table name"
+        after = _clause_name(as_of) if as_of else "table name"
         where = None
         if self._match_keyword("WHERE"):
             where = self.expression()
             after = "WHERE condition"
             if self._check_keyword("AS", "FOR"):
                 as_of = self._as_of(as_of)
-                after = "AS OF clause"
+                after = _clause_name(as_of) if as_of else after
         order_by: list[OrderItem] = []
         if self._match_keyword("ORDER"):
             self._expect_keyword("BY", "Expect BY after ORDER")
@@ -491,7 +516,9 @@ class _Parser:
         return Select(table, columns, count, where, as_of, tuple(order_by), limit, offset)
 
     @staticmethod
-    def _select_options(after: str, as_of: AsOf | None, where: Expr | None) -> list[str]:
+    def _select_options(
+        after: str, as_of: AsOf | SystemTime | None, where: Expr | None
+    ) -> list[str]:
         """The clauses that may follow `after` in a SELECT, for an error hint."""
         if after == "LIMIT":
             return ["OFFSET"]
@@ -504,10 +531,10 @@ class _Parser:
         options += [] if where else ["WHERE"]
         return [*options, "ORDER BY", "LIMIT"]
 
-    def _projection(self) -> tuple[tuple[Column, ...] | None, bool]:
-        """projection := '*' | COUNT '(' '*' ')' | path (',' path)*"""
+    def _projection(self) -> tuple[tuple[Column | AllColumns, ...] | None, bool]:
+        """projection := '*' [',' path (',' path)*] | COUNT '(' '*' ')' | path (',' path)*"""
         if self._match(TokenKind.STAR):
-            return None, False
+            return self._star_columns(), False
         if self._check_keyword("COUNT") and self.peek(1).kind is TokenKind.LPAREN:
             self._advance()
             self._advance()
@@ -520,15 +547,31 @@ class _Parser:
             columns.append(self._path("Expect column after ','"))
         return tuple(columns), False
 
-    def _as_of(self, given: AsOf | None) -> AsOf | None:
-        """as_of := AS OF timepoint | FOR SYSTEM_TIME AS OF timepoint"""
+    def _as_of(self, given: AsOf | SystemTime | None) -> AsOf | SystemTime | None:
+        """as_of := AS OF timepoint | FOR SYSTEM_TIME AS OF timepoint | system_time"""
         while self._check_keyword("AS", "FOR"):
             token = self._advance()
             if given is not None:
+                if isinstance(given, SystemTime) or (
+                    token.keyword == "FOR" and self.peek(1).keyword in ("ALL", "BETWEEN", "FROM")
+                ):
+                    raise self.error(
+                        token,
+                        "AS OF and FOR SYSTEM_TIME given together",
+                        "a SELECT reads rows at one point (AS OF) or versions over a range "
+                        "(FOR SYSTEM_TIME ALL, BETWEEN or FROM), not both",
+                    )
                 raise self.error(token, "AS OF given twice")
             if token.keyword == "FOR":
                 self._expect_keyword("SYSTEM_TIME", "Expect SYSTEM_TIME after FOR")
-                self._expect_keyword("AS", "Expect AS after FOR SYSTEM_TIME")
+                if self._check_keyword("ALL", "BETWEEN", "FROM"):
+                    given = self._system_time()
+                    continue
+                self._expect_keyword_hint(
+                    "AS",
+                    "Expect AS OF, ALL, BETWEEN or FROM after FOR SYSTEM_TIME",
+                    ["AS", "ALL", "BETWEEN", "FROM"],
+                )
             self._expect_keyword("OF", "Expect OF after AS")
             given = self._timepoint("AS OF")
         return given
@@ -570,6 +613,108 @@ class _Parser:
         elif token.kind in (TokenKind.NUMBER, TokenKind.WORD):
             hint = 'put a time in quotes: "2025-01-31T12:00:00Z"'
         raise self.error(token, f"Expect timepoint after {after}", hint)
+
+    # ------------------------------------------------------------ history statements
+
+    def _expect_keyword_hint(self, word: str, message: str, options: Sequence[str]) -> Token:
+        if self._check_keyword(word):
+            return self._advance()
+        raise self.error(self.peek(), message, _suggest(self.peek(), options))
+
+    def _system_time(self) -> SystemTime:
+        """system_time := FOR SYSTEM_TIME (ALL | BETWEEN timepoint AND timepoint
+        | FROM timepoint TO timepoint)   -- after FOR SYSTEM_TIME"""
+        if self._match_keyword("ALL"):
+            return SystemTime("all")
+        if self._match_keyword("BETWEEN"):
+            start = self._timepoint("BETWEEN")
+            self._expect_keyword("AND", "Expect AND after BETWEEN timepoint")
+            return SystemTime("between", start, self._timepoint("AND"))
+        self._expect_keyword("FROM", "Expect ALL, BETWEEN or FROM after FOR SYSTEM_TIME")
+        start = self._timepoint("FROM")
+        self._expect_keyword("TO", "Expect TO after FROM timepoint")
+        return SystemTime("from", start, self._timepoint("TO"))
+
+    def _star_columns(self) -> tuple[Column | AllColumns, ...] | None:
+        """After '*': [',' path (',' path)*] -- `*, _seq, _op` (None for a lone `*`)."""
+        if not self._check(TokenKind.COMMA):
+            return None
+        columns: list[Column | AllColumns] = [AllColumns()]
+        while self._match(TokenKind.COMMA):
+            columns.append(self._path("Expect column after ','"))
+        return tuple(columns)
+
+    def _diff(self) -> Diff:
+        """diff := DIFF name FROM timepoint TO timepoint [WHERE expr]"""
+        table = self._table_name("DIFF")
+        self._expect_keyword_hint("FROM", "Expect FROM after table name", ["FROM"])
+        start = self._timepoint("FROM")
+        self._expect_keyword("TO", "Expect TO after FROM timepoint")
+        end = self._timepoint("TO")
+        where = None
+        after = "timepoint"
+        if self._match_keyword("WHERE"):
+            where = self.expression()
+            after = "WHERE condition"
+        self._end(after, ["AND", "OR"] if where is not None else ["WHERE"])
+        return Diff(table, start, end, where)
+
+    def _show_blame(self) -> ShowBlame:
+        """show_blame := SHOW BLAME name KEY key [AS OF timepoint]"""
+        table = self._table_name("SHOW BLAME")
+        key = self._key_clause()
+        as_of = None
+        if self._match_keyword("AS"):
+            self._expect_keyword("OF", "Expect OF after AS")
+            as_of = self._timepoint("AS OF")
+        self._end("AS OF clause" if as_of else "key", [] if as_of else ["AS OF"])
+        return ShowBlame(table, key, as_of)
+
+    def _restore(self) -> Restore:
+        """restore := RESTORE name [KEY key] AS OF timepoint [META (object | '?')]"""
+        table = self._table_name("RESTORE")
+        key = self._key_clause() if self._check_keyword("KEY") else None
+        if not self._check_keyword("AS"):
+            token = self.peek()
+            hint = "RESTORE needs the point to go back to: AS OF x"
+            if key is None and token.kind is not TokenKind.EOF:
+                hint = "name one key with KEY k, or restore every key with AS OF x"
+            raise self.error(
+                token, "Expect AS OF after " + ("key" if key is not None else "table name"), hint
+            )
+        self._advance()
+        self._expect_keyword("OF", "Expect OF after AS")
+        as_of = self._timepoint("AS OF")
+        meta = None
+        if self._match_keyword("META"):
+            token = self.peek()
+            if token.kind is TokenKind.LBRACE:
+                meta = self._object()
+            elif self._match(TokenKind.QUESTION):
+                meta = self._bind_object("the meta")
+            else:
+                raise self.error(token, "Expect object after META", 'write META {"reason": "..."}')
+        self._end("META object" if meta is not None else "AS OF clause", [] if meta else ["META"])
+        return Restore(table, as_of, key, meta)
+
+    def _alter(self) -> AlterTable:
+        """alter := ALTER TABLE name (ADD | DROP) INDEX index_columns"""
+        self._expect_keyword("TABLE", "Expect TABLE after ALTER")
+        table = self._table_name("ALTER TABLE")
+        token = self.peek()
+        if token.keyword not in ("ADD", "DROP"):
+            raise self.error(
+                token,
+                "Expect ADD INDEX or DROP INDEX after table name",
+                _suggest(token, ["ADD", "DROP"]),
+            )
+        self._advance()
+        self._expect_keyword("INDEX", f"Expect INDEX after {token.keyword}")
+        columns = tuple(self._index_columns())
+        self._end("index columns")
+        if token.keyword == "ADD":
+            return AlterTable(table, "add", columns)
+        return AlterTable(table, "drop", columns)
 
     # ------------------------------------------------------------ expressions
 
@@ -859,7 +1004,10 @@ class _Parser:
         return tuple(Literal(item) for item in converted)
 
     _RULES: ClassVar[dict[str, Callable[[_Parser], Statement]]] = {
+        "ALTER": _alter,
         "COMPACT": _compact,
+        "DIFF": _diff,
+        "RESTORE": _restore,
         "CREATE": _create,
         "DESCRIBE": _describe,
         "EXPLAIN": _explain,
@@ -894,6 +1042,10 @@ def _suggest(token: Token, options: Sequence[str] | frozenset[str]) -> str | Non
 
     close = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.6)
     return f"did you mean {close[0]}?" if close else None
+
+
+def _clause_name(as_of: AsOf | SystemTime) -> str:
+    return "FOR SYSTEM_TIME clause" if isinstance(as_of, SystemTime) else "AS OF clause"
 
 
 def _one_of(options: Sequence[str]) -> str:

@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 from driftdb.query.ast import (
+    AllColumns,
+    AlterTable,
     And,
     AsOf,
     Column,
@@ -20,6 +22,7 @@ from driftdb.query.ast import (
     Comparison,
     CreateTable,
     Describe,
+    Diff,
     Explain,
     Expr,
     InList,
@@ -32,12 +35,15 @@ from driftdb.query.ast import (
     Or,
     Patch,
     Purge,
+    Restore,
     Select,
+    ShowBlame,
     ShowDrift,
     ShowTables,
     Snapshot,
     SoftDelete,
     Statement,
+    SystemTime,
 )
 from driftdb.query.tokens import RESERVED, is_identifier
 
@@ -63,7 +69,8 @@ def _statement(stmt: Statement) -> str:
     if isinstance(stmt, Select):
         return _select(stmt)
     if isinstance(stmt, Explain):
-        return "EXPLAIN " + _select(stmt.select)
+        inner = stmt.select
+        return "EXPLAIN " + (_select(inner) if isinstance(inner, Select) else _statement(inner))
     if isinstance(stmt, CreateTable):
         options = [f"pk={_name(stmt.primary_key)}"]
         if stmt.indexes:
@@ -92,7 +99,44 @@ def _statement(stmt: Statement) -> str:
         return f"COMPACT {_name(stmt.table)}{before}{force}"
     if isinstance(stmt, Purge):
         return f"PURGE {_name(stmt.table)} KEY {_key(stmt.key)}"
+    return _history_statement(stmt)
+
+
+def _history_statement(stmt: Statement) -> str:
+    """DIFF, SHOW BLAME, RESTORE and ALTER TABLE."""
+    if isinstance(stmt, Diff):
+        where = f" WHERE {_expr(stmt.where)}" if stmt.where is not None else ""
+        return (
+            f"DIFF {_name(stmt.table)} FROM {_timepoint(stmt.start)} "
+            f"TO {_timepoint(stmt.end)}{where}"
+        )
+    if isinstance(stmt, ShowBlame):
+        as_of = f" AS OF {_timepoint(stmt.as_of)}" if stmt.as_of is not None else ""
+        return f"SHOW BLAME {_name(stmt.table)} KEY {_key(stmt.key)}{as_of}"
+    if isinstance(stmt, Restore):
+        key = f" KEY {_key(stmt.key)}" if stmt.key is not None else ""
+        meta = f" META {_json(stmt.meta)}" if stmt.meta is not None else ""
+        return f"RESTORE {_name(stmt.table)}{key} AS OF {_timepoint(stmt.as_of)}{meta}"
+    if isinstance(stmt, AlterTable):
+        if not stmt.columns or stmt.action not in ("add", "drop"):
+            raise ValueError("ALTER TABLE needs ADD or DROP and at least one column")
+        columns = ", ".join(_dotted(c) for c in stmt.columns)
+        return f"ALTER TABLE {_name(stmt.table)} {stmt.action.upper()} INDEX ({columns})"
     raise TypeError(f"not a DriftQL statement: {stmt!r}")
+
+
+def _system_time(clause: SystemTime) -> str:
+    if clause.kind == "all":
+        return "FOR SYSTEM_TIME ALL"
+    if clause.start is None or clause.end is None:
+        raise ValueError(f"{clause!r} needs two timepoints")
+    joint = "AND" if clause.kind == "between" else "TO"
+    word = "BETWEEN" if clause.kind == "between" else "FROM"
+    return f"FOR SYSTEM_TIME {word} {_timepoint(clause.start)} {joint} {_timepoint(clause.end)}"
+
+
+def _projected(column: Column | AllColumns) -> str:
+    return "*" if isinstance(column, AllColumns) else _column(column)
 
 
 def _select(select: Select) -> str:
@@ -101,11 +145,17 @@ def _select(select: Select) -> str:
     elif select.columns is None:
         projection = "*"
     elif select.columns:
-        projection = ", ".join(_column(c) for c in select.columns)
+        if any(isinstance(c, AllColumns) for c in select.columns[1:]) or (
+            isinstance(select.columns[0], AllColumns) and len(select.columns) == 1
+        ):
+            raise ValueError("'*' stands first in a column list, beside other columns")
+        projection = ", ".join(_projected(c) for c in select.columns)
     else:
         raise ValueError("SELECT with an empty column list has no DriftQL form")
     parts = [f"SELECT {projection} FROM {_name(select.table)}"]
-    if select.as_of is not None:
+    if isinstance(select.as_of, SystemTime):
+        parts.append(_system_time(select.as_of))
+    elif select.as_of is not None:
         parts.append(f"AS OF {_timepoint(select.as_of)}")
     if select.where is not None:
         parts.append(f"WHERE {_expr(select.where)}")

@@ -91,6 +91,21 @@ class WriteTable(ReadTable, Protocol):
 
     def purge(self, key: Key, reason: str | None = None) -> object: ...
 
+    def restore(
+        self, as_of: Any, key: Key | None = None, meta: Mapping[str, Any] | None = None
+    ) -> RestoreReport: ...
+
+    def add_index(self, columns: list[str]) -> str: ...
+
+    def drop_index(self, columns: list[str]) -> str: ...
+
+
+class RestoreReport(Protocol):
+    """What a RESTORE wrote (its str says it in a sentence); last_seq None if nothing."""
+
+    @property
+    def last_seq(self) -> int | None: ...
+
 
 class Catalog(Protocol):
     """The tables of a database, as statements reach them."""

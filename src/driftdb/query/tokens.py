@@ -113,6 +113,9 @@ STATEMENT_KEYWORDS = frozenset(
         "SHOW",
         "SNAPSHOT",
         "SOFT",
+        "ALTER",
+        "DIFF",
+        "RESTORE",
     }
 )
 
@@ -150,6 +153,13 @@ KEYWORDS = STATEMENT_KEYWORDS | frozenset(
         "TABLES",
         "TRUE",
         "WHERE",
+        "ADD",
+        "ALL",
+        "BETWEEN",
+        "BLAME",
+        "DROP",
+        "META",
+        "TO",
     }
 )
 

@@ -50,6 +50,7 @@ COMMAND_MODULES = {
     "snapshot": "driftdb.cli.cmd_maintenance",
     "compact": "driftdb.cli.cmd_maintenance",
     "doctor": "driftdb.cli.cmd_maintenance",
+    "export": "driftdb.cli.cmd_export",
 }
 
 

@@ -33,7 +33,7 @@ def duck_state(files: list[str], n: int, by_time: bool = False) -> dict[str, Any
     query = AS_OF_TIME if by_time else AS_OF_SEQ
     with duckdb.connect() as con:
         found = con.execute(query, {"files": files, "n": n}).fetchall()
-    return {key: json.loads(doc) for key, doc in found}
+    return {key: json.loads(doc) if doc is not None else None for key, doc in found}
 
 
 def drift_state(table: driftdb.Table, n: int, by_time: bool = False) -> dict[str, Any]:

@@ -277,8 +277,12 @@ def _same_batch(previous: ExportedEvent | None, item: ExportedEvent) -> bool:
     return a is not None and b is not None and a.first == b.first
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text, non-ASCII kept as is (an integer key is its digits)."""
+    return str(value) if type(value) is int else _ENCODER.encode(value)
 
 
 def _record_batch(items: list[ExportedEvent]) -> Any:

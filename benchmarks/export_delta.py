@@ -123,7 +123,7 @@ def main() -> None:
         )
         started = time.perf_counter()
         found = __import__("driftdb.export.verify", fromlist=["verify_delta"]).verify_delta(
-            db, str(lake)
+            db, str(lake), samples=3
         )
         out["verify_s"] = round(time.perf_counter() - started, 1)
         out["verify_problems"] = found[0].problems

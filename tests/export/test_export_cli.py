@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -27,9 +28,18 @@ def make_db(path: Path) -> None:
         db.create_table("empty")
 
 
-def test_export_then_rerun_then_verify(tmp_path: Path) -> None:
+def digest(path: Path) -> str:
+    """Every file's name and bytes under `path` (LMDB's reader lock file aside)."""
+    found = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.name != "lock.mdb"):
+        found.update(str(file.relative_to(path)).encode() + file.read_bytes())
+    return found.hexdigest()
+
+
+def test_export_then_rerun_then_verify_and_the_database_is_untouched(tmp_path: Path) -> None:
     make_db(tmp_path / "db")
     lake = tmp_path / "lake"
+    before = digest(tmp_path / "db")
     done = run("export", "-d", str(tmp_path / "db"), "--format", "delta", "--to", str(lake))
     assert done.returncode == 0, done.stderr
     assert done.stdout == (
@@ -41,6 +51,7 @@ def test_export_then_rerun_then_verify(tmp_path: Path) -> None:
     checked = run("export", "-d", str(tmp_path / "db"), "--verify", str(lake))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith('table "orders": ok: 7 rows up to @seq:7; states at ')
+    assert digest(tmp_path / "db") == before
 
 
 def test_verify_finds_a_row_appended_behind_the_exports_back(tmp_path: Path) -> None:

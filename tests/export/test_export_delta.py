@@ -306,3 +306,41 @@ def test_a_purged_key_exports_redacted_and_the_query_with_a_doc_check_drops_it(
         if n >= 3:  # the portable query shows it with doc NULL (docs/export.md)
             assert state.pop('"1"') is None
         assert state == drift_state(orders, n)
+
+
+def test_two_racing_first_exports_cannot_both_create_the_table(
+    db: driftdb.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(db)
+    lake = tmp_path / "lake"
+    opened = delta_export._open_delta
+    raced: list[bool] = []
+
+    def open_then_lose_the_race(deltalake: object, uri: str, app: str) -> object:
+        found = opened(deltalake, uri, app)  # no table yet
+        if not raced:
+            raced.append(True)
+            db.export_delta(str(lake), tables=["orders"])
+        return found
+
+    monkeypatch.setattr(delta_export, "_open_delta", open_then_lose_the_race)
+    with pytest.raises(ExportError, match=r"another export created .* at the same time"):
+        db.export_delta(str(lake), tables=["orders"])
+    rows = DeltaTable(str(lake / "orders")).to_pyarrow_table().to_pylist()
+    assert sorted(r["seq"] for r in rows) == [1, 2, 3, 4, 6, 7]
+
+
+def test_a_read_overlapped_by_a_rewrite_is_read_again(
+    db: driftdb.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(db)
+    stable = db.read_was_stable
+    answers = [False]
+
+    def unstable_once(*args: object) -> bool:
+        return answers.pop() if answers else stable(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "read_was_stable", unstable_once)
+    [report, _] = db.export_delta(str(tmp_path / "lake"))
+    assert (report.events, report.versions) == (6, (0,))
+    assert verify_delta(db, str(tmp_path / "lake"))[0].problems == []

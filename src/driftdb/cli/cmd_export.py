@@ -33,7 +33,7 @@ from driftdb.errors import DriftError
 @click.option(
     "--samples",
     type=click.IntRange(min=1),
-    default=20,
+    default=10,
     show_default=True,
     help="With --verify: how many seqs to compare the state at.",
 )

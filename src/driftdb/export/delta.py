@@ -172,15 +172,16 @@ def export_table(db: Source, table: Table, uri: str, max_events: int | None) -> 
         before = rewrite.stamp(table.directory)
         try:
             with db.view_of(table) as view:
-                for slice_events, batches in _slices(
-                    _events_to_export(table, view, mark), max_events
-                ):
+                for part in _slices(_events_to_export(table, view, mark), max_events):
                     if not db.read_was_stable(table, before, view):
                         raise _Moved
-                    last = slice_events[-1].event.seq
-                    delta = _commit(deltalake, delta, uri, app, db.path, table, batches, mark, last)
+                    assert part.last is not None
+                    last = part.last.event.seq
+                    delta = _commit(
+                        deltalake, delta, uri, app, db.path, table, part.batches, mark, last
+                    )
                     versions.append(delta.version())
-                    events += len(slice_events)
+                    events += part.events
                     mark = last
             break
         except _Moved:
@@ -235,36 +236,39 @@ def _events_to_export(table: Table, view: TableView, mark: int | None) -> Iterat
     yield from events_after(view, mark)
 
 
-def _slices(
-    todo: Iterator[ExportedEvent], max_events: int | None
-) -> Iterator[tuple[list[ExportedEvent], list[Any]]]:
+@dataclass
+class _Slice:
+    """One Delta commit's worth of events: their Arrow record batches, count and last seq."""
+
+    batches: list[Any] = field(default_factory=list)
+    events: int = 0
+    last: ExportedEvent | None = None
+
+
+def _slices(todo: Iterator[ExportedEvent], max_events: int | None) -> Iterator[_Slice]:
     """Slices of at most `max_events` events (all of them without a limit), never ending
-    inside a batch, each with its Arrow record batches. Only the current slice's events are
-    held as Python objects while their record batches are built."""
+    inside a batch. Events are held as Python objects only until their chunk of CHUNK_EVENTS
+    becomes an Arrow record batch."""
     limit = max_events or 0
     chunk: list[ExportedEvent] = []
-    batches: list[Any] = []
-    done: list[ExportedEvent] = []  # the slice so far (its events, for the count and last seq)
+    current = _Slice()
     for item in todo:
-        if limit and len(done) + len(chunk) >= limit and not _same_batch(_last(done, chunk), item):
-            done += chunk
-            batches.append(_record_batch(chunk))
-            yield done, batches
-            chunk, batches, done = [], [], []
+        if limit and current.events >= limit and not _same_batch(current.last, item):
+            if chunk:
+                current.batches.append(_record_batch(chunk))
+                chunk = []
+            yield current
+            current = _Slice()
         chunk.append(item)
+        current.events += 1
+        current.last = item
         if len(chunk) >= CHUNK_EVENTS:
-            batches.append(_record_batch(chunk))
-            done += chunk
+            current.batches.append(_record_batch(chunk))
             chunk = []
     if chunk:
-        batches.append(_record_batch(chunk))
-        done += chunk
-    if done:
-        yield done, batches
-
-
-def _last(done: list[ExportedEvent], chunk: list[ExportedEvent]) -> ExportedEvent | None:
-    return chunk[-1] if chunk else (done[-1] if done else None)
+        current.batches.append(_record_batch(chunk))
+    if current.events:
+        yield current
 
 
 def _same_batch(previous: ExportedEvent | None, item: ExportedEvent) -> bool:
@@ -304,9 +308,12 @@ def _record_batch(items: list[ExportedEvent]) -> Any:
         ops.append(event.type.name)
         keys.append(_json(event.key))
         row = item.row if event.type is not EventType.SOFT_DELETE else None
-        docs.append(_json(row) if row is not None else None)
+        doc = _json(row) if row is not None else None
+        docs.append(doc)
         if event.purged is not None:
             patches.append(_json({"purged": event.purged}))
+        elif event.type is EventType.INSERT and not item.synthetic:
+            patches.append(doc)  # an INSERT's row after is its document
         else:
             patches.append(_json(event.data) if event.data is not None else None)
         metas.append(_json(event.meta) if event.meta else None)
@@ -356,7 +363,7 @@ def _commit(
         deltalake.write_deltalake(
             delta if delta is not None else uri,
             data,
-            mode="append",
+            mode="append" if delta is not None else "error",  # never append to a stranger's
             name=table.name,
             description=f'DriftDB events of table "{table.name}" ({app})',
             commit_properties=properties,

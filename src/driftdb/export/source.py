@@ -3,9 +3,11 @@
 The export needs each event's own payload (patch, meta, batch mark) and the row after it.
 `Table.history` answers that per key; for every key of a large table that is one B+tree walk
 per key, so this reads the log itself, in seq order, from the frame of the first event after
-`after` (the `seqs` index gives its place), and takes each row after from the key directory
-(one seek per event). Events the index does not cover yet (a reader's view of the writer's
-newest batches) come from the view's tail, already checked for whole batches.
+`after` (the `seqs` index gives its place). The row after a PATCH comes from the key
+directory (one seek); the replay rule gives the others without a row before (an INSERT's row
+is its document, a SOFT_DELETE leaves none). Events the index does not cover yet (a reader's
+view of the writer's newest batches) come from the view's tail, already checked for whole
+batches.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from driftdb.engine.view import TableView
 from driftdb.errors import CorruptionError
 from driftdb.index.store import NO_SEGMENT
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
+from driftdb.model.replay import event_row_after
 from driftdb.storage.frame import HEADER_SIZE
 from driftdb.storage.paths import segment_path
 from driftdb.storage.segment import iter_frames
@@ -84,7 +87,11 @@ def _indexed_events(view: TableView, after: int, upto: int) -> Iterator[Exported
             except ValueError as exc:
                 path = segment_path(view.segments_dir, record.segment)
                 raise CorruptionError(path, record.offset, f"undecodable event ({exc})") from None
-            yield ExportedEvent(event, _row_after(view, event.key, event.seq))
+            if event.type is EventType.PATCH and event.purged is None:
+                row = _row_after(view, event.key, event.seq)
+            else:  # the replay rule needs no row before: an INSERT's row is its document
+                row = event_row_after(None, event, view.primary_key)
+            yield ExportedEvent(event, row)
         if result.problem is not None:
             problem = result.problem
             if problem.torn:  # the writer mid-append, after everything this view shows

@@ -27,7 +27,7 @@ from driftdb.model.events import MAX_SEQ
 from driftdb.storage.segment import iter_frames
 from driftdb.table import Table
 
-SAMPLE_SEQS = 20
+SAMPLE_SEQS = 10
 
 
 @dataclass
@@ -112,18 +112,26 @@ def read_rows(root: str, log: DeltaLog) -> list[dict[str, Any]]:
     return rows
 
 
-def state_at(rows: list[dict[str, Any]], seq: int) -> dict[str, Any]:
-    """AS OF by the export's query: per key, the row of its highest seq <= `seq`; keys whose
-    last event is a SOFT_DELETE (or carries no row: purged) are absent."""
-    last: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row["seq"] <= seq and (row["key"] not in last or row["seq"] > last[row["key"]]["seq"]):
-            last[row["key"]] = row
-    return {
-        key: json.loads(row["doc"])
-        for key, row in last.items()
-        if row["op"] != "SOFT_DELETE" and row["doc"] is not None
-    }
+class Replay:
+    """AS OF by the export's query, for seqs asked in ascending order: per key, the row of
+    its highest seq <= N; keys whose last event is a SOFT_DELETE (or carries no row: purged)
+    are absent. One pass over the rows, sorted by seq, for all the seqs asked."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = sorted(rows, key=lambda r: r["seq"])
+        self.next = 0
+        self.last: dict[str, dict[str, Any]] = {}
+
+    def state_at(self, seq: int) -> dict[str, Any]:
+        while self.next < len(self.rows) and self.rows[self.next]["seq"] <= seq:
+            row = self.rows[self.next]
+            self.last[row["key"]] = row
+            self.next += 1
+        return {
+            key: json.loads(row["doc"])
+            for key, row in self.last.items()
+            if row["op"] != "SOFT_DELETE" and row["doc"] is not None
+        }
 
 
 def table_seqs(db: Source, table: Table) -> list[int]:
@@ -196,12 +204,13 @@ def verify_table(db: Source, table: Table, root: str, samples: int) -> Verificat
     candidates = [s for s in expected if s >= (horizon or 0)]
     picked = {candidates[0], candidates[-1]} if candidates else set()
     picked |= set(random.Random(0).sample(candidates, min(samples, len(candidates))))
+    replay = Replay(rows)
     for seq in sorted(picked):
-        _check_state(table, rows, seq, found)
+        _check_state(table, replay, seq, found)
     return found
 
 
-def _check_state(table: Table, rows: list[dict[str, Any]], seq: int, found: Verification) -> None:
+def _check_state(table: Table, replay: Replay, seq: int, found: Verification) -> None:
     try:
         truth = {
             json.dumps(row[table.primary_key], ensure_ascii=False): row
@@ -210,7 +219,7 @@ def _check_state(table: Table, rows: list[dict[str, Any]], seq: int, found: Veri
     except HistoryUnavailableError:
         return
     found.checked.append(seq)
-    mine = state_at(rows, seq)
+    mine = replay.state_at(seq)
     if mine != truth:
         keys = sorted(k for k in set(mine) | set(truth) if mine.get(k) != truth.get(k))
         found.problems.append(f"state at @seq:{seq} differs for keys {keys[:10]}")

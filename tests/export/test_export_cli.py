@@ -83,3 +83,17 @@ def test_an_unknown_table_is_named(tmp_path: Path) -> None:
     assert (
         done.stderr == 'error: no table "order" (did you mean "orders"?); tables: empty, orders\n'
     )
+
+
+def test_the_command_and_the_as_of_query_are_documented() -> None:
+    root = Path(__file__).resolve().parents[2]
+    shown = run("export", "--help")
+    assert shown.returncode == 0 and "Examples:" in shown.stdout
+    assert "driftdb export -d shop.db --verify lake/" in shown.stdout
+    query = "GROUP BY key\nHAVING max_by(op, seq) <> 'SOFT_DELETE'"
+    for doc in (root / "README.md", root / "docs" / "export.md"):
+        text = doc.read_text()
+        assert "driftdb export -d shop.db --format delta --to lake/" in text
+        assert "SELECT key, max_by(doc, seq) AS doc" in text and query in text
+        flat = " ".join(text.replace("`", "").split())
+        assert "TIMESTAMP AS OF" in flat and "VERSION AS OF v" in flat

@@ -40,6 +40,7 @@ from driftdb.storage.lock import WriterLock
 from driftdb.table import Table
 
 if TYPE_CHECKING:
+    from driftdb.export.delta import TableExport
     from driftdb.query.executor import Result
 
 
@@ -240,6 +241,18 @@ class Database:
                     last = view.last_seq()
             newest = max(newest, last)
         return newest
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export_delta(
+        self, uri: str, tables: Sequence[str] | None = None, max_events: int | None = None
+    ) -> list[TableExport]:
+        """Append each table's events after its export watermark to the Delta table
+        `<uri>/<table>` (docs/export.md): one Delta version per table, or one per
+        `max_events` events (never splitting a batch). Needs `pip install "driftdb[delta]"`."""
+        from driftdb.export.delta import export_delta
+
+        return export_delta(self, uri, tables, max_events)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ COMMAND_MODULES = {
     "doctor": "driftdb.cli.cmd_maintenance",
     "diff": "driftdb.cli.cmd_diff",
     "blame": "driftdb.cli.cmd_blame",
+    "export": "driftdb.cli.cmd_export",
 }
 
 

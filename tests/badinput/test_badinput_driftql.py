@@ -141,7 +141,7 @@ MALFORMED = [
     "SELECT * FROM t; SELEC",
     'INSERT INTO t {"id": 77}; INSERT INTO t {"id": 77',
     "SELECT * FROM t WHERE v = 'a' || 'b'",
-    "SELECT * FROM t WHERE v LIKE '%a%'",
+    "SELECT * FROM t WHERE v LIKE '%a%' ESCAPE",
     "SELECT * FROM t GROUP BY v",
     "SELECT * FROM t JOIN u",
 ]

@@ -198,7 +198,53 @@ class Or(Frozen):
         _set(self, "operands", operands)
 
 
-Expr: TypeAlias = Comparison | InList | IsNull | Not | And | Or
+class Between(Frozen):
+    """`operand [NOT] BETWEEN low AND high`: true when `low <= operand AND operand <= high`,
+    with the three-valued logic of those two comparisons (so never across type families)."""
+
+    __slots__ = __match_args__ = ("operand", "low", "high", "negated")
+    operand: Operand
+    low: Operand
+    high: Operand
+    negated: bool
+
+    def __init__(
+        self, operand: Operand, low: Operand, high: Operand, negated: bool = False
+    ) -> None:
+        _set(self, "operand", operand)
+        _set(self, "low", low)
+        _set(self, "high", high)
+        _set(self, "negated", negated)
+
+
+class Like(Frozen):
+    """`operand [NOT] LIKE pattern [ESCAPE 'c']`, or ILIKE (`case_insensitive`): `%` matches any
+    run of characters, `_` any one character, and `escape` followed by a character matches
+    that character itself. Unknown unless both the operand and the pattern are strings."""
+
+    __slots__ = __match_args__ = ("operand", "pattern", "escape", "negated", "case_insensitive")
+    operand: Operand
+    pattern: Operand
+    escape: str | None
+    negated: bool
+    case_insensitive: bool
+
+    def __init__(
+        self,
+        operand: Operand,
+        pattern: Operand,
+        escape: str | None = None,
+        negated: bool = False,
+        case_insensitive: bool = False,
+    ) -> None:
+        _set(self, "operand", operand)
+        _set(self, "pattern", pattern)
+        _set(self, "escape", escape)
+        _set(self, "negated", negated)
+        _set(self, "case_insensitive", case_insensitive)
+
+
+Expr: TypeAlias = Comparison | InList | IsNull | Not | And | Or | Between | Like
 
 
 # ---------------------------------------------------------------- clauses

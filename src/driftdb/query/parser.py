@@ -24,6 +24,7 @@ from driftdb.model.timepoint import TimepointSyntaxError, read_timepoint
 from driftdb.query.ast import (
     And,
     AsOf,
+    Between,
     Column,
     Compact,
     CompareOp,
@@ -37,6 +38,7 @@ from driftdb.query.ast import (
     Insert,
     IsNull,
     Key,
+    Like,
     Literal,
     Not,
     Operand,
@@ -293,9 +295,11 @@ class _Parser:
                 if primary_key is not None:
                     raise self.error(token, "PK given twice")
                 self._expect(TokenKind.EQ, "Expect '=' after pk")
-                primary_key = self._name("Expect primary key column after 'pk='", "column").text
-                if self._check(TokenKind.DOT):
-                    raise self.error(self.peek(), "Primary key must be a top-level column")
+                name = self._name("Expect primary key column after 'pk='", "column")
+                primary_key = str(name.value)
+                if self._check(TokenKind.DOT) or "." in primary_key:
+                    where = self.peek() if self._check(TokenKind.DOT) else name
+                    raise self.error(where, "Primary key must be a top-level column")
             elif token.keyword == "INDEX":
                 self._advance()
                 if indexes is not None:
@@ -325,7 +329,14 @@ class _Parser:
         message = "Expect column after INDEX("
         while True:
             start = self.peek()
-            text = self._path(message).text
+            path = self._path(message)
+            if any("." in part for part in path.path):
+                raise self.error(
+                    start,
+                    "An indexed column's name cannot contain '.'",
+                    hint="a dot separates the fields of a nested path: write a.b",
+                )
+            text = path.text
             if text in columns:
                 raise self.error(start, f"Column '{text}' indexed twice")
             columns.append(text)
@@ -631,13 +642,62 @@ class _Parser:
             return InList(left, self._in_list(), negated=True)
         if self._match_keyword("IN"):
             return InList(left, self._in_list())
+        found = self._range_or_pattern(left)
+        if found is not None:
+            return found
         written = self.source[start.start : self._previous().end]
         shown = written if len(written) <= 30 else written[:27] + "..."
         raise self.error(
             token,
             f"Expect comparison operator after '{shown}'",
-            hint="expected =, !=, <, <=, >, >=, IN, NOT IN, IS NULL or IS NOT NULL",
+            hint="expected =, !=, <, <=, >, >=, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, "
+            "[NOT] ILIKE, IS NULL or IS NOT NULL",
         )
+
+    def _range_or_pattern(self, left: Operand) -> Expr | None:
+        """range_or_pattern := [NOT] BETWEEN operand AND operand
+        | [NOT] (LIKE | ILIKE) operand [ESCAPE (STRING | '?')]
+        (None, consuming nothing, when neither follows)"""
+        negated = self.peek().keyword == "NOT"
+        token = self.peek(1 if negated else 0)
+        if token.keyword not in ("BETWEEN", "LIKE", "ILIKE"):
+            return None
+        if negated:
+            self._advance()
+        self._advance()
+        word = f"NOT {token.keyword}" if negated else str(token.keyword)
+        if token.keyword == "BETWEEN":
+            low = self._operand()
+            self._expect_keyword("AND", f"Expect AND after {word} lower bound")
+            return Between(left, low, self._operand(), negated)
+        pattern = self._operand()
+        if isinstance(pattern, Literal) and not isinstance(pattern.value, str):
+            raise self.error(
+                self._previous(),
+                f"Expect string pattern after {word}",
+                hint="% matches any run of characters, _ any one character",
+            )
+        escape = None
+        if self._match_keyword("ESCAPE"):
+            escape = self._escape_character()
+        return Like(left, pattern, escape, negated, token.keyword == "ILIKE")
+
+    def _escape_character(self) -> str:
+        """escape := STRING | '?'  -- exactly one character"""
+        token = self.peek()
+        if self._match(TokenKind.QUESTION):
+            name, value = self._take_param()
+            if not isinstance(value, str) or len(value) != 1:
+                raise InvalidInputError(
+                    f"{name} (an ESCAPE character) must be a string of one character, got {value!r}"
+                )
+            return value
+        if token.kind is not TokenKind.STRING:
+            raise self.error(token, "Expect string after ESCAPE", hint="write ESCAPE '\\'")
+        self._advance()
+        if len(str(token.value)) != 1:
+            raise self.error(token, "ESCAPE must be one character")
+        return str(token.value)
 
     def _in_list(self) -> tuple[Literal, ...]:
         """in_list := '(' value (',' value)* ')' | '?'"""
@@ -657,7 +717,9 @@ class _Parser:
     def _operand(self) -> Operand:
         """operand := path | value"""
         token = self.peek()
-        if token.kind is TokenKind.WORD and token.keyword not in RESERVED:
+        if token.kind is TokenKind.QUOTED_NAME or (
+            token.kind is TokenKind.WORD and token.keyword not in RESERVED
+        ):
             return self._path("Expect column")
         if token.kind in _VALUE_STARTS or token.keyword in ("TRUE", "FALSE", "NULL"):
             return Literal(self._value())
@@ -667,33 +729,38 @@ class _Parser:
             raise self.error(token, f"Expect value after {previous.describe()}", hint)
         if self.pos == 0:
             raise self.error(token, "Expect expression")
-        after = previous.keyword if previous.keyword in RESERVED else previous.describe()
+        after = previous.describe()
+        if previous.keyword in RESERVED or previous.keyword in ("BETWEEN", "LIKE", "ILIKE"):
+            after = str(previous.keyword)
         raise self.error(token, f"Expect expression after {after}")
 
     def _path(self, message: str, hint: str | None = None) -> Column:
-        """path := name ('.' WORD)*  -- after a dot any word is a field name, even a keyword"""
-        parts = [self._name(message, "column", hint).text]
+        """path := name ('.' (WORD | QUOTED_NAME))*  -- after a dot any word is a field name,
+        even a keyword"""
+        parts = [str(self._name(message, "column", hint).value)]
         while self._check(TokenKind.DOT) and self.peek().start == self._previous().end:
             dot = self._advance()
             token = self.peek()
             # A path is written without blanks, so in `SELECT a. FROM t` FROM is no field name.
-            if token.kind is not TokenKind.WORD or token.start != dot.end:
+            if token.kind not in (TokenKind.WORD, TokenKind.QUOTED_NAME) or token.start != dot.end:
                 raise self.error(token, "Expect field name after '.'")
-            parts.append(self._advance().text)
+            parts.append(str(self._advance().value))
         return Column(tuple(parts))
 
     def _table_name(self, after: str) -> str:
-        return self._name(f"Expect table name after {after}", "table").text
+        return str(self._name(f"Expect table name after {after}", "table").value)
 
     def _name(self, message: str, what: str, hint: str | None = None) -> Token:
-        """name := WORD that is not a reserved keyword"""
+        """name := WORD that is not a reserved keyword | QUOTED_NAME  -- `any name`"""
         token = self.peek()
-        if token.kind is TokenKind.WORD and token.keyword not in RESERVED:
+        if token.kind is TokenKind.QUOTED_NAME or (
+            token.kind is TokenKind.WORD and token.keyword not in RESERVED
+        ):
             return self._advance()
         if hint is None and token.kind is TokenKind.WORD:
-            hint = f"{token.keyword} is a reserved word"
+            hint = f"{token.keyword} is a reserved word; write `{token.text}` for a name"
         elif hint is None and token.kind is TokenKind.STRING:
-            hint = f"{what} names are written without quotes"
+            hint = f"{what} names are written without quotes, or in backticks: `{token.value}`"
         raise self.error(token, message, hint)
 
     def _key_clause(self) -> Key:

@@ -15,6 +15,7 @@ from typing import Any
 from driftdb.query.ast import (
     And,
     AsOf,
+    Between,
     Column,
     Compact,
     Comparison,
@@ -26,6 +27,7 @@ from driftdb.query.ast import (
     Insert,
     IsNull,
     Key,
+    Like,
     Literal,
     Not,
     Operand,
@@ -39,6 +41,7 @@ from driftdb.query.ast import (
     SoftDelete,
     Statement,
 )
+from driftdb.query.lexer import LINE_BREAKS
 from driftdb.query.tokens import RESERVED, is_identifier
 
 # Line breaks json.dumps leaves raw but the lexer does not allow inside a string.
@@ -50,11 +53,11 @@ _OR, _AND, _NOT, _PREDICATE = range(1, 5)  # binding strength, loosest first
 def to_driftql(node: Statement | Expr) -> str:
     """Canonical DriftQL for a statement or a condition.
 
-    Raises ValueError for a tree the parser could not have produced (a reserved word as a
-    name, an empty IN list, an OFFSET without LIMIT, a NaN ...), since its text would not
+    Raises ValueError for a tree the parser could not have produced (an empty name, an empty
+    IN list, an OFFSET without LIMIT, a NaN ...), since its text would not
     parse back.
     """
-    if isinstance(node, Comparison | InList | IsNull | Not | And | Or):
+    if isinstance(node, Comparison | InList | IsNull | Not | And | Or | Between | Like):
         return _expr(node)
     return _statement(node)
 
@@ -130,6 +133,8 @@ def _expr(expr: Expr) -> str:
         return f"{_operand(expr.operand)} {'NOT ' if expr.negated else ''}IN ({values})"
     if isinstance(expr, IsNull):
         return f"{_operand(expr.operand)} IS {'NOT ' if expr.negated else ''}NULL"
+    if isinstance(expr, Between | Like):
+        return _range_or_pattern(expr)
     if isinstance(expr, Not):
         return "NOT " + _child(expr.operand, _NOT)
     if isinstance(expr, And | Or):
@@ -141,6 +146,20 @@ def _expr(expr: Expr) -> str:
         parts = [_child(e, strength + 1) for e in expr.operands]
         return (" AND " if strength == _AND else " OR ").join(parts)
     raise TypeError(f"not a DriftQL expression: {expr!r}")
+
+
+def _range_or_pattern(expr: Between | Like) -> str:
+    negated = "NOT " if expr.negated else ""
+    if isinstance(expr, Between):
+        bounds = f"{_operand(expr.low)} AND {_operand(expr.high)}"
+        return f"{_operand(expr.operand)} {negated}BETWEEN {bounds}"
+    if isinstance(expr.pattern, Literal) and not isinstance(expr.pattern.value, str):
+        raise ValueError(f"a LIKE pattern must be a string, not {expr.pattern.value!r}")
+    if expr.escape is not None and (not isinstance(expr.escape, str) or len(expr.escape) != 1):
+        raise ValueError(f"ESCAPE must be one character, not {expr.escape!r}")
+    word = "ILIKE" if expr.case_insensitive else "LIKE"
+    escape = f" ESCAPE {_json(expr.escape)}" if expr.escape is not None else ""
+    return f"{_operand(expr.operand)} {negated}{word} {_operand(expr.pattern)}{escape}"
 
 
 def _child(expr: Expr, minimum: int) -> str:
@@ -166,12 +185,12 @@ def _operand(operand: Operand) -> str:
 
 
 def _column(column: Column) -> str:
+    """A path: its first part as a name, the others as field names (after a dot even a
+    reserved word is a field name); any part that is not an identifier goes in backticks."""
     if not column.path:
         raise ValueError("a column path needs at least one part")
-    for part in column.path[1:]:
-        if not is_identifier(part):
-            raise ValueError(f"field name {part!r} cannot be written in DriftQL")
-    return ".".join([_name(column.path[0]), *column.path[1:]])
+    rest = [part if is_identifier(part) else _quoted(part) for part in column.path[1:]]
+    return ".".join([_name(column.path[0]), *rest])
 
 
 def _dotted(text: str) -> str:
@@ -179,10 +198,18 @@ def _dotted(text: str) -> str:
 
 
 def _name(name: str) -> str:
-    """A table or first column name: an identifier that is not a reserved word."""
-    if not is_identifier(name) or name.upper() in RESERVED:
+    """A table or first column name: bare if it is an identifier and no reserved word, else
+    in backticks."""
+    if is_identifier(name) and name.upper() not in RESERVED:
+        return name
+    return _quoted(name)
+
+
+def _quoted(name: str) -> str:
+    """`name` in backticks (a backtick inside doubled), as the lexer reads it back."""
+    if not isinstance(name, str) or not name or any(c in LINE_BREAKS for c in name):
         raise ValueError(f"name {name!r} cannot be written in DriftQL")
-    return name
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _key(key: Key) -> str:

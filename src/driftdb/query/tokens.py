@@ -41,6 +41,7 @@ class TokenKind(enum.Enum):
     GT = ">"
     GE = ">="
     EOF = "end of input"
+    QUOTED_NAME = "quoted name"  # `first-name`: a field or table name in backticks
 
 
 class Token(Frozen):
@@ -49,7 +50,8 @@ class Token(Frozen):
     `line` and `column` are 1-based and count lines as `str.splitlines` does, so that
     `QuerySyntaxError.render()` shows the line the token is on. `start` and `end` are offsets
     into the source (`source[start:end] == text`). `value` is the decoded value: the text of a
-    word, the contents of a string after escapes, the int or float of a number.
+    word, the name inside backticks, the contents of a string after escapes, the int or float
+    of a number.
 
     Immutable and compared by value, like the syntax nodes (see `ast.Frozen`).
     """
@@ -149,6 +151,11 @@ KEYWORDS = STATEMENT_KEYWORDS | frozenset(
         "TABLES",
         "TRUE",
         "WHERE",
+        # predicates
+        "BETWEEN",
+        "ESCAPE",
+        "ILIKE",
+        "LIKE",
     }
 )
 

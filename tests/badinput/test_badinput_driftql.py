@@ -58,7 +58,7 @@ MALFORMED = [
     "SELECT * FROM t AS OF @later",
     "SELECT * FROM t AS OF @seq:1 AS OF @seq:2",
     "SELECT COUNT(* FROM t",
-    "SELECT COUNT(v) FROM t",
+    "SELECT COUNT(v, w) FROM t",
     "SELECT a,, b FROM t",
     "SELECT * FROM nosuchtable",
     "SELECT * FROM t WHERE v = 1 extra",

@@ -91,6 +91,18 @@ CORPUS = [
     "SELECT * FROM t WHERE `where` IS NULL ORDER BY `first-name` DESC",
     "CREATE TABLE `order` (pk=`key-id`, INDEX(`first-name`, a.`b c`, `from`))",
     "SHOW DRIFT `table` KEY 1",
+    # aggregates, GROUP BY, HAVING, aliases, DISTINCT (issue 12, item 6)
+    "SELECT status, COUNT(*) AS n, SUM(total), AVG(total) FROM orders GROUP BY status",
+    "SELECT a.b, COUNT(DISTINCT c) AS `d-e` FROM t AS OF @seq:5 WHERE x > 1 GROUP BY a.b"
+    " HAVING COUNT(*) > 1 AND `d-e` < 3 ORDER BY `d-e` DESC, MIN(x) LIMIT 2 OFFSET 1",
+    "SELECT MIN(x), MAX(x) FROM t HAVING MAX(x) IS NOT NULL",
+    "SELECT COUNT(*) AS n FROM t",
+    "SELECT COUNT(*) FROM t ORDER BY COUNT(*)",
+    "SELECT DISTINCT status FROM orders ORDER BY status",
+    "SELECT DISTINCT * FROM orders LIMIT 3",
+    "SELECT id AS key, total FROM orders ORDER BY key",
+    "SELECT distinct, sum FROM t",
+    "SELECT count(distinct) FROM t",
 ]
 
 

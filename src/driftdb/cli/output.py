@@ -106,7 +106,7 @@ def render_rows(
             writer.writerow([_cell(row.get(c), escape) for c in columns])
         out.write(buffer.getvalue())
     else:
-        if kind == "count":
+        if kind == "count" and rows:
             out.write(f"{rows[0]['count']}\n")
             return
         if kind == "plan":

@@ -17,6 +17,9 @@ checked here, so this module alone defines what a condition means:
   are unknown when the value or the pattern is not a string (`12 LIKE '1%'` is unknown, not
   true as in SQLite); a pattern that ends with its escape character matches nothing (as in
   SQLite).
+- An aggregate (`COUNT(*) > 1` in HAVING) reads the value a group row holds for it: group rows
+  (`query.aggregate`) carry each aggregate's value under the aggregate node itself, a key no
+  field name can equal.
 - Conditions use SQL's three-valued logic: unknown AND false is false, unknown OR true is true,
   NOT unknown is unknown, and a row matches only when its condition is true. So
   `NOT a = 1` does not match a row without `a`, just as `a != 1` does not.
@@ -29,9 +32,10 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from driftdb.query.ast import (
+    Aggregate,
     And,
     Between,
     Column,
@@ -161,8 +165,8 @@ def order_rows(
     """Rows sorted by ORDER BY terms (stable: ties keep their input order)."""
     result = list(rows)
     for item in reversed(order_by):  # least significant term first; each sort is stable
-        path = item.column.path
-        result.sort(key=lambda row: sort_key(resolve_path(row, path)[1]), reverse=item.descending)
+        term = item.column
+        result.sort(key=lambda row: sort_key(_value(term, row)), reverse=item.descending)
     return result
 
 
@@ -314,9 +318,16 @@ def _not(value: bool | None) -> bool | None:
     return None if value is None else not value
 
 
+def operand_value(operand: Operand, row: Mapping[str, Any]) -> Any:
+    """What a column, literal or aggregate stands for in `row` (a missing path is null)."""
+    return _value(operand, row)
+
+
 def _value(operand: Operand, row: Mapping[str, Any]) -> Any:
     if isinstance(operand, Literal):
         return operand.value
+    if isinstance(operand, Aggregate):
+        return cast(Mapping[Any, Any], row).get(operand)
     return resolve_path(row, operand.path)[1]
 
 

@@ -10,9 +10,17 @@ from driftdb.errors import InvalidInputError, KeyNotFoundError
 from driftdb.model.replay import DriftEntry
 from driftdb.model.timepoint import format_unix_ms
 from driftdb.query import ast
-from driftdb.query.engine import count_rows, display_columns, explain, select_rows, to_timepoint
+from driftdb.query.aggregate import distinct_rows, is_grouped, project_items, resolve_order
+from driftdb.query.engine import (
+    count_rows,
+    display_columns,
+    explain_select,
+    select_groups,
+    select_rows,
+    to_timepoint,
+)
 from driftdb.query.evaluate import project
-from driftdb.query.parser import parse
+from driftdb.query.parser import output_name, parse
 from driftdb.query.source import Catalog
 
 
@@ -37,8 +45,9 @@ class Result:
 
     @property
     def count(self) -> int | None:
-        """The number a COUNT(*) returned (None for other statements)."""
-        return int(self.rows[0]["count"]) if self.kind == "count" else None
+        """The number a COUNT(*) returned (None for other statements, and when LIMIT 0 or an
+        OFFSET left no row)."""
+        return int(self.rows[0]["count"]) if self.kind == "count" and self.rows else None
 
 
 def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
@@ -67,7 +76,7 @@ def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
     if isinstance(stmt, ast.Explain):
         table = db.table(stmt.select.table)
         to_timepoint(stmt.select.as_of)  # a bad AS OF fails here too
-        text = explain(table, stmt.select.where)
+        text = explain_select(table, stmt.select)
         return Result("plan", [{"plan": text}], ["plan"], text)
     if isinstance(stmt, ast.Insert):
         table = db.table(stmt.table)
@@ -115,12 +124,38 @@ def _select(db: Catalog, stmt: ast.Select) -> Result:
     table = db.table(stmt.table)
     if stmt.count:
         n = count_rows(table, stmt.where, stmt.as_of)
-        return Result("count", [{"count": n}], ["count"])
+        start = stmt.offset or 0
+        end = None if stmt.limit is None else start + stmt.limit
+        return Result("count", [{"count": n}][start:end], ["count"])
+    if stmt.items or stmt.distinct:
+        return _select_items(table, stmt)
     rows = select_rows(table, stmt.where, stmt.as_of, stmt.order_by, stmt.limit, stmt.offset)
     if stmt.columns is None:
         return Result("rows", rows, display_columns(rows, table.primary_key))
     names = [c.text for c in stmt.columns]
     return Result("rows", [project(row, stmt.columns) for row in rows], names)
+
+
+def _select_items(table: Any, stmt: ast.Select) -> Result:
+    """A SELECT with aliases, aggregates, GROUP BY, HAVING or DISTINCT."""
+    if is_grouped(stmt):
+        rows, names = select_groups(table, stmt)
+        return Result("rows", rows, names)
+    order = resolve_order(stmt)
+    if not stmt.distinct:
+        found = select_rows(table, stmt.where, stmt.as_of, order, stmt.limit, stmt.offset)
+        names = [output_name(i) for i in stmt.items]
+        return Result("rows", [project_items(row, stmt.items) for row in found], names)
+    found = select_rows(table, stmt.where, stmt.as_of, order)
+    if stmt.items:
+        rows = distinct_rows(project_items(row, stmt.items) for row in found)
+        names = [output_name(i) for i in stmt.items]
+    else:  # DISTINCT *
+        rows = distinct_rows(dict(row) for row in found)
+        names = display_columns(rows, table.primary_key)
+    start = stmt.offset or 0
+    end = None if stmt.limit is None else start + stmt.limit
+    return Result("rows", rows[start:end], names)
 
 
 def _describe(db: Catalog, name: str) -> Result:

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from driftdb.query.ast import (
+    Aggregate,
     And,
     AsOf,
     Between,
@@ -35,6 +36,7 @@ from driftdb.query.ast import (
     Patch,
     Purge,
     Select,
+    SelectItem,
     ShowDrift,
     ShowTables,
     Snapshot,
@@ -98,7 +100,9 @@ def _statement(stmt: Statement) -> str:
 
 
 def _select(select: Select) -> str:
-    if select.count:
+    if select.items:
+        projection = ", ".join(_item(i) for i in select.items)
+    elif select.count:
         projection = "COUNT(*)"
     elif select.columns is None:
         projection = "*"
@@ -106,13 +110,18 @@ def _select(select: Select) -> str:
         projection = ", ".join(_column(c) for c in select.columns)
     else:
         raise ValueError("SELECT with an empty column list has no DriftQL form")
-    parts = [f"SELECT {projection} FROM {_name(select.table)}"]
+    distinct = "DISTINCT " if select.distinct else ""
+    parts = [f"SELECT {distinct}{projection} FROM {_name(select.table)}"]
     if select.as_of is not None:
         parts.append(f"AS OF {_timepoint(select.as_of)}")
     if select.where is not None:
         parts.append(f"WHERE {_expr(select.where)}")
+    if select.group_by:
+        parts.append("GROUP BY " + ", ".join(_column(c) for c in select.group_by))
+    if select.having is not None:
+        parts.append(f"HAVING {_expr(select.having)}")
     if select.order_by:
-        terms = [_column(i.column) + (" DESC" if i.descending else "") for i in select.order_by]
+        terms = [_term(i.column) + (" DESC" if i.descending else "") for i in select.order_by]
         parts.append("ORDER BY " + ", ".join(terms))
     if select.limit is not None:
         parts.append(f"LIMIT {_count(select.limit)}")
@@ -121,6 +130,27 @@ def _select(select: Select) -> str:
     elif select.offset is not None:
         raise ValueError("OFFSET without LIMIT has no DriftQL form")
     return " ".join(parts)
+
+
+def _item(item: SelectItem) -> str:
+    alias = f" AS {_name(item.alias)}" if item.alias is not None else ""
+    return _term(item.expr) + alias
+
+
+def _term(term: Column | Aggregate) -> str:
+    return aggregate_text(term) if isinstance(term, Aggregate) else _column(term)
+
+
+def aggregate_text(aggregate: Aggregate) -> str:
+    """`COUNT(*)`, `SUM(total)`, `COUNT(DISTINCT a.b)`: also the name of its result column."""
+    if aggregate.function not in ("COUNT", "SUM", "AVG", "MIN", "MAX"):
+        raise ValueError(f"no aggregate function {aggregate.function!r}")
+    if aggregate.column is None:
+        if aggregate.function != "COUNT" or aggregate.distinct:
+            raise ValueError(f"{aggregate!r} has no DriftQL form")
+        return "COUNT(*)"
+    distinct = "DISTINCT " if aggregate.distinct else ""
+    return f"{aggregate.function}({distinct}{_column(aggregate.column)})"
 
 
 def _expr(expr: Expr) -> str:
@@ -181,7 +211,7 @@ def _strength(expr: Expr) -> int:
 def _operand(operand: Operand) -> str:
     if isinstance(operand, Literal):
         return _json(operand.value)
-    return _column(operand)
+    return _term(operand)
 
 
 def _column(column: Column) -> str:

@@ -156,8 +156,19 @@ KEYWORDS = STATEMENT_KEYWORDS | frozenset(
         "ESCAPE",
         "ILIKE",
         "LIKE",
+        # aggregates and grouping
+        "AVG",
+        "DISTINCT",
+        "GROUP",
+        "HAVING",
+        "MAX",
+        "MIN",
+        "SUM",
     }
 )
+
+# The aggregate functions: keywords only when a '(' follows, so `sum` stays a field name.
+AGGREGATES = frozenset({"AVG", "COUNT", "MAX", "MIN", "SUM"})
 
 # Keywords that can never be a table name or the first part of a column path. Only these are
 # reserved because only these could make a statement ambiguous or an error message worse

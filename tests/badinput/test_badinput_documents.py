@@ -198,7 +198,7 @@ def test_a_ten_megabyte_string_is_stored_and_read_back(db_path: Path, tmp_path: 
     source = tmp_path / "big.jsonl"
     source.write_text(json.dumps({"id": "big2", "blob": big}) + "\n")
     ran = run_cli_here("ingest", "-d", str(db_path), "--table", "t", "--file", str(source))
-    assert (ran.code, ran.out) == (0, "ingested 1 rows into t\n"), ran.err
+    assert (ran.code, ran.out) == (0, "ingested 1 row into t\n"), ran.err
     with driftdb.open(db_path, readonly=True) as db:
         assert db.table("t").get("big2") == {"id": "big2", "blob": big}
     record_figures("badinput", "huge-document", tried=2, handled=2)

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from driftdb.errors import InvalidInputError, QuerySyntaxError
-from driftdb.model.document import JsonValue, to_json_value
+from driftdb.model.document import JsonValue, json_type_name, to_json_value
 from driftdb.model.timepoint import TimepointSyntaxError, read_timepoint
 from driftdb.query.ast import (
     Aggregate,
@@ -1165,9 +1165,7 @@ def _columns_of(expr: Expr) -> list[Column]:
 
 def _object_param(value: object, name: str, role: str) -> Document:
     if not isinstance(value, dict):
-        raise InvalidInputError(
-            f"{name} ({role}) must be an object (a dict), got {_type_name(value)}"
-        )
+        raise InvalidInputError(f"{name} ({role}) must be an object, got {_type_name(value)}")
     result = to_json_value(value, name)
     assert isinstance(result, dict)
     return result
@@ -1201,6 +1199,4 @@ def _were(count: int) -> str:
 
 
 def _type_name(value: object) -> str:
-    if value is None:
-        return "None"
-    return type(value).__name__
+    return json_type_name(value)

@@ -58,7 +58,7 @@ MALFORMED = [
     "SELECT * FROM t AS OF @later",
     "SELECT * FROM t AS OF @seq:1 AS OF @seq:2",
     "SELECT COUNT(* FROM t",
-    "SELECT COUNT(v) FROM t",
+    "SELECT COUNT(v, w) FROM t",
     "SELECT a,, b FROM t",
     "SELECT * FROM nosuchtable",
     "SELECT * FROM t WHERE v = 1 extra",
@@ -141,7 +141,7 @@ MALFORMED = [
     "SELECT * FROM t; SELEC",
     'INSERT INTO t {"id": 77}; INSERT INTO t {"id": 77',
     "SELECT * FROM t WHERE v = 'a' || 'b'",
-    "SELECT * FROM t WHERE v LIKE '%a%'",
+    "SELECT * FROM t WHERE v LIKE '%a%' ESCAPE",
     "SELECT * FROM t GROUP BY v",
     "SELECT * FROM t JOIN u",
 ]

@@ -204,7 +204,7 @@ def test_ingest_names_the_line_of_a_rejected_document(run: Runner, shop: Path) -
     assert done.code == 1
     assert done.err == (
         'error: line 2: table "orders" already has a live row with key 1; use PATCH to change '
-        "it; 1 rows before it were committed. Fix the line and resume with --from-line 2\n"
+        "it; 1 row before it was committed. Fix the line and resume with --from-line 2\n"
     )
 
 

@@ -174,7 +174,7 @@ class CliWorkload:
             "--batch-size",
             "3",
         )
-        if f"ingested {len(ops)} rows" not in out:
+        if f"ingested {len(ops)} {'row' if len(ops) == 1 else 'rows'}" not in out:
             raise SystemExit(f"unexpected ingest output {out!r}")
         self.log.ack(ident, None)
         self.live[table].extend(op["key"] for op in ops)

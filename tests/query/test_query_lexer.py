@@ -177,9 +177,11 @@ def test_a_byte_order_mark_is_skipped() -> None:
         ("1e999", "Number out of range '1e999' at line 1, column 1"),
         ("\x00", "Unexpected character U+0000 at line 1, column 1"),
         (
-            "x\n  `t`",
-            "Unexpected character '`' at line 2, column 3 (identifiers are written without quotes)",
+            "x\n  `t",
+            "Unterminated quoted name at line 2, column 3 (add the closing `)",
         ),
+        ("a = ``", "Empty quoted name at line 1, column 5"),
+        ("`a\nb`", "Unterminated quoted name at line 1, column 1 (add the closing `)"),
     ],
 )
 def test_lexical_errors_name_the_character_and_where_it_is(source: str, message: str) -> None:
@@ -207,3 +209,12 @@ def test_line_and_column_find_each_token_in_the_lines_render_shows(
     for token in tokenize(source)[:-1]:
         line = lines[token.line - 1]
         assert line[token.column - 1 : token.column - 1 + len(token.text)] == token.text
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [("`first-name`", "first-name"), ("`order`", "order"), ("`a``b`", "a`b"), ("`é 1`", "é 1")],
+)
+def test_a_name_in_backticks_is_one_quoted_name_token(source: str, value: str) -> None:
+    [token, _] = tokenize(source)
+    assert (token.kind, token.value, token.text) == (TokenKind.QUOTED_NAME, value, source)

@@ -40,7 +40,8 @@ MALFORMED = [
     (
         "SELECT * FROM t WHERE a",
         "Expect comparison operator after 'a' at end of input at line 1, column 24"
-        " (expected =, !=, <, <=, >, >=, IN, NOT IN, IS NULL or IS NOT NULL)",
+        " (expected =, !=, <, <=, >, >=, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, [NOT] ILIKE,"
+        " IS NULL or IS NOT NULL)",
     ),
     (
         "SELECT * FROM t WHERE a =",
@@ -84,9 +85,76 @@ MALFORMED = [
         " (expected AND, OR, AS OF, ORDER BY, LIMIT or ';')",
     ),
     (
-        'SELECT * FROM t WHERE a LIKE "x%"',
+        'SELECT * FROM t WHERE a MATCHES "x%"',
         "Expect comparison operator after 'a' at line 1, column 25"
-        " (expected =, !=, <, <=, >, >=, IN, NOT IN, IS NULL or IS NOT NULL)",
+        " (expected =, !=, <, <=, >, >=, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, [NOT] ILIKE,"
+        " IS NULL or IS NOT NULL)",
+    ),
+    # BETWEEN, LIKE, ILIKE and quoted names (issue 12, item 7)
+    (
+        "SELECT * FROM t WHERE a BETWEEN 1",
+        "Expect AND after BETWEEN lower bound at end of input at line 1, column 34",
+    ),
+    (
+        "SELECT * FROM t WHERE a BETWEEN 1 OR 2",
+        "Expect AND after BETWEEN lower bound at line 1, column 35",
+    ),
+    (
+        "SELECT * FROM t WHERE a NOT BETWEEN 1 AND",
+        "Expect expression after AND at end of input at line 1, column 42",
+    ),
+    (
+        "SELECT * FROM t WHERE a BETWEEN AND 2",
+        "Expect expression after BETWEEN at line 1, column 33",
+    ),
+    (
+        "SELECT * FROM t WHERE a LIKE",
+        "Expect expression after LIKE at end of input at line 1, column 29",
+    ),
+    (
+        "SELECT * FROM t WHERE a LIKE 5",
+        "Expect string pattern after LIKE at line 1, column 30"
+        " (% matches any run of characters, _ any one character)",
+    ),
+    (
+        "SELECT * FROM t WHERE a NOT ILIKE null",
+        "Expect string pattern after NOT ILIKE at line 1, column 35"
+        " (% matches any run of characters, _ any one character)",
+    ),
+    (
+        "SELECT * FROM t WHERE a LIKE 'x' ESCAPE",
+        "Expect string after ESCAPE at end of input at line 1, column 40 (write ESCAPE '\\')",
+    ),
+    (
+        "SELECT * FROM t WHERE a LIKE 'x' ESCAPE '!!'",
+        "ESCAPE must be one character at line 1, column 41",
+    ),
+    (
+        "SELECT * FROM t WHERE a LIKE 'x' ESCAPE ''",
+        "ESCAPE must be one character at line 1, column 41",
+    ),
+    (
+        "SELECT * FROM t WHERE a NOT 'x'",
+        "Expect comparison operator after 'a' at line 1, column 25"
+        " (expected =, !=, <, <=, >, >=, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, [NOT] ILIKE,"
+        " IS NULL or IS NOT NULL)",
+    ),
+    (
+        "SELECT * FROM t WHERE `first-name = 'ada'",
+        "Unterminated quoted name at line 1, column 23 (add the closing `)",
+    ),
+    (
+        "SELECT a.`` FROM t",
+        "Empty quoted name at line 1, column 10",
+    ),
+    (
+        "CREATE TABLE t (pk=`a.b`)",
+        "Primary key must be a top-level column at line 1, column 20",
+    ),
+    (
+        "CREATE TABLE t (pk=id, INDEX(`a.b`))",
+        "An indexed column's name cannot contain '.' at line 1, column 30"
+        " (a dot separates the fields of a nested path: write a.b)",
     ),
     (
         "SELECT * FROM t AS OF @seq:-1",
@@ -171,20 +239,22 @@ MALFORMED = [
     ),
     (
         "SELECT a, FROM t",
-        "Expect column after ',' at line 1, column 11 (FROM is a reserved word)",
+        "Expect column after ',' at line 1, column 11"
+        " (FROM is a reserved word; write `FROM` for a name)",
     ),
     (
-        "SELECT COUNT(a) FROM t",
-        "Expect '*' after COUNT( at line 1, column 14 (only COUNT(*) is supported)",
+        "SELECT COUNT() FROM t",
+        "Expect column after COUNT( at line 1, column 14 (COUNT(*) counts rows)",
     ),
     (
         "SELECT * FROM order",
-        "Expect table name after FROM at line 1, column 15 (ORDER is a reserved word)",
+        "Expect table name after FROM at line 1, column 15"
+        " (ORDER is a reserved word; write `order` for a name)",
     ),
     (
         'SELECT * FROM "orders"',
         "Expect table name after FROM at line 1, column 15"
-        " (table names are written without quotes)",
+        " (table names are written without quotes, or in backticks: `orders`)",
     ),
     (
         "SELECT a. FROM t",
@@ -384,8 +454,8 @@ MALFORMED = [
         "Invalid number '12abc' at line 1, column 27",
     ),
     (
-        "SELECT * FROM t WHERE a = `b`",
-        "Unexpected character '`' at line 1, column 27 (identifiers are written without quotes)",
+        "SELECT * FROM t WHERE a = `b",
+        "Unterminated quoted name at line 1, column 27 (add the closing `)",
     ),
     (
         "SELECT * FROM t WHERE NOT",
@@ -398,7 +468,8 @@ MALFORMED = [
     (
         "SELECT * FROM t WHERE a NOT 1",
         "Expect comparison operator after 'a' at line 1, column 25"
-        " (expected =, !=, <, <=, >, >=, IN, NOT IN, IS NULL or IS NOT NULL)",
+        " (expected =, !=, <, <=, >, >=, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, [NOT] ILIKE,"
+        " IS NULL or IS NOT NULL)",
     ),
     (
         "SELECT *\nFROM t\nWHERE a = 1\n  AND b ==\n",

@@ -325,12 +325,12 @@ def test_timepoint_parameters_accept_seq_text_and_datetime() -> None:
         (
             "PATCH t KEY ? SET {}",
             [True],
-            "parameter 1 (a key) must be a string or an integer, got bool",
+            "parameter 1 (a key) must be a string or an integer, got boolean",
         ),
         (
             "PATCH t KEY 'k' SET ?",
             [[1]],
-            "parameter 1 (a patch) must be an object (a dict), got list",
+            "parameter 1 (a patch) must be an object, got array",
         ),
         (
             "INSERT INTO t ?",
@@ -341,7 +341,7 @@ def test_timepoint_parameters_accept_seq_text_and_datetime() -> None:
         (
             "INSERT INTO t ?",
             [[{"id": 1}, 2]],
-            "parameter 1 item 1 (a document) must be an object (a dict), got int",
+            "parameter 1 item 1 (a document) must be an object, got number",
         ),
         (
             "SELECT * FROM t LIMIT ?",

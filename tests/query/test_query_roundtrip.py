@@ -16,19 +16,21 @@ from driftdb.errors import InvalidInputError, QuerySyntaxError
 from driftdb.query.ast import (
     And,
     AsOf,
+    Between,
     Column,
     Comparison,
     Expr,
     InList,
     IsNull,
+    Like,
     Literal,
     Not,
     Or,
     Select,
 )
+from driftdb.query.lexer import LINE_BREAKS
 from driftdb.query.parser import parse, parse_expression, parse_one
 from driftdb.query.printer import to_driftql
-from driftdb.query.tokens import RESERVED
 from helpers.depth import examples
 
 CORPUS = [
@@ -100,6 +102,27 @@ CORPUS = [
     "COMPACT orders BEFORE '2024-12-31T23:59:59Z'",
     "COMPACT orders BEFORE @seq:100 FORCE",
     "PURGE orders KEY 'gdpr-subject'",
+    # BETWEEN, LIKE, ILIKE and quoted names (issue 12, item 7)
+    "SELECT * FROM t WHERE a BETWEEN 1 AND 10 AND b NOT BETWEEN 'a' AND 'm'",
+    "SELECT * FROM t WHERE NOT a BETWEEN x.y AND 3 OR a BETWEEN -1.5 AND [1]",
+    "SELECT * FROM t WHERE name LIKE 'a%' OR name NOT LIKE '_b%' ESCAPE '\\\\'",
+    "SELECT * FROM t WHERE name ILIKE 'ADA%' AND name NOT ILIKE other ESCAPE '!'",
+    "SELECT `first-name`, a.`b c`, `order`.`from` FROM `select` WHERE `x``y` = 1",
+    "SELECT * FROM t WHERE `where` IS NULL ORDER BY `first-name` DESC",
+    "CREATE TABLE `order` (pk=`key-id`, INDEX(`first-name`, a.`b c`, `from`))",
+    "SHOW DRIFT `table` KEY 1",
+    # aggregates, GROUP BY, HAVING, aliases, DISTINCT (issue 12, item 6)
+    "SELECT status, COUNT(*) AS n, SUM(total), AVG(total) FROM orders GROUP BY status",
+    "SELECT a.b, COUNT(DISTINCT c) AS `d-e` FROM t AS OF @seq:5 WHERE x > 1 GROUP BY a.b"
+    " HAVING COUNT(*) > 1 AND `d-e` < 3 ORDER BY `d-e` DESC, MIN(x) LIMIT 2 OFFSET 1",
+    "SELECT MIN(x), MAX(x) FROM t HAVING MAX(x) IS NOT NULL",
+    "SELECT COUNT(*) AS n FROM t",
+    "SELECT COUNT(*) FROM t ORDER BY COUNT(*)",
+    "SELECT DISTINCT status FROM orders ORDER BY status",
+    "SELECT DISTINCT * FROM orders LIMIT 3",
+    "SELECT id AS key, total FROM orders ORDER BY key",
+    "SELECT distinct, sum FROM t",
+    "SELECT count(distinct) FROM t",
 ]
 
 
@@ -153,9 +176,10 @@ def test_conditions_print_on_their_own() -> None:
 @pytest.mark.parametrize(
     "tree",
     [
-        Select("select"),
-        Select("t", columns=(Column(("order",)),)),
-        Select("t", columns=(Column(("a", "b c")),)),
+        Select("t", columns=(Column(("a", "")),)),
+        Select("t", columns=(Column(("a\nb",)),)),
+        Select("t", where=Like(Column(("a",)), Literal(5))),
+        Select("t", where=Like(Column(("a",)), Literal("x"), escape="!!")),
         Select("t", offset=3),
         Select("t", limit=-1),
         Select("t", where=InList(Column(("a",)), ())),
@@ -173,10 +197,17 @@ def test_a_tree_the_parser_could_not_produce_is_refused_not_misprinted(tree: Sel
 # ---------------------------------------------------------------- generated trees
 
 _START = string.ascii_letters + "_"
-names = st.builds(
-    str.__add__, st.sampled_from(_START), st.text(alphabet=_START + string.digits, max_size=5)
-) | st.sampled_from(["or", "AND", "from", "key", "desc", "count", "Null", "true"])
-first_names = names.filter(lambda n: n.upper() not in RESERVED)
+names = (
+    st.builds(
+        str.__add__, st.sampled_from(_START), st.text(alphabet=_START + string.digits, max_size=5)
+    )
+    | st.sampled_from(["or", "AND", "from", "key", "desc", "count", "Null", "true", "between"])
+    # any other name is written in backticks (`first-name`, `a``b`, `order`)
+    | st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=4).filter(
+        lambda n: not any(c in LINE_BREAKS for c in n)
+    )
+)
+first_names = names
 columns = st.builds(
     lambda first, rest: Column((first, *rest)), first_names, st.lists(names, max_size=2)
 )
@@ -200,6 +231,15 @@ predicates = (
         InList, operands, st.lists(literals, min_size=1, max_size=3).map(tuple), st.booleans()
     )
     | st.builds(IsNull, operands, st.booleans())
+    | st.builds(Between, operands, operands, operands, st.booleans())
+    | st.builds(
+        Like,
+        operands,
+        columns | st.builds(Literal, st.text(max_size=4)),
+        st.none() | st.characters(exclude_categories=["Cs"]),
+        st.booleans(),
+        st.booleans(),
+    )
 )
 
 

@@ -15,6 +15,7 @@ import click
 from driftdb.cli.main import cli, db_dir_option, lock_timeout_option
 from driftdb.database import Database
 from driftdb.errors import DriftError, InvalidInputError
+from driftdb.model.document import json_type_name
 
 
 class IngestError(InvalidInputError):
@@ -138,7 +139,7 @@ def ingest_command(  # noqa: C901 (one branch per input format and per option, e
                     raise _stop(number, "JSON nested too deeply", total) from None
                 if not isinstance(doc, dict):
                     flush(number)
-                    raise _stop(number, f"expected a JSON object, got {type(doc).__name__}", total)
+                    raise _stop(number, f"expected a JSON object, got {json_type_name(doc)}", total)
                 pending.append((number, doc))
                 if len(pending) >= batch_size:
                     flush(number + 1)
@@ -155,7 +156,7 @@ def ingest_command(  # noqa: C901 (one branch per input format and per option, e
         finally:
             if progress is not None:
                 progress.stop()
-        click.echo(f"ingested {total} rows into {table}")
+        click.echo(f"ingested {total} {'row' if total == 1 else 'rows'} into {table}")
 
 
 class _Shield:
@@ -205,6 +206,7 @@ class _LineError(Exception):
 
 def _stop(number: int, what: str, committed: int) -> IngestError:
     return IngestError(
-        f"line {number}: {what}; {committed} rows before it were committed. Fix the line and "
+        f"line {number}: {what}; {committed} {'row' if committed == 1 else 'rows'} before it "
+        f"{'was' if committed == 1 else 'were'} committed. Fix the line and "
         f"resume with --from-line {number}"
     )

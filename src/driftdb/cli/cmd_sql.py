@@ -8,25 +8,61 @@ from typing import TextIO
 import click
 
 from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option, lock_timeout_option
-from driftdb.cli.output import render
+from driftdb.cli.output import render, render_json_array
 from driftdb.cli.progress import install_terminal_progress
 from driftdb.database import Database
-from driftdb.errors import InvalidInputError
-from driftdb.query.executor import execute_statement
+from driftdb.errors import DriftError, InvalidInputError
+from driftdb.query.executor import Result, execute_statement
 from driftdb.query.parser import parse
 
 
 def run_script(directory: str, source: str, fmt: str, lock_timeout_s: float = 0.0) -> None:
     """Parse the whole script first (a syntax error anywhere runs nothing), then run each
-    statement in order, stopping at the first error. A script of reads takes no lock; one
-    that writes takes the writer lock (waiting up to `lock_timeout_s`) until it ends."""
+    statement in order, stopping at the first error, which then says which statements ran
+    (their writes are kept) and which were skipped. A script of reads takes no lock; one
+    that writes takes the writer lock (waiting up to `lock_timeout_s`) until it ends.
+
+    With `--format json`, several statements print one JSON document: an array with one
+    element per statement that ran (also when one fails)."""
     statements = parse(source)
     install_terminal_progress()  # ALTER TABLE ADD INDEX over a long history
     readonly = not any(s.writes for s in statements)
+    several = len(statements) > 1
     with Database(directory, readonly=readonly, lock_timeout_s=lock_timeout_s) as db:
         out = sys.stdout
-        for statement in statements:
-            render(execute_statement(db, statement), fmt, out)
+        results: list[Result] = []
+        for number, statement in enumerate(statements, 1):
+            try:
+                result = execute_statement(db, statement)
+            except DriftError:
+                if several and fmt == "json":
+                    render_json_array(results, out)
+                if several:
+                    click.echo(_stopped_at(number, len(statements)), err=True)
+                raise
+            if several and fmt == "json":
+                results.append(result)
+            else:
+                render(result, fmt, out)
+        if several and fmt == "json":
+            render_json_array(results, out)
+
+
+def _stopped_at(number: int, total: int) -> str:
+    """`statement 2 of 4 failed: statement 1 ran; statements 3-4 were skipped`."""
+
+    def span(first: int, last: int) -> str:
+        if first == last:
+            return f"statement {first}"
+        return f"statements {first}-{last}"
+
+    ran = f"{span(1, number - 1)} ran" if number > 1 else "no statement ran"
+    skipped = (
+        f"{span(number + 1, total)} {'was' if number + 1 == total else 'were'} skipped"
+        if number < total
+        else "none was skipped"
+    )
+    return f"statement {number} of {total} failed: {ran}; {skipped}"
 
 
 @cli.command("sql")

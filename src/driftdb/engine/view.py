@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from driftdb.errors import CorruptionError, DriftWarning
-from driftdb.index.keycodec import MAX_U64, encode_key
+from driftdb.index.keycodec import MAX_U64, decode_value, encode_key
 from driftdb.index.store import NO_SEGMENT, IndexReader, Version
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import DriftEntry, apply_event
@@ -244,6 +244,29 @@ class TableView:
         if self.horizon is not None and seq < self.horizon.seq:
             return None
         return self.reader.count_with_value(column, value, seq)
+
+    def value_counts(self, column: str, seq: int) -> list[tuple[Any, int]] | None:
+        """(value, rows holding it) for each value `column` has at `seq`, from the value
+        counts alone; None when they cannot answer (no index, counts untrusted, a tail that
+        touches rows, before the horizon, or a value the index keeps only as a digest)."""
+        if self.reader is None or column not in self.reader.index.cnt:
+            return None
+        if seq < 0:
+            return []
+        if any(self._touched(k, seq) for k in self.overlay):
+            return None
+        if self.horizon is not None and seq < self.horizon.seq:
+            return None
+        counted = self.reader.value_counts(column, seq)
+        if counted is None:
+            return None
+        out = []
+        for encoded, count in counted:
+            exact, value = decode_value(encoded)
+            if not exact:
+                return None
+            out.append((value, count))
+        return out
 
     def count(self, seq: int) -> int:
         if seq < 0:

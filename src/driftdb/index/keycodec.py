@@ -123,6 +123,35 @@ def is_exact(value: Any) -> bool:
     return not (isinstance(value, int) and not isinstance(value, bool) and abs(value) > EXACT_INT)
 
 
+def decode_value(encoded: bytes) -> tuple[bool, Any]:
+    """(True, value) for the encoding of a null, a boolean, an exactly encoded number or a
+    short string; (False, None) for anything the encoding does not keep whole (long values,
+    far-off integers) or does not decode here (lists, objects). A number comes back as an int
+    when it is integral and within 2**53, else as a float: the encoding keeps 1 and 1.0 as one
+    value, as `=` does."""
+    tag = encoded[0]
+    if tag == TAG_NULL:
+        return True, None
+    if tag == TAG_BOOL:
+        return True, encoded[1] == 1
+    if tag == TAG_NUMBER:
+        if len(encoded) != 10 or encoded[9] != 0x80:
+            return False, None
+        bits = bytearray(encoded[1:9])
+        if bits[0] & 0x80:
+            bits[0] &= 0x7F
+        else:
+            bits = bytearray(b ^ 0xFF for b in bits)
+        number = float(_DOUBLE.unpack(bytes(bits))[0])
+        if number.is_integer() and abs(number) <= 2**53:
+            return True, int(number)
+        return True, number
+    if tag == TAG_STRING and not is_long(encoded) and encoded.endswith(_TERMINATOR):
+        body = encoded[1 : -len(_TERMINATOR)].replace(b"\x00\xff", b"\x00")
+        return True, body.decode("utf-8", "surrogatepass")
+    return False, None
+
+
 def is_long(encoded: bytes) -> bool:
     """Whether an encoded value was cut to a prefix plus a digest."""
     return encoded[-DIGEST_BYTES - 2 : -DIGEST_BYTES] == _LONG_MARK if len(encoded) > 2 else False

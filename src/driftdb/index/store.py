@@ -1176,6 +1176,24 @@ class IndexReader:
         return _count_at(cursor, encode_value(value), seq)
 
     @_reports
+    def value_counts(self, column: str, seq: int) -> list[tuple[bytes, int]] | None:
+        """(encoded value, live rows holding it at `seq`) for every value `column` has at
+        `seq`: one seek per value the column ever held, no row read. None when the counts
+        cannot be trusted (as `count_with_value`)."""
+        if column not in self.index.cnt or self.txn.get(b"counts", db=self.index.meta) is None:
+            return None
+        cursor = self.txn.cursor(db=self.index.cnt[column])
+        out: list[tuple[bytes, int]] = []
+        found = cursor.first()
+        while found:
+            value = bytes(cursor.key()[:-8])
+            count = _count_at(cursor, value, seq)
+            if count:
+                out.append((value, count))
+            found = cursor.set_range(value + _PAST_ALL)
+        return out
+
+    @_reports
     def versions(self, key: Key) -> list[Version]:
         pk = encode_key(key)
         out: list[Version] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, TypeAlias
 
@@ -21,7 +22,7 @@ def check_key(key: object, where: str) -> Key:
     """A primary key is a string or an integer (not a bool) within int64."""
     if isinstance(key, bool) or not isinstance(key, str | int):
         raise InvalidInputError(
-            f"{where}: primary key must be a string or an integer, got {type(key).__name__} {key!r}"
+            f"{where}: primary key must be a string or an integer, got {shown_json(key)}"
         )
     if isinstance(key, int) and not -MAX_INT - 1 <= key <= MAX_INT:
         raise InvalidInputError(f"{where}: integer primary key {key} is outside 64 bits")
@@ -180,8 +181,37 @@ def _unicode(text: str, path: str, what: str) -> None:
 
 
 def _kind(value: object) -> str:
-    if value is None:
-        return "null"
     if isinstance(value, list | tuple):
         return "an array"
+    return json_type_name(value)
+
+
+def json_type_name(value: object) -> str:
+    """How messages name a value's type: JSON's names (null, boolean, number, string, array,
+    object), never Python's (NoneType, dict); Python's name only for what JSON cannot hold."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
     return type(value).__name__
+
+
+def shown_json(value: object, limit: int = 40) -> str:
+    """A value for a message: its JSON type and its JSON text (cut at `limit` characters)."""
+    if value is None:
+        return "null"
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):
+        text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{json_type_name(value)} {text}"

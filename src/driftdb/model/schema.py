@@ -13,7 +13,10 @@ from driftdb.model.untrusted import MAX_SCHEMA_BYTES, check_size, load_yaml, sho
 
 MAX_INDEXES = 64
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
-COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+# A column: field names joined by dots. A field name may hold any character but the dot and
+# control characters (DriftQL writes such names in backticks: `first-name`).
+COLUMN = re.compile(r"[^.\x00-\x1f\x7f]+(\.[^.\x00-\x1f\x7f]+)*\Z")
+MAX_COLUMN_CHARS = 255  # an index is an LMDB sub-database named after its column
 
 DEFAULT_OPTIONS: dict[str, int] = {
     "segment_size_bytes": 128 * 1024 * 1024,
@@ -46,9 +49,10 @@ def check_table_name(name: object) -> str:
 
 
 def check_column(name: object, what: str = "column") -> str:
-    if not isinstance(name, str) or not COLUMN.match(name):
+    if not isinstance(name, str) or not COLUMN.match(name) or len(name) > MAX_COLUMN_CHARS:
         raise InvalidInputError(
-            f"invalid {what} {short(name)}: use letters, digits and _, with dots for nested fields"
+            f"invalid {what} {short(name)}: field names separated by dots, without control "
+            f"characters, at most {MAX_COLUMN_CHARS} characters"
         )
     return name
 

@@ -120,7 +120,28 @@ class Literal(Frozen):
         _set(self, "value", value)
 
 
-Operand: TypeAlias = Column | Literal
+class Aggregate(Frozen):
+    """`COUNT(*)` (`column` None), `COUNT(c)`, `SUM(c)`, `AVG(c)`, `MIN(c)`, `MAX(c)`, each
+    optionally over DISTINCT values. Stands in a select list, in HAVING and in ORDER BY; in a
+    condition it reads the value its group holds for it (see `evaluate`)."""
+
+    __slots__ = __match_args__ = ("function", "column", "distinct")
+    function: typing.Literal["COUNT", "SUM", "AVG", "MIN", "MAX"]
+    column: Column | None
+    distinct: bool
+
+    def __init__(
+        self,
+        function: typing.Literal["COUNT", "SUM", "AVG", "MIN", "MAX"],
+        column: Column | None = None,
+        distinct: bool = False,
+    ) -> None:
+        _set(self, "function", function)
+        _set(self, "column", column)
+        _set(self, "distinct", distinct)
+
+
+Operand: TypeAlias = Column | Literal | Aggregate
 CompareOp: TypeAlias = typing.Literal["=", "!=", "<", "<=", ">", ">="]
 """`<>` is read as `!=`, so there is one spelling per operator."""
 
@@ -198,7 +219,53 @@ class Or(Frozen):
         _set(self, "operands", operands)
 
 
-Expr: TypeAlias = Comparison | InList | IsNull | Not | And | Or
+class Between(Frozen):
+    """`operand [NOT] BETWEEN low AND high`: true when `low <= operand AND operand <= high`,
+    with the three-valued logic of those two comparisons (so never across type families)."""
+
+    __slots__ = __match_args__ = ("operand", "low", "high", "negated")
+    operand: Operand
+    low: Operand
+    high: Operand
+    negated: bool
+
+    def __init__(
+        self, operand: Operand, low: Operand, high: Operand, negated: bool = False
+    ) -> None:
+        _set(self, "operand", operand)
+        _set(self, "low", low)
+        _set(self, "high", high)
+        _set(self, "negated", negated)
+
+
+class Like(Frozen):
+    """`operand [NOT] LIKE pattern [ESCAPE 'c']`, or ILIKE (`case_insensitive`): `%` matches any
+    run of characters, `_` any one character, and `escape` followed by a character matches
+    that character itself. Unknown unless both the operand and the pattern are strings."""
+
+    __slots__ = __match_args__ = ("operand", "pattern", "escape", "negated", "case_insensitive")
+    operand: Operand
+    pattern: Operand
+    escape: str | None
+    negated: bool
+    case_insensitive: bool
+
+    def __init__(
+        self,
+        operand: Operand,
+        pattern: Operand,
+        escape: str | None = None,
+        negated: bool = False,
+        case_insensitive: bool = False,
+    ) -> None:
+        _set(self, "operand", operand)
+        _set(self, "pattern", pattern)
+        _set(self, "escape", escape)
+        _set(self, "negated", negated)
+        _set(self, "case_insensitive", case_insensitive)
+
+
+Expr: TypeAlias = Comparison | InList | IsNull | Not | And | Or | Between | Like
 
 
 # ---------------------------------------------------------------- clauses
@@ -211,15 +278,29 @@ AsOf = TimePoint
 
 
 class OrderItem(Frozen):
-    """One `ORDER BY` term; ascending unless `descending`."""
+    """One `ORDER BY` term (a column, an alias written as a one-part column, or an aggregate);
+    ascending unless `descending`."""
 
     __slots__ = __match_args__ = ("column", "descending")
-    column: Column
+    column: Column | Aggregate
     descending: bool
 
-    def __init__(self, column: Column, descending: bool = False) -> None:
+    def __init__(self, column: Column | Aggregate, descending: bool = False) -> None:
         _set(self, "column", column)
         _set(self, "descending", descending)
+
+
+class SelectItem(Frozen):
+    """One term of a select list that is more than a bare column: a column or an aggregate,
+    with an optional `AS alias` (the name of its column in the result)."""
+
+    __slots__ = __match_args__ = ("expr", "alias")
+    expr: Column | Aggregate
+    alias: str | None
+
+    def __init__(self, expr: Column | Aggregate, alias: str | None = None) -> None:
+        _set(self, "expr", expr)
+        _set(self, "alias", alias)
 
 
 # ---------------------------------------------------------------- statements
@@ -312,6 +393,12 @@ class Select(Frozen):
     `columns` is None for `*`; `count` is True for `COUNT(*)` (then `columns` is None).
     `as_of` None means the current state, like `AS OF @now`; a `SystemTime` selects versions.
     An `AllColumns` in `columns` is a `*` beside other columns.
+
+    `items`, `distinct`, `group_by` and `having` hold the rest of SQL's SELECT. The parser
+    keeps the plain forms in `columns` and `count` (a list of bare columns; a lone COUNT(*)),
+    and uses `items` (then `columns` is None and `count` False) whenever the select list has
+    an alias or an aggregate, or the statement has DISTINCT, GROUP BY, HAVING or an aggregate
+    in ORDER BY, so that each statement has one tree.
     """
 
     writes: ClassVar[bool] = False  # whether running it needs the writer (the lock)
@@ -325,6 +412,10 @@ class Select(Frozen):
         "order_by",
         "limit",
         "offset",
+        "items",
+        "distinct",
+        "group_by",
+        "having",
     )
     table: str
     columns: tuple[Column | AllColumns, ...] | None
@@ -334,6 +425,10 @@ class Select(Frozen):
     order_by: tuple[OrderItem, ...]
     limit: int | None
     offset: int | None
+    items: tuple[SelectItem, ...]
+    distinct: bool
+    group_by: tuple[Column, ...]
+    having: Expr | None
 
     def __init__(
         self,
@@ -345,6 +440,10 @@ class Select(Frozen):
         order_by: tuple[OrderItem, ...] = (),
         limit: int | None = None,
         offset: int | None = None,
+        items: tuple[SelectItem, ...] = (),
+        distinct: bool = False,
+        group_by: tuple[Column, ...] = (),
+        having: Expr | None = None,
     ) -> None:
         _set(self, "table", table)
         _set(self, "columns", columns)
@@ -354,6 +453,10 @@ class Select(Frozen):
         _set(self, "order_by", order_by)
         _set(self, "limit", limit)
         _set(self, "offset", offset)
+        _set(self, "items", items)
+        _set(self, "distinct", distinct)
+        _set(self, "group_by", group_by)
+        _set(self, "having", having)
 
 
 class Explain(Frozen):

@@ -10,6 +10,7 @@ from driftdb.index.keycodec import encode_value, is_exact
 from driftdb.model.events import Document, Key
 from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
 from driftdb.query import ast
+from driftdb.query.aggregate import aggregates_of, finish, group_rows, is_grouped
 from driftdb.query.evaluate import matches, order_rows
 from driftdb.query.parser import parse_expression
 from driftdb.query.planner import (
@@ -238,7 +239,7 @@ def _stream_in_key_order(
         or view.overlay
         or len(order) != 1
         or order[0].descending
-        or order[0].column.text != table.primary_key
+        or order[0].column != ast.Column((table.primary_key,))
     ):
         return False
     if isinstance(plan, FullScan):
@@ -291,3 +292,76 @@ def run_select(
 
 def run_count(table: ReadTable, where: Where, params: Sequence[Any], as_of: AsOf) -> int:
     return count_rows(table, to_expr(where, params), as_of)
+
+
+# ---------------------------------------------------------------- grouped reads (issue 12)
+
+
+def select_groups(table: ReadTable, select: ast.Select) -> tuple[list[Document], list[str]]:
+    """The result rows and columns of a grouped SELECT (GROUP BY, HAVING or aggregates):
+    from the value counts when they can answer alone, else by folding the matching rows."""
+    assert not isinstance(select.as_of, ast.SystemTime)  # versions are grouped by the executor
+    plan = plan_where(select.where, table.schema.indexes, table.primary_key)
+    with table.view() as view:
+        seq = table.resolve_point(view, to_timepoint(select.as_of))
+        groups = _groups_from_counts(view, table, select, seq)
+        if groups is None:
+            groups = group_rows(iter_matching(view, select.where, plan, seq), select)
+    return finish(groups, select)
+
+
+def counted_column(select: ast.Select, indexed: tuple[str, ...]) -> ast.Column | None:
+    """The column whose value counts answer this SELECT without reading rows, if any: no WHERE,
+    GROUP BY one indexed column, and only COUNT(*), COUNT(c), COUNT(DISTINCT c), MIN(c) and
+    MAX(c) of that column (each a function of the value and its count)."""
+    if select.where is not None or len(select.group_by) != 1:
+        return None
+    column = select.group_by[0]
+    if column.text not in indexed:
+        return None
+    for aggregate in aggregates_of(select):
+        if aggregate.column is None:
+            continue
+        if aggregate.column != column or aggregate.function not in ("COUNT", "MIN", "MAX"):
+            return None
+    return column
+
+
+def _groups_from_counts(
+    view: ReadView, table: ReadTable, select: ast.Select, seq: int
+) -> list[dict[Any, Any]] | None:
+    column = counted_column(select, table.schema.indexes)
+    if column is None:
+        return None
+    counts = view.value_counts(column.text, seq)
+    if counts is None:
+        return None
+    aggregates = aggregates_of(select)
+    groups: list[dict[Any, Any]] = []
+    for value, count in counts:
+        row: Any = value
+        for part in reversed(column.path):
+            row = {part: row}
+        group: dict[Any, Any] = dict(row)
+        for aggregate in aggregates:
+            if aggregate.column is None:
+                group[aggregate] = count
+            elif aggregate.function == "COUNT":
+                group[aggregate] = 0 if value is None else 1 if aggregate.distinct else count
+            else:
+                group[aggregate] = value
+        groups.append(group)
+    return groups
+
+
+def explain_select(table: ReadTable, select: ast.Select) -> str:
+    """The plan of a SELECT as one line, with its grouping step."""
+    if is_grouped(select) and counted_column(select, table.schema.indexes) is not None:
+        return f"VALUE COUNTS {select.group_by[0].text} (GROUP BY without reading rows)"
+    text = explain(table, select.where)
+    if is_grouped(select):
+        columns = ", ".join(c.text for c in select.group_by)
+        text += f", then GROUP BY {columns}" if columns else ", then AGGREGATE"
+    if select.distinct:
+        text += ", then DISTINCT"
+    return text

@@ -9,6 +9,17 @@ checked here, so this module alone defines what a condition means:
   not numbers (`true = 1` fails). Ints and floats compare numerically (`1 = 1.0`).
 - Across families, `=` is false and `!=` is true; `<`, `<=`, `>`, `>=` are unknown.
 - Within a family, comparisons follow `sort_key`, so a WHERE range and an ORDER BY agree.
+- `a BETWEEN x AND y` is `x <= a AND a <= y` (so it too never matches across families), and
+  NOT BETWEEN its negation.
+- `a LIKE p` matches a whole string: `%` any run of characters, `_` any one character, and
+  the ESCAPE character followed by any character that character itself. LIKE compares code
+  points exactly; ILIKE ignores case (Python's case-insensitive matching, per character). Both
+  are unknown when the value or the pattern is not a string (`12 LIKE '1%'` is unknown, not
+  true as in SQLite); a pattern that ends with its escape character matches nothing (as in
+  SQLite).
+- An aggregate (`COUNT(*) > 1` in HAVING) reads the value a group row holds for it: group rows
+  (`query.aggregate`) carry each aggregate's value under the aggregate node itself, a key no
+  field name can equal.
 - Conditions use SQL's three-valued logic: unknown AND false is false, unknown OR true is true,
   NOT unknown is unknown, and a row matches only when its condition is true. So
   `NOT a = 1` does not match a row without `a`, just as `a != 1` does not.
@@ -16,19 +27,24 @@ checked here, so this module alone defines what a condition means:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from driftdb.query.ast import (
+    Aggregate,
     And,
+    Between,
     Column,
     CompareOp,
     Comparison,
     Expr,
     InList,
     IsNull,
+    Like,
     Literal,
     Not,
     Operand,
@@ -149,8 +165,8 @@ def order_rows(
     """Rows sorted by ORDER BY terms (stable: ties keep their input order)."""
     result = list(rows)
     for item in reversed(order_by):  # least significant term first; each sort is stable
-        path = item.column.path
-        result.sort(key=lambda row: sort_key(resolve_path(row, path)[1]), reverse=item.descending)
+        term = item.column
+        result.sort(key=lambda row: sort_key(_value(term, row)), reverse=item.descending)
     return result
 
 
@@ -169,7 +185,86 @@ def _truth(expr: Expr, row: Mapping[str, Any]) -> bool | None:
         return _not(_any(_not(_truth(e, row)) for e in expr.operands))
     if isinstance(expr, Or):
         return _any(_truth(e, row) for e in expr.operands)
+    if isinstance(expr, Between | Like):
+        found = _between(expr, row) if isinstance(expr, Between) else _like(expr, row)
+        return _not(found) if expr.negated else found
     raise TypeError(f"not a DriftQL expression: {expr!r}")
+
+
+def _between(expr: Between, row: Mapping[str, Any]) -> bool | None:
+    value = _value(expr.operand, row)
+    low = compare(">=", value, _value(expr.low, row))
+    if low is False:
+        return False
+    high = compare("<=", value, _value(expr.high, row))
+    return _not(_any((_not(low), _not(high))))
+
+
+def _like(expr: Like, row: Mapping[str, Any]) -> bool | None:
+    value, pattern = _value(expr.operand, row), _value(expr.pattern, row)
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        return None
+    compiled = like_pattern(pattern, expr.escape, expr.case_insensitive)
+    return False if compiled is None else compiled.matches(value)
+
+
+class LikePattern:
+    """A LIKE pattern cut at its `%` into fixed-width pieces (`_` is any one character).
+
+    Matched without backtracking: the first piece at the start, the last at the end, and each
+    piece between them at its leftmost place after the previous one (for `%` wildcards the
+    leftmost choice never loses a match), so `'%a%a%a%b'` costs one pass per piece, not a
+    search tree.
+    """
+
+    __slots__ = ("pieces", "widths")
+
+    def __init__(self, pieces: list[re.Pattern[str]], widths: list[int]) -> None:
+        self.pieces = pieces
+        self.widths = widths
+
+    def matches(self, value: str) -> bool:
+        pieces, widths = self.pieces, self.widths
+        if len(pieces) == 1:
+            return pieces[0].fullmatch(value) is not None
+        end = len(value) - widths[-1]
+        if end < widths[0] or pieces[0].match(value) is None:
+            return False
+        if pieces[-1].fullmatch(value, end) is None:
+            return False
+        pos = widths[0]
+        for piece in pieces[1:-1]:
+            found = piece.search(value, pos, end)
+            if found is None:
+                return False
+            pos = found.end()
+        return True
+
+
+@functools.lru_cache(maxsize=256)
+def like_pattern(pattern: str, escape: str | None, case_insensitive: bool) -> LikePattern | None:
+    """The compiled form of a LIKE pattern (None if it ends with its escape character, which
+    escapes nothing)."""
+    flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
+    pieces: list[re.Pattern[str]] = []
+    widths: list[int] = []
+    current: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == escape:
+            following = next(chars, None)
+            if following is None:
+                return None
+            current.append(re.escape(following))
+        elif char == "%":
+            pieces.append(re.compile("".join(current), flags))
+            widths.append(len(current))
+            current = []
+        else:
+            current.append("." if char == "_" else re.escape(char))
+    pieces.append(re.compile("".join(current), flags))
+    widths.append(len(current))
+    return LikePattern(pieces, widths)
 
 
 def _in(expr: InList, value: Any) -> bool | None:
@@ -223,9 +318,16 @@ def _not(value: bool | None) -> bool | None:
     return None if value is None else not value
 
 
+def operand_value(operand: Operand, row: Mapping[str, Any]) -> Any:
+    """What a column, literal or aggregate stands for in `row` (a missing path is null)."""
+    return _value(operand, row)
+
+
 def _value(operand: Operand, row: Mapping[str, Any]) -> Any:
     if isinstance(operand, Literal):
         return operand.value
+    if isinstance(operand, Aggregate):
+        return cast(Mapping[Any, Any], row).get(operand)
     return resolve_path(row, operand.path)[1]
 
 

@@ -10,9 +10,24 @@ from driftdb.errors import InvalidInputError, KeyNotFoundError
 from driftdb.model.replay import DriftEntry
 from driftdb.model.timepoint import format_unix_ms
 from driftdb.query import ast
-from driftdb.query.engine import count_rows, display_columns, explain, select_rows, to_timepoint
-from driftdb.query.evaluate import project
-from driftdb.query.parser import parse
+from driftdb.query.aggregate import (
+    distinct_rows,
+    finish,
+    group_rows,
+    is_grouped,
+    project_items,
+    resolve_order,
+)
+from driftdb.query.engine import (
+    count_rows,
+    display_columns,
+    explain_select,
+    select_groups,
+    select_rows,
+    to_timepoint,
+)
+from driftdb.query.evaluate import order_rows, project
+from driftdb.query.parser import output_name, parse
 from driftdb.query.source import Catalog
 
 
@@ -37,8 +52,9 @@ class Result:
 
     @property
     def count(self) -> int | None:
-        """The number a COUNT(*) returned (None for other statements)."""
-        return int(self.rows[0]["count"]) if self.kind == "count" else None
+        """The number a COUNT(*) returned (None for other statements, and when LIMIT 0 or an
+        OFFSET left no row)."""
+        return int(self.rows[0]["count"]) if self.kind == "count" and self.rows else None
 
 
 def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
@@ -139,7 +155,7 @@ def _explain(db: Catalog, stmt: ast.Explain) -> Result:
         return _explain_history(db, inner)
     table = db.table(inner.table)
     to_timepoint(inner.as_of)  # a bad AS OF fails here too
-    text = explain(table, inner.where)
+    text = explain_select(table, inner)
     return Result("plan", [{"plan": text}], ["plan"], text)
 
 
@@ -156,6 +172,13 @@ def _select_versions(db: Catalog, stmt: ast.Select) -> Result:
     from driftdb.query import temporal
 
     table = db.table(stmt.table)
+    if stmt.items or stmt.distinct:
+        # Aggregates, aliases, DISTINCT over versions: filter here, then group, order and
+        # cut as for rows at a point (ORDER BY and LIMIT apply to the groups, not the versions).
+        everything = ast.Select(
+            stmt.table, None, False, stmt.where, stmt.as_of, (), None, None, (), False, (), None
+        )
+        return _items_over(temporal.version_rows(table, everything), stmt, table.primary_key)
     rows = temporal.version_rows(table, stmt)
     if stmt.count:
         return Result("count", [{"count": len(rows)}], ["count"])
@@ -169,7 +192,11 @@ def _select(db: Catalog, stmt: ast.Select) -> Result:
     table = db.table(stmt.table)
     if stmt.count:
         n = count_rows(table, stmt.where, stmt.as_of)
-        return Result("count", [{"count": n}], ["count"])
+        start = stmt.offset or 0
+        end = None if stmt.limit is None else start + stmt.limit
+        return Result("count", [{"count": n}][start:end], ["count"])
+    if stmt.items or stmt.distinct:
+        return _select_items(table, stmt)
     rows = select_rows(table, stmt.where, stmt.as_of, stmt.order_by, stmt.limit, stmt.offset)
     if stmt.columns is None:
         return Result("rows", rows, display_columns(rows, table.primary_key))
@@ -188,6 +215,50 @@ def _star_and_columns(
     extra = [c for c in columns if isinstance(c, ast.Column)]
     names += [c.text for c in extra if c.text not in names]
     return Result("rows", [{**row, **project(row, extra)} for row in rows], names)
+
+
+def _items_over(rows: list[dict[str, Any]], stmt: ast.Select, primary_key: str) -> Result:
+    """A SELECT with aliases, aggregates, GROUP BY, HAVING or DISTINCT over rows already
+    filtered by its WHERE (the versions of a FOR SYSTEM_TIME range)."""
+    if is_grouped(stmt):
+        shown, names = finish(group_rows(rows, stmt), stmt)
+        return Result("rows", shown, names)
+    order = resolve_order(stmt)
+    found = [dict(r) for r in order_rows(rows, order)] if order else rows
+    if stmt.items:
+        names = [output_name(i) for i in stmt.items]
+        out = [project_items(row, stmt.items) for row in found]
+    else:  # DISTINCT *
+        out = [dict(row) for row in found]
+        names = display_columns(out, primary_key)
+    if stmt.distinct:
+        out = distinct_rows(out)
+    start = stmt.offset or 0
+    end = None if stmt.limit is None else start + stmt.limit
+    return Result("rows", out[start:end], names)
+
+
+def _select_items(table: Any, stmt: ast.Select) -> Result:
+    """A SELECT with aliases, aggregates, GROUP BY, HAVING or DISTINCT."""
+    if is_grouped(stmt):
+        rows, names = select_groups(table, stmt)
+        return Result("rows", rows, names)
+    assert not isinstance(stmt.as_of, ast.SystemTime)  # versions: _select_versions
+    order = resolve_order(stmt)
+    if not stmt.distinct:
+        found = select_rows(table, stmt.where, stmt.as_of, order, stmt.limit, stmt.offset)
+        names = [output_name(i) for i in stmt.items]
+        return Result("rows", [project_items(row, stmt.items) for row in found], names)
+    found = select_rows(table, stmt.where, stmt.as_of, order)
+    if stmt.items:
+        rows = distinct_rows(project_items(row, stmt.items) for row in found)
+        names = [output_name(i) for i in stmt.items]
+    else:  # DISTINCT *
+        rows = distinct_rows(dict(row) for row in found)
+        names = display_columns(rows, table.primary_key)
+    start = stmt.offset or 0
+    end = None if stmt.limit is None else start + stmt.limit
+    return Result("rows", rows[start:end], names)
 
 
 def _describe(db: Catalog, name: str) -> Result:

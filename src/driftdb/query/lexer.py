@@ -142,6 +142,8 @@ class _Lexer:
             self._scan_word()
         elif char in "\"'":
             self._scan_string(char)
+        elif char == "`":
+            self._scan_quoted_name()
         elif is_digit(char) or (char == "-" and is_digit(self._peek(1))):
             self._scan_number()
         elif char == "@":
@@ -154,8 +156,7 @@ class _Lexer:
             self._add(_SINGLE[char], start)
         else:
             shown = f"'{char}'" if char.isprintable() else f"U+{ord(char):04X}"
-            hint = "identifiers are written without quotes" if char == "`" else None
-            self._error(f"Unexpected character {shown}", start, hint=hint)
+            self._error(f"Unexpected character {shown}", start)
 
     def _scan_word(self) -> None:
         start = self.pos
@@ -249,6 +250,29 @@ class _Lexer:
                 parts.append(char)
                 self.pos += 1
         self._add(TokenKind.STRING, start, "".join(parts))
+
+    def _scan_quoted_name(self) -> None:
+        """A name in backticks, for a field or table name that is not a plain identifier or
+        is a reserved word: `first-name`, `order`. A backtick inside is written twice (``);
+        there are no other escapes, and a name does not span lines. The token's value is the
+        name itself."""
+        start = self.pos
+        self.pos += 1
+        parts: list[str] = []
+        while True:
+            if self.pos >= len(self.source) or self.source[self.pos] in LINE_BREAKS:
+                self._error("Unterminated quoted name", start, hint="add the closing `")
+            char = self.source[self.pos]
+            if char == "`":
+                if self._peek(1) != "`":
+                    self.pos += 1
+                    break
+                self.pos += 1  # `` stands for one backtick
+            parts.append(char)
+            self.pos += 1
+        if not parts:
+            self._error("Empty quoted name", start, 2)
+        self._add(TokenKind.QUOTED_NAME, start, "".join(parts))
 
     def _scan_escape(self) -> str:
         """One backslash escape; a \\uXXXX high surrogate must be followed by its low half."""

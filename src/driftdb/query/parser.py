@@ -19,13 +19,15 @@ from datetime import datetime
 from typing import ClassVar
 
 from driftdb.errors import InvalidInputError, QuerySyntaxError
-from driftdb.model.document import JsonValue, to_json_value
+from driftdb.model.document import JsonValue, json_type_name, to_json_value
 from driftdb.model.timepoint import TimepointSyntaxError, read_timepoint
 from driftdb.query.ast import (
+    Aggregate,
     AllColumns,
     AlterTable,
     And,
     AsOf,
+    Between,
     Column,
     Compact,
     CompareOp,
@@ -40,6 +42,7 @@ from driftdb.query.ast import (
     Insert,
     IsNull,
     Key,
+    Like,
     Literal,
     Not,
     Operand,
@@ -49,6 +52,7 @@ from driftdb.query.ast import (
     Purge,
     Restore,
     Select,
+    SelectItem,
     ShowBlame,
     ShowDrift,
     ShowTables,
@@ -58,7 +62,7 @@ from driftdb.query.ast import (
     SystemTime,
 )
 from driftdb.query.lexer import tokenize
-from driftdb.query.tokens import RESERVED, STATEMENT_KEYWORDS, Token, TokenKind
+from driftdb.query.tokens import AGGREGATES, RESERVED, STATEMENT_KEYWORDS, Token, TokenKind
 
 # Parentheses, NOT and JSON brackets share one bound, so that no statement can exhaust the
 # Python stack in the parser, the printer or the evaluator (each level costs a few frames).
@@ -169,6 +173,8 @@ class _Parser:
         self.next_param = 0
         self.depth = 0
         self.conditions = 0
+        self.in_having = False  # aggregates may stand in a condition only in HAVING
+        self.places: dict[int, Token] = {}  # id(select item / order item) -> where it starts
         placeholders = sum(1 for t in self.tokens if t.kind is TokenKind.QUESTION)
         if placeholders != len(self.params):
             raise InvalidInputError(
@@ -299,9 +305,11 @@ class _Parser:
                 if primary_key is not None:
                     raise self.error(token, "PK given twice")
                 self._expect(TokenKind.EQ, "Expect '=' after pk")
-                primary_key = self._name("Expect primary key column after 'pk='", "column").text
-                if self._check(TokenKind.DOT):
-                    raise self.error(self.peek(), "Primary key must be a top-level column")
+                name = self._name("Expect primary key column after 'pk='", "column")
+                primary_key = str(name.value)
+                if self._check(TokenKind.DOT) or "." in primary_key:
+                    where = self.peek() if self._check(TokenKind.DOT) else name
+                    raise self.error(where, "Primary key must be a top-level column")
             elif token.keyword == "INDEX":
                 self._advance()
                 if indexes is not None:
@@ -331,7 +339,14 @@ class _Parser:
         message = "Expect column after INDEX("
         while True:
             start = self.peek()
-            text = self._path(message).text
+            path = self._path(message)
+            if any("." in part for part in path.path):
+                raise self.error(
+                    start,
+                    "An indexed column's name cannot contain '.'",
+                    hint="a dot separates the fields of a nested path: write a.b",
+                )
+            text = path.text
             if text in columns:
                 raise self.error(start, f"Column '{text}' indexed twice")
             columns.append(text)
@@ -480,11 +495,12 @@ class _Parser:
         """select := SELECT projection FROM name [as_of] [WHERE expr] [as_of]
         [ORDER BY order_item (',' order_item)*] [LIMIT count [OFFSET count]]
         (at most one as_of in all)"""
-        columns, count = self._projection()
+        distinct = self._distinct()
+        items, star_columns = self._projection()
         token = self.peek()
         if token.keyword != "FROM":
             hint = _suggest(token, ["FROM"])
-            if hint is None and columns and token.kind is TokenKind.WORD:
+            if hint is None and items and token.kind is TokenKind.WORD:
                 hint = "separate columns with ','"
             raise self.error(token, "Expect FROM after column list", hint)
         self._advance()
@@ -498,6 +514,14 @@ class _Parser:
             if self._check_keyword("AS", "FOR"):
                 as_of = self._as_of(as_of)
                 after = _clause_name(as_of) if as_of else after
+        group_by, having = self._group_by()
+        if group_by:
+            after = "GROUP BY clause"
+        if having is not None:
+            after = "HAVING condition"
+        if (group_by or having is not None) and self._check_keyword("AS", "FOR"):
+            as_of = self._as_of(as_of)  # `... GROUP BY status AS OF x`, as SQL:2011 readers write
+            after = _clause_name(as_of) if as_of else after
         order_by: list[OrderItem] = []
         if self._match_keyword("ORDER"):
             self._expect_keyword("BY", "Expect BY after ORDER")
@@ -513,7 +537,22 @@ class _Parser:
                 offset = self._count("OFFSET")
                 after = "OFFSET"
         self._end(after, self._select_options(after, as_of, where))
-        return Select(table, columns, count, where, as_of, tuple(order_by), limit, offset)
+        columns: tuple[Column | AllColumns, ...] | None
+        columns, count = _plain_projection(items)
+        if star_columns is not None:
+            columns = star_columns  # `*, _seq, _op`
+        if (columns is not None or count or items is None) and not (
+            distinct
+            or group_by
+            or having is not None
+            or any(isinstance(o.column, Aggregate) for o in order_by)
+        ):
+            return Select(table, columns, count, where, as_of, tuple(order_by), limit, offset)
+        select = Select(
+            table, None, False, where, as_of, tuple(order_by), limit, offset,
+            items or (), distinct, group_by, having,
+        )  # fmt: skip
+        return self._grouping(select, token)
 
     @staticmethod
     def _select_options(
@@ -526,26 +565,165 @@ class _Parser:
             return ["','", "ASC", "DESC", "LIMIT"]
         if after == "OFFSET":
             return []
+        if after == "GROUP BY clause":
+            return ["','", "HAVING", "ORDER BY", "LIMIT"]
+        if after == "HAVING condition":
+            return ["AND", "OR", "ORDER BY", "LIMIT"]
         options = ["AND", "OR"] if after == "WHERE condition" else []
         options += [] if as_of else ["AS OF"]
         options += [] if where else ["WHERE"]
         return [*options, "ORDER BY", "LIMIT"]
 
-    def _projection(self) -> tuple[tuple[Column | AllColumns, ...] | None, bool]:
-        """projection := '*' [',' path (',' path)*] | COUNT '(' '*' ')' | path (',' path)*"""
-        if self._match(TokenKind.STAR):
-            return self._star_columns(), False
-        if self._check_keyword("COUNT") and self.peek(1).kind is TokenKind.LPAREN:
-            self._advance()
-            self._advance()
-            self._expect(TokenKind.STAR, "Expect '*' after COUNT(", "only COUNT(*) is supported")
-            self._expect(TokenKind.RPAREN, "Expect ')' after COUNT(*")
-            return None, True
+    def _projection(
+        self,
+    ) -> tuple[tuple[SelectItem, ...] | None, tuple[Column | AllColumns, ...] | None]:
+        """projection := '*' [',' path (',' path)*] | select_item (',' select_item)*
+
+        (items, star_columns): items None for '*', with the columns named after `*, `
+        (`SELECT *, _seq, _op`), or None for a lone '*'."""
+        star = self._match(TokenKind.STAR)
+        if star is not None:
+            self.places[id(None)] = star
+            return None, self._star_columns()
         hint = "write * for every column" if self._check_keyword("FROM") else None
-        columns = [self._path("Expect column list after SELECT", hint)]
+        items = [self._select_item("Expect column list after SELECT", hint)]
         while self._match(TokenKind.COMMA):
-            columns.append(self._path("Expect column after ','"))
-        return tuple(columns), False
+            items.append(self._select_item("Expect column after ','"))
+        return tuple(items), None
+
+    def _distinct(self) -> bool:
+        """[DISTINCT] at the start of a select list (`SELECT distinct FROM t` names a field)"""
+        if self._check_keyword("DISTINCT") and not (
+            self.peek(1).kind in (TokenKind.COMMA, TokenKind.DOT, TokenKind.EOF)
+            or self.peek(1).keyword in ("FROM", "AS")
+        ):
+            self._advance()
+            return True
+        return False
+
+    def _select_item(self, message: str, hint: str | None = None) -> SelectItem:
+        """select_item := (aggregate | path) [AS name]"""
+        start = self.peek()
+        expr: Column | Aggregate = (
+            self._aggregate() if self._at_aggregate() else self._path(message, hint)
+        )
+        alias = None
+        if self._match_keyword("AS"):
+            alias = str(self._name("Expect column name after AS", "column").value)
+        item = SelectItem(expr, alias)
+        self.places[id(item)] = start
+        return item
+
+    def _at_aggregate(self) -> bool:
+        return self.peek().keyword in AGGREGATES and self.peek(1).kind is TokenKind.LPAREN
+
+    def _aggregate(self) -> Aggregate:
+        """aggregate := COUNT '(' '*' ')'
+        | (COUNT | SUM | AVG | MIN | MAX) '(' [DISTINCT] path ')'"""
+        name = self._advance()
+        function = str(name.keyword)
+        self._advance()
+        star = self._match(TokenKind.STAR)
+        if star is not None:
+            if function != "COUNT":
+                raise self.error(
+                    star,
+                    f"Expect column after {function}(",
+                    hint="only COUNT takes *: it counts rows",
+                )
+            self._expect(TokenKind.RPAREN, "Expect ')' after COUNT(*")
+            return Aggregate("COUNT")
+        distinct = self._check_keyword("DISTINCT") and self.peek(1).kind not in (
+            TokenKind.RPAREN,
+            TokenKind.DOT,
+        )
+        if distinct:
+            self._advance()
+        if self._at_aggregate():
+            raise self.error(self.peek(), "Aggregates cannot be nested")
+        column = self._path(
+            f"Expect column after {function}(",
+            hint="COUNT(*) counts rows" if function == "COUNT" else None,
+        )
+        self._expect(TokenKind.RPAREN, f"Expect ')' after {function} argument")
+        return Aggregate(function, column, distinct)  # type: ignore[arg-type]
+
+    def _group_by(self) -> tuple[tuple[Column, ...], Expr | None]:
+        """group_by := [GROUP BY path (',' path)*] [HAVING expr]"""
+        columns: list[Column] = []
+        if self._match_keyword("GROUP"):
+            self._expect_keyword("BY", "Expect BY after GROUP")
+            columns.append(self._path("Expect column after GROUP BY"))
+            while self._match(TokenKind.COMMA):
+                columns.append(self._path("Expect column after ','"))
+        having = None
+        token = self._match_keyword("HAVING")
+        if token is not None:
+            self.in_having = True
+            try:
+                having = self.expression()
+            finally:
+                self.in_having = False
+            self.places[id(having)] = token
+        return tuple(columns), having
+
+    def _grouping(self, select: Select, end: Token) -> Select:
+        """Check what a grouped or DISTINCT SELECT may name, as SQL does: with GROUP BY or an
+        aggregate, every other column in the select list, HAVING and ORDER BY is a GROUP BY
+        column (or an alias); with DISTINCT, ORDER BY names what the select list shows."""
+        aliases: dict[str | None, Column | Aggregate] = {
+            i.alias: i.expr for i in select.items if i.alias is not None
+        }
+        names: set[str] = set()
+        for item in select.items:
+            name = output_name(item)
+            if name in names:
+                raise self.error(
+                    self.places[id(item)],
+                    f"Column name '{name}' given twice in the select list",
+                    hint="give one of them another name with AS",
+                )
+            names.add(name)
+        grouped = bool(select.group_by) or select.having is not None or _has_aggregate(select)
+        if not grouped:
+            if select.distinct and select.items:
+                shown = {i.expr for i in select.items}
+                for order in select.order_by:
+                    term = aliases.get(_alias_of(order.column), order.column)
+                    if term not in shown:
+                        raise self.error(
+                            self.places[id(order)],
+                            "ORDER BY of a SELECT DISTINCT must name a column it selects",
+                        )
+            return select
+        if not select.items:
+            raise self.error(
+                self.places.get(id(None), end),
+                "SELECT * cannot be grouped",
+                hint="name the columns: SELECT a, COUNT(*) FROM t GROUP BY a",
+            )
+        for item in select.items:
+            if isinstance(item.expr, Column) and item.expr not in select.group_by:
+                raise self.error(
+                    self.places[id(item)],
+                    f"Column '{item.expr.text}' must be in GROUP BY or inside an aggregate",
+                )
+        for order in select.order_by:
+            term = aliases.get(_alias_of(order.column), order.column)
+            if isinstance(term, Column) and term not in select.group_by:
+                raise self.error(
+                    self.places[id(order)],
+                    f"ORDER BY column '{term.text}' must be in GROUP BY or inside an aggregate",
+                )
+        if select.having is not None:
+            for column in _columns_of(select.having):
+                term = aliases.get(_alias_of(column), column)
+                if isinstance(term, Column) and term not in select.group_by:
+                    raise self.error(
+                        self.places[id(select.having)],
+                        f"HAVING column '{term.text}' must be in GROUP BY or inside an aggregate",
+                    )
+        return select
 
     def _as_of(self, given: AsOf | SystemTime | None) -> AsOf | SystemTime | None:
         """as_of := AS OF timepoint | FOR SYSTEM_TIME AS OF timepoint | system_time"""
@@ -577,12 +755,15 @@ class _Parser:
         return given
 
     def _order_item(self, message: str) -> OrderItem:
-        """order_item := path [ASC | DESC]"""
-        column = self._path(message)
-        if self._match_keyword("DESC"):
-            return OrderItem(column, descending=True)
-        self._match_keyword("ASC")
-        return OrderItem(column)
+        """order_item := (aggregate | path) [ASC | DESC]"""
+        start = self.peek()
+        column = self._aggregate() if self._at_aggregate() else self._path(message)
+        descending = self._match_keyword("DESC") is not None
+        if not descending:
+            self._match_keyword("ASC")
+        item = OrderItem(column, descending)
+        self.places[id(item)] = start
+        return item
 
     def _count(self, clause: str) -> int:
         """count := non-negative integer | '?'"""
@@ -778,13 +959,62 @@ class _Parser:
             return InList(left, self._in_list(), negated=True)
         if self._match_keyword("IN"):
             return InList(left, self._in_list())
+        found = self._range_or_pattern(left)
+        if found is not None:
+            return found
         written = self.source[start.start : self._previous().end]
         shown = written if len(written) <= 30 else written[:27] + "..."
         raise self.error(
             token,
             f"Expect comparison operator after '{shown}'",
-            hint="expected =, !=, <, <=, >, >=, IN, NOT IN, IS NULL or IS NOT NULL",
+            hint="expected =, !=, <, <=, >, >=, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, "
+            "[NOT] ILIKE, IS NULL or IS NOT NULL",
         )
+
+    def _range_or_pattern(self, left: Operand) -> Expr | None:
+        """range_or_pattern := [NOT] BETWEEN operand AND operand
+        | [NOT] (LIKE | ILIKE) operand [ESCAPE (STRING | '?')]
+        (None, consuming nothing, when neither follows)"""
+        negated = self.peek().keyword == "NOT"
+        token = self.peek(1 if negated else 0)
+        if token.keyword not in ("BETWEEN", "LIKE", "ILIKE"):
+            return None
+        if negated:
+            self._advance()
+        self._advance()
+        word = f"NOT {token.keyword}" if negated else str(token.keyword)
+        if token.keyword == "BETWEEN":
+            low = self._operand()
+            self._expect_keyword("AND", f"Expect AND after {word} lower bound")
+            return Between(left, low, self._operand(), negated)
+        pattern = self._operand()
+        if isinstance(pattern, Literal) and not isinstance(pattern.value, str):
+            raise self.error(
+                self._previous(),
+                f"Expect string pattern after {word}",
+                hint="% matches any run of characters, _ any one character",
+            )
+        escape = None
+        if self._match_keyword("ESCAPE"):
+            escape = self._escape_character()
+        return Like(left, pattern, escape, negated, token.keyword == "ILIKE")
+
+    def _escape_character(self) -> str:
+        """escape := STRING | '?'  -- exactly one character"""
+        token = self.peek()
+        if self._match(TokenKind.QUESTION):
+            name, value = self._take_param()
+            if not isinstance(value, str) or len(value) != 1:
+                raise InvalidInputError(
+                    f"{name} (an ESCAPE character) must be a string of one character, got {value!r}"
+                )
+            return value
+        if token.kind is not TokenKind.STRING:
+            raise self.error(token, "Expect string after ESCAPE", hint="write ESCAPE '\\'")
+        self._advance()
+        if len(str(token.value)) != 1:
+            raise self.error(token, "ESCAPE must be one character")
+        return str(token.value)
 
     def _in_list(self) -> tuple[Literal, ...]:
         """in_list := '(' value (',' value)* ')' | '?'"""
@@ -802,9 +1032,19 @@ class _Parser:
         return tuple(values)
 
     def _operand(self) -> Operand:
-        """operand := path | value"""
+        """operand := aggregate (in HAVING only) | path | value"""
         token = self.peek()
-        if token.kind is TokenKind.WORD and token.keyword not in RESERVED:
+        if self._at_aggregate():
+            if not self.in_having:
+                raise self.error(
+                    token,
+                    f"Aggregate {token.keyword} is not allowed in WHERE",
+                    hint="filter groups with HAVING",
+                )
+            return self._aggregate()
+        if token.kind is TokenKind.QUOTED_NAME or (
+            token.kind is TokenKind.WORD and token.keyword not in RESERVED
+        ):
             return self._path("Expect column")
         if token.kind in _VALUE_STARTS or token.keyword in ("TRUE", "FALSE", "NULL"):
             return Literal(self._value())
@@ -814,33 +1054,43 @@ class _Parser:
             raise self.error(token, f"Expect value after {previous.describe()}", hint)
         if self.pos == 0:
             raise self.error(token, "Expect expression")
-        after = previous.keyword if previous.keyword in RESERVED else previous.describe()
+        after = previous.describe()
+        if previous.keyword in RESERVED or previous.keyword in (
+            "BETWEEN",
+            "LIKE",
+            "ILIKE",
+            "HAVING",
+        ):
+            after = str(previous.keyword)
         raise self.error(token, f"Expect expression after {after}")
 
     def _path(self, message: str, hint: str | None = None) -> Column:
-        """path := name ('.' WORD)*  -- after a dot any word is a field name, even a keyword"""
-        parts = [self._name(message, "column", hint).text]
+        """path := name ('.' (WORD | QUOTED_NAME))*  -- after a dot any word is a field name,
+        even a keyword"""
+        parts = [str(self._name(message, "column", hint).value)]
         while self._check(TokenKind.DOT) and self.peek().start == self._previous().end:
             dot = self._advance()
             token = self.peek()
             # A path is written without blanks, so in `SELECT a. FROM t` FROM is no field name.
-            if token.kind is not TokenKind.WORD or token.start != dot.end:
+            if token.kind not in (TokenKind.WORD, TokenKind.QUOTED_NAME) or token.start != dot.end:
                 raise self.error(token, "Expect field name after '.'")
-            parts.append(self._advance().text)
+            parts.append(str(self._advance().value))
         return Column(tuple(parts))
 
     def _table_name(self, after: str) -> str:
-        return self._name(f"Expect table name after {after}", "table").text
+        return str(self._name(f"Expect table name after {after}", "table").value)
 
     def _name(self, message: str, what: str, hint: str | None = None) -> Token:
-        """name := WORD that is not a reserved keyword"""
+        """name := WORD that is not a reserved keyword | QUOTED_NAME  -- `any name`"""
         token = self.peek()
-        if token.kind is TokenKind.WORD and token.keyword not in RESERVED:
+        if token.kind is TokenKind.QUOTED_NAME or (
+            token.kind is TokenKind.WORD and token.keyword not in RESERVED
+        ):
             return self._advance()
         if hint is None and token.kind is TokenKind.WORD:
-            hint = f"{token.keyword} is a reserved word"
+            hint = f"{token.keyword} is a reserved word; write `{token.text}` for a name"
         elif hint is None and token.kind is TokenKind.STRING:
-            hint = f"{what} names are written without quotes"
+            hint = f"{what} names are written without quotes, or in backticks: `{token.value}`"
         raise self.error(token, message, hint)
 
     def _key_clause(self) -> Key:
@@ -1021,11 +1271,62 @@ class _Parser:
     }
 
 
+def _plain_projection(
+    items: tuple[SelectItem, ...] | None,
+) -> tuple[tuple[Column, ...] | None, bool]:
+    """(columns, count) when the select list has a plain form: bare columns, or a lone
+    COUNT(*); (None, False) for '*' or anything else."""
+    if items is None:
+        return None, False
+    if items == (SelectItem(Aggregate("COUNT")),):
+        return None, True
+    columns = tuple(i.expr for i in items if isinstance(i.expr, Column) and i.alias is None)
+    return (columns, False) if len(columns) == len(items) else (None, False)
+
+
+def output_name(item: SelectItem) -> str:
+    """The result column of a select item: its alias, else the column's dotted text or the
+    aggregate as canonical DriftQL writes it (`SUM(total)`, `COUNT(DISTINCT a.b)`)."""
+    if item.alias is not None:
+        return item.alias
+    if isinstance(item.expr, Column):
+        return item.expr.text
+    from driftdb.query.printer import aggregate_text  # the printer imports this module
+
+    return aggregate_text(item.expr)
+
+
+def _alias_of(term: Column | Aggregate) -> str | None:
+    """The alias a one-part column could be (aliases are looked up before fields)."""
+    return term.path[0] if isinstance(term, Column) and len(term.path) == 1 else None
+
+
+def _has_aggregate(select: Select) -> bool:
+    if any(isinstance(i.expr, Aggregate) for i in select.items):
+        return True
+    return any(isinstance(o.column, Aggregate) for o in select.order_by)
+
+
+def _columns_of(expr: Expr) -> list[Column]:
+    """Every column a condition names, outside aggregates."""
+    if isinstance(expr, Not):
+        return _columns_of(expr.operand)
+    if isinstance(expr, And | Or):
+        return [c for e in expr.operands for c in _columns_of(e)]
+    if isinstance(expr, Comparison):
+        operands: list[Operand] = [expr.left, expr.right]
+    elif isinstance(expr, Between):
+        operands = [expr.operand, expr.low, expr.high]
+    elif isinstance(expr, Like):
+        operands = [expr.operand, expr.pattern]
+    else:
+        operands = [expr.operand]
+    return [o for o in operands if isinstance(o, Column)]
+
+
 def _object_param(value: object, name: str, role: str) -> Document:
     if not isinstance(value, dict):
-        raise InvalidInputError(
-            f"{name} ({role}) must be an object (a dict), got {_type_name(value)}"
-        )
+        raise InvalidInputError(f"{name} ({role}) must be an object, got {_type_name(value)}")
     result = to_json_value(value, name)
     assert isinstance(result, dict)
     return result
@@ -1063,6 +1364,4 @@ def _were(count: int) -> str:
 
 
 def _type_name(value: object) -> str:
-    if value is None:
-        return "None"
-    return type(value).__name__
+    return json_type_name(value)

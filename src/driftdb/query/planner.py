@@ -12,7 +12,18 @@ import math
 from typing import Any
 
 from driftdb.index.store import UNBOUNDED
-from driftdb.query.ast import And, Column, Comparison, Expr, Frozen, InList, IsNull, Literal, Or
+from driftdb.query.ast import (
+    And,
+    Between,
+    Column,
+    Comparison,
+    Expr,
+    Frozen,
+    InList,
+    IsNull,
+    Literal,
+    Or,
+)
 
 _set = object.__setattr__
 
@@ -166,7 +177,26 @@ def _plan(expr: Expr, indexed: set[str], pk: str) -> Plan | None:  # noqa: C901 
         branches = [_plan(e, indexed, pk) for e in expr.operands]
         chosen = tuple(p for p in branches if p is not None)
         return Union(chosen) if len(chosen) == len(branches) else None
+    if isinstance(expr, Between):
+        return _between(expr, indexed)
     return None  # NOT: the complement of an index range is rarely selective
+
+
+def _between(expr: Between, indexed: set[str]) -> Plan | None:
+    """`c BETWEEN x AND y` on an indexed column: one index range when both bounds are in one
+    type family, else the intersection of the two halves' ranges (which no row can be in).
+    NOT BETWEEN is two open ranges, as rarely selective as NOT."""
+    if expr.negated:
+        return None
+    low = _comparison(Comparison(">=", expr.operand, expr.low), indexed)
+    high = _comparison(Comparison("<=", expr.operand, expr.high), indexed)
+    if not isinstance(low, IndexRange) or not isinstance(high, IndexRange):
+        return low or high
+    if low.column != high.column:  # `5 BETWEEN a AND b`: two columns
+        return Intersect((low, high))
+    if _family_bounds(low.lower) == _family_bounds(high.upper):
+        return IndexRange(low.column, low.lower, high.upper)
+    return Intersect((low, high))
 
 
 def _comparison(expr: Comparison, indexed: set[str]) -> Plan | None:

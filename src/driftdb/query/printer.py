@@ -13,10 +13,12 @@ import json
 from typing import Any
 
 from driftdb.query.ast import (
+    Aggregate,
     AllColumns,
     AlterTable,
     And,
     AsOf,
+    Between,
     Column,
     Compact,
     Comparison,
@@ -29,6 +31,7 @@ from driftdb.query.ast import (
     Insert,
     IsNull,
     Key,
+    Like,
     Literal,
     Not,
     Operand,
@@ -37,6 +40,7 @@ from driftdb.query.ast import (
     Purge,
     Restore,
     Select,
+    SelectItem,
     ShowBlame,
     ShowDrift,
     ShowTables,
@@ -45,6 +49,7 @@ from driftdb.query.ast import (
     Statement,
     SystemTime,
 )
+from driftdb.query.lexer import LINE_BREAKS
 from driftdb.query.tokens import RESERVED, is_identifier
 
 # Line breaks json.dumps leaves raw but the lexer does not allow inside a string.
@@ -56,11 +61,11 @@ _OR, _AND, _NOT, _PREDICATE = range(1, 5)  # binding strength, loosest first
 def to_driftql(node: Statement | Expr) -> str:
     """Canonical DriftQL for a statement or a condition.
 
-    Raises ValueError for a tree the parser could not have produced (a reserved word as a
-    name, an empty IN list, an OFFSET without LIMIT, a NaN ...), since its text would not
+    Raises ValueError for a tree the parser could not have produced (an empty name, an empty
+    IN list, an OFFSET without LIMIT, a NaN ...), since its text would not
     parse back.
     """
-    if isinstance(node, Comparison | InList | IsNull | Not | And | Or):
+    if isinstance(node, Comparison | InList | IsNull | Not | And | Or | Between | Like):
         return _expr(node)
     return _statement(node)
 
@@ -140,7 +145,9 @@ def _projected(column: Column | AllColumns) -> str:
 
 
 def _select(select: Select) -> str:
-    if select.count:
+    if select.items:
+        projection = ", ".join(_item(i) for i in select.items)
+    elif select.count:
         projection = "COUNT(*)"
     elif select.columns is None:
         projection = "*"
@@ -152,15 +159,20 @@ def _select(select: Select) -> str:
         projection = ", ".join(_projected(c) for c in select.columns)
     else:
         raise ValueError("SELECT with an empty column list has no DriftQL form")
-    parts = [f"SELECT {projection} FROM {_name(select.table)}"]
+    distinct = "DISTINCT " if select.distinct else ""
+    parts = [f"SELECT {distinct}{projection} FROM {_name(select.table)}"]
     if isinstance(select.as_of, SystemTime):
         parts.append(_system_time(select.as_of))
     elif select.as_of is not None:
         parts.append(f"AS OF {_timepoint(select.as_of)}")
     if select.where is not None:
         parts.append(f"WHERE {_expr(select.where)}")
+    if select.group_by:
+        parts.append("GROUP BY " + ", ".join(_column(c) for c in select.group_by))
+    if select.having is not None:
+        parts.append(f"HAVING {_expr(select.having)}")
     if select.order_by:
-        terms = [_column(i.column) + (" DESC" if i.descending else "") for i in select.order_by]
+        terms = [_term(i.column) + (" DESC" if i.descending else "") for i in select.order_by]
         parts.append("ORDER BY " + ", ".join(terms))
     if select.limit is not None:
         parts.append(f"LIMIT {_count(select.limit)}")
@@ -169,6 +181,27 @@ def _select(select: Select) -> str:
     elif select.offset is not None:
         raise ValueError("OFFSET without LIMIT has no DriftQL form")
     return " ".join(parts)
+
+
+def _item(item: SelectItem) -> str:
+    alias = f" AS {_name(item.alias)}" if item.alias is not None else ""
+    return _term(item.expr) + alias
+
+
+def _term(term: Column | Aggregate) -> str:
+    return aggregate_text(term) if isinstance(term, Aggregate) else _column(term)
+
+
+def aggregate_text(aggregate: Aggregate) -> str:
+    """`COUNT(*)`, `SUM(total)`, `COUNT(DISTINCT a.b)`: also the name of its result column."""
+    if aggregate.function not in ("COUNT", "SUM", "AVG", "MIN", "MAX"):
+        raise ValueError(f"no aggregate function {aggregate.function!r}")
+    if aggregate.column is None:
+        if aggregate.function != "COUNT" or aggregate.distinct:
+            raise ValueError(f"{aggregate!r} has no DriftQL form")
+        return "COUNT(*)"
+    distinct = "DISTINCT " if aggregate.distinct else ""
+    return f"{aggregate.function}({distinct}{_column(aggregate.column)})"
 
 
 def _expr(expr: Expr) -> str:
@@ -181,6 +214,8 @@ def _expr(expr: Expr) -> str:
         return f"{_operand(expr.operand)} {'NOT ' if expr.negated else ''}IN ({values})"
     if isinstance(expr, IsNull):
         return f"{_operand(expr.operand)} IS {'NOT ' if expr.negated else ''}NULL"
+    if isinstance(expr, Between | Like):
+        return _range_or_pattern(expr)
     if isinstance(expr, Not):
         return "NOT " + _child(expr.operand, _NOT)
     if isinstance(expr, And | Or):
@@ -192,6 +227,20 @@ def _expr(expr: Expr) -> str:
         parts = [_child(e, strength + 1) for e in expr.operands]
         return (" AND " if strength == _AND else " OR ").join(parts)
     raise TypeError(f"not a DriftQL expression: {expr!r}")
+
+
+def _range_or_pattern(expr: Between | Like) -> str:
+    negated = "NOT " if expr.negated else ""
+    if isinstance(expr, Between):
+        bounds = f"{_operand(expr.low)} AND {_operand(expr.high)}"
+        return f"{_operand(expr.operand)} {negated}BETWEEN {bounds}"
+    if isinstance(expr.pattern, Literal) and not isinstance(expr.pattern.value, str):
+        raise ValueError(f"a LIKE pattern must be a string, not {expr.pattern.value!r}")
+    if expr.escape is not None and (not isinstance(expr.escape, str) or len(expr.escape) != 1):
+        raise ValueError(f"ESCAPE must be one character, not {expr.escape!r}")
+    word = "ILIKE" if expr.case_insensitive else "LIKE"
+    escape = f" ESCAPE {_json(expr.escape)}" if expr.escape is not None else ""
+    return f"{_operand(expr.operand)} {negated}{word} {_operand(expr.pattern)}{escape}"
 
 
 def _child(expr: Expr, minimum: int) -> str:
@@ -213,16 +262,16 @@ def _strength(expr: Expr) -> int:
 def _operand(operand: Operand) -> str:
     if isinstance(operand, Literal):
         return _json(operand.value)
-    return _column(operand)
+    return _term(operand)
 
 
 def _column(column: Column) -> str:
+    """A path: its first part as a name, the others as field names (after a dot even a
+    reserved word is a field name); any part that is not an identifier goes in backticks."""
     if not column.path:
         raise ValueError("a column path needs at least one part")
-    for part in column.path[1:]:
-        if not is_identifier(part):
-            raise ValueError(f"field name {part!r} cannot be written in DriftQL")
-    return ".".join([_name(column.path[0]), *column.path[1:]])
+    rest = [part if is_identifier(part) else _quoted(part) for part in column.path[1:]]
+    return ".".join([_name(column.path[0]), *rest])
 
 
 def _dotted(text: str) -> str:
@@ -230,10 +279,18 @@ def _dotted(text: str) -> str:
 
 
 def _name(name: str) -> str:
-    """A table or first column name: an identifier that is not a reserved word."""
-    if not is_identifier(name) or name.upper() in RESERVED:
+    """A table or first column name: bare if it is an identifier and no reserved word, else
+    in backticks."""
+    if is_identifier(name) and name.upper() not in RESERVED:
+        return name
+    return _quoted(name)
+
+
+def _quoted(name: str) -> str:
+    """`name` in backticks (a backtick inside doubled), as the lexer reads it back."""
+    if not isinstance(name, str) or not name or any(c in LINE_BREAKS for c in name):
         raise ValueError(f"name {name!r} cannot be written in DriftQL")
-    return name
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _key(key: Key) -> str:

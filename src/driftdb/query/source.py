@@ -52,6 +52,11 @@ class ReadView(Protocol):
 
     def count(self, seq: int) -> int: ...
 
+    def value_counts(self, column: str, seq: int) -> list[tuple[Any, int]] | None:
+        """(value, live rows holding it) for every value of an indexed column at `seq`, or
+        None when the value counts cannot answer alone."""
+        ...
+
 
 class ReadTable(Protocol):
     """A table as reads see it: its schema, read views, and how an AS OF point resolves."""

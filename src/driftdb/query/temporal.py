@@ -139,6 +139,11 @@ def _columns_in(expr: ast.Expr | None) -> Iterator[ast.Column]:
     elif isinstance(expr, ast.InList | ast.IsNull):
         if isinstance(expr.operand, ast.Column):
             yield expr.operand
+    elif isinstance(expr, ast.Between):
+        terms = (expr.operand, expr.low, expr.high)
+        yield from (o for o in terms if isinstance(o, ast.Column))
+    elif isinstance(expr, ast.Like):
+        yield from (o for o in (expr.operand, expr.pattern) if isinstance(o, ast.Column))
     elif isinstance(expr, ast.Not):
         yield from _columns_in(expr.operand)
     else:
@@ -148,8 +153,14 @@ def _columns_in(expr: ast.Expr | None) -> Iterator[ast.Column]:
 
 def _needs_meta(select: ast.Select) -> bool:
     named = [c for c in select.columns or () if isinstance(c, ast.Column)]
-    named += [item.column for item in select.order_by]
+    terms = [item.column for item in select.order_by] + [i.expr for i in select.items]
+    terms += list(select.group_by)
+    for term in terms:
+        column = term.column if isinstance(term, ast.Aggregate) else term  # None: COUNT(*)
+        if isinstance(column, ast.Column):
+            named.append(column)
     named += list(_columns_in(select.where))
+    named += list(_columns_in(select.having))
     return any(c.path[0] == "_meta" for c in named)
 
 

@@ -41,6 +41,7 @@ class TokenKind(enum.Enum):
     GT = ">"
     GE = ">="
     EOF = "end of input"
+    QUOTED_NAME = "quoted name"  # `first-name`: a field or table name in backticks
 
 
 class Token(Frozen):
@@ -49,7 +50,8 @@ class Token(Frozen):
     `line` and `column` are 1-based and count lines as `str.splitlines` does, so that
     `QuerySyntaxError.render()` shows the line the token is on. `start` and `end` are offsets
     into the source (`source[start:end] == text`). `value` is the decoded value: the text of a
-    word, the contents of a string after escapes, the int or float of a number.
+    word, the name inside backticks, the contents of a string after escapes, the int or float
+    of a number.
 
     Immutable and compared by value, like the syntax nodes (see `ast.Frozen`).
     """
@@ -153,15 +155,31 @@ KEYWORDS = STATEMENT_KEYWORDS | frozenset(
         "TABLES",
         "TRUE",
         "WHERE",
+        # history statements
         "ADD",
         "ALL",
-        "BETWEEN",
         "BLAME",
         "DROP",
         "META",
         "TO",
+        # predicates
+        "BETWEEN",
+        "ESCAPE",
+        "ILIKE",
+        "LIKE",
+        # aggregates and grouping
+        "AVG",
+        "DISTINCT",
+        "GROUP",
+        "HAVING",
+        "MAX",
+        "MIN",
+        "SUM",
     }
 )
+
+# The aggregate functions: keywords only when a '(' follows, so `sum` stays a field name.
+AGGREGATES = frozenset({"AVG", "COUNT", "MAX", "MIN", "SUM"})
 
 # Keywords that can never be a table name or the first part of a column path. Only these are
 # reserved because only these could make a statement ambiguous or an error message worse

@@ -19,6 +19,7 @@ from driftdb.model.untrusted import MAX_SCHEMA_BYTES
 from driftdb.storage import fs, paths, safe_path
 from driftdb.storage.paths import list_segments
 from driftdb.storage.segment import SegmentAppender
+from driftdb.storage.witness import read_witness
 
 
 def read_schema(tables_dir: str, name: str) -> TableSchema:
@@ -117,6 +118,9 @@ def _write_meta(table: TableStore) -> None:
         "horizon": horizon.to_wire() if horizon else None,
         "segments": list_segments(table.segments_dir),
     }
+    floor = read_witness(table.directory).floor
+    if floor > 0:
+        body["retired_seq"] = floor  # seqs doctor --repair gave up: never handed out again
     fs.write_file_atomically(paths.meta_path(table.directory), json.dumps(body, indent=2).encode())
 
 

@@ -22,8 +22,9 @@ from driftdb.errors import CorruptionError, DriftError, DriftWarning
 from driftdb.model.events import Document, Event, Key, Txn
 from driftdb.model.retention import Horizon
 from driftdb.storage import rewrite
-from driftdb.storage.position import Covered
+from driftdb.storage.position import NO_SEGMENT, Covered
 from driftdb.storage.tail import batch_share, cut_batches, read_tail
+from driftdb.storage.witness import covered_damage
 
 READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
 
@@ -122,8 +123,20 @@ class ReadViews:
         if self.readonly:
             if reader is None:
                 horizon, base = self._base_of(table)
+            else:
+                self._check_covered(table, reader, covered)
             events = self._visible_tail(table, covered)
         return TableView(table.primary_key, table.segments_dir, reader, events, horizon, base)
+
+    def _check_covered(self, table: TableHandle, reader: Any, covered: Covered | None) -> None:
+        """The cheap facts the writer checks on open, checked before a reader trusts the
+        index: the log reaches the covered position and the covered frame is intact
+        (storage/witness.py); else the writer's own CorruptionError."""
+        if covered is None or covered.segment == NO_SEGMENT:
+            return
+        damage = covered_damage(self.root, table.directory, covered, reader.frame_of(covered.seq))
+        if damage is not None:
+            raise damage
 
     def horizon_of(self, table: TableHandle) -> Horizon | None:
         """The horizon from the index, or the base snapshot's header (no view, no tail)."""

@@ -209,3 +209,43 @@ def test_a_damaged_schema_yaml_is_not_sent_to_repair(pristine: Path, tmp_path: P
     assert "repair cannot fix schema.yaml: restore it from a backup" in result.output
     result = CliRunner().invoke(cli, ["doctor", "-d", str(path), "--repair"])
     assert result.exit_code == 1, result.output
+
+
+def test_another_tables_index_copied_in_is_not_trusted(tmp_path: Path) -> None:
+    """Issue 15, item 12: one table's data.mdb copied over another's: readers read the log,
+    the writer rebuilds from the log (saying so), doctor reports it."""
+    path = tmp_path / "db"
+    with driftdb.open(path, create=True) as db:
+        db.create_table("a").insert_many([{"id": i, "who": "a"} for i in range(3)])
+        db.create_table("b").insert_many([{"id": i, "who": "b"} for i in range(5)])
+    shutil.copy2(path / "tables/a/indexes/data.mdb", path / "tables/b/indexes/data.mdb")
+    report = doctor.check(path)
+    assert not report.ok
+    assert any(
+        f.file == "tables/b/indexes" and f.message.startswith('the index belongs to table "a"')
+        for f in report.errors()
+    ), report.render()
+    with driftdb.open(path, readonly=True) as reader:
+        assert sorted(r["who"] for r in reader.table("b").select()) == ["b"] * 5
+    with pytest.warns(driftdb.DriftWarning, match='the index belongs to table "a", not "b"'):
+        db = driftdb.open(path)
+    with db:
+        assert sorted(r["who"] for r in db.table("b").select()) == ["b"] * 5
+        assert db.table("b").insert({"id": 99}) == 9
+    assert doctor.check(path).ok
+
+
+def test_the_same_tables_index_from_another_database_is_not_trusted(tmp_path: Path) -> None:
+    """Issue 15, item 12: table "t" of database one, copied into database two's table "t"."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    for path, n in ((one, 3), (two, 4)):
+        with driftdb.open(path, create=True) as db:
+            db.create_table("t").insert_many([{"id": i, "db": path.name} for i in range(n)])
+    shutil.copy2(one / "tables/t/indexes/data.mdb", two / "tables/t/indexes/data.mdb")
+    with driftdb.open(two, readonly=True) as reader:
+        assert sorted(r["db"] for r in reader.table("t").select()) == ["two"] * 4
+    assert not doctor.check(two).ok
+    with pytest.warns(driftdb.DriftWarning, match="the index belongs to another log"):
+        db = driftdb.open(two)
+    with db:
+        assert sorted(r["db"] for r in db.table("t").select()) == ["two"] * 4

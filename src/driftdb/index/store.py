@@ -620,6 +620,7 @@ class TableIndex:
     def _drop_all(self, txn: Any) -> None:
         raw = txn.get(b"generation", db=self.meta)
         generation = int(_unpack(raw)) if raw is not None else 0
+        identity = txn.get(b"identity", db=self.meta)  # whose index this is outlives a rebuild
         for db in (
             self.keys,
             self.seqs,
@@ -631,6 +632,13 @@ class TableIndex:
             txn.drop(db, delete=False)
         txn.put(b"generation", _pack(generation + 1), db=self.meta)
         txn.put(b"counts", b"1", db=self.meta)  # value counts are exact from an empty start
+        if identity is not None:
+            txn.put(b"identity", identity, db=self.meta)
+
+    def set_identity(self, identity: dict[str, str]) -> None:
+        """Record which table and which log this index belongs to (docs/format.md, "Index
+        identity")."""
+        self._write(lambda txn: txn.put(b"identity", _pack(identity), db=self.meta))
 
     def generation(self) -> int:
         """A counter bumped whenever frame locations change (remap, rebuild, clear): a read
@@ -1134,6 +1142,13 @@ class IndexReader:
     def first_seq(self) -> int | None:
         cursor = self.txn.cursor(db=self.index.seqs)
         return read_u64(cursor.key()) if cursor.first() else None
+
+    @_reports
+    def identity(self) -> dict[str, str] | None:
+        """{"table", "id"}: the table and log this index was built for (None: not recorded)."""
+        raw = self.txn.get(b"identity", db=self.index.meta)
+        found = _unpack(raw) if raw is not None else None
+        return found if isinstance(found, dict) else None
 
     @_reports
     def frame_of(self, seq: int) -> tuple[int, int] | None:

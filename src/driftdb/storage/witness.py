@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from driftdb.errors import CorruptionError, InvalidInputError
 from driftdb.model.untrusted import MAX_META_BYTES, load_json
@@ -59,13 +60,38 @@ def read_witness(directory: str) -> Witness:
     return witness
 
 
-def _meta_seqs(directory: str) -> tuple[int | None, int | None]:
+def _read_meta(directory: str) -> dict[str, Any]:
     try:
         with safe_path.open_read(paths.meta_path(directory)) as handle:
             raw = load_json(handle.read(MAX_META_BYTES + 1), "meta.json")
     except (OSError, ValueError, InvalidInputError):
-        return None, None
-    if not isinstance(raw, dict):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def table_id(directory: str) -> str | None:
+    """The table's identity from meta.json (`"id"`: random hex written when the table's index
+    was first stamped), which the index must carry too; None if not recorded."""
+    found = _read_meta(directory).get("id")
+    return found if isinstance(found, str) and 0 < len(found) <= 64 else None
+
+
+def identity_mismatch(name: str, directory: str, identity: dict[str, str] | None) -> str | None:
+    """Why an index whose recorded identity is `identity` does not belong to table `name` at
+    `directory` (None if it does, or records none)."""
+    if identity is None:
+        return None
+    if identity.get("table") != name:
+        return f'the index belongs to table "{identity.get("table")}", not "{name}"'
+    expected = table_id(directory)
+    if expected is not None and identity.get("id") != expected:
+        return f"the index belongs to another log (id {identity.get('id')}, meta.json {expected})"
+    return None
+
+
+def _meta_seqs(directory: str) -> tuple[int | None, int | None]:
+    raw = _read_meta(directory)
+    if not raw:
         return None, None
     last, retired = raw.get("last_seq"), raw.get("retired_seq")
     return (

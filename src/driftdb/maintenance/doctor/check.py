@@ -26,6 +26,7 @@ from driftdb.storage.snapshot import (
     find_base,
     read_snapshot,
 )
+from driftdb.storage.witness import identity_mismatch
 
 Severity = Literal["error", "warning", "info", "fixed"]
 SCHEMA_FILE = "schema.yaml"
@@ -499,6 +500,11 @@ def _check_index(root: str, state: TableState, full: bool, report: Report) -> No
         return
     try:
         with index.read() as reader:
+            foreign = identity_mismatch(state.name, state.directory, reader.identity())
+            if foreign is not None:
+                state.index_bad = True
+                report.add("error", file, None, f"{foreign}; repair rebuilds it from the log")
+                return
             covered = reader.covered()
             horizon = reader.horizon()
             last = state.last_seq()

@@ -35,6 +35,7 @@ from driftdb.storage.lock import WriterLock
 from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
 from driftdb.storage.snapshot import encode_snapshot
 from driftdb.storage.tail import batch_share, cut_batches
+from driftdb.storage.witness import table_id
 
 
 class _Snapshot(Protocol):
@@ -421,8 +422,9 @@ def _account_for_witness(
             f" ({witness.source} shows them acknowledged; nothing holds their data); those "
             "seqs are never used again",
         )
-    meta = {
+    meta: dict[str, object] = {
         "table": state.name,
+        "id": table_id(state.directory),
         "last_seq": max(reach, 0),
         "retired_seq": max(witness.seq, witness.floor),
     }

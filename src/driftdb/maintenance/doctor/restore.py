@@ -19,7 +19,7 @@ from driftdb.model.merge_patch import patch_between
 from driftdb.model.schema import TableSchema
 from driftdb.storage import paths
 from driftdb.storage.position import NO_SEGMENT
-from driftdb.storage.witness import Witness, read_witness
+from driftdb.storage.witness import Witness, identity_mismatch, read_witness
 
 RECONSTRUCTED = {"reconstructed": True}  # merged into the meta of a rebuilt PATCH
 
@@ -41,6 +41,7 @@ def find_restorable(
     it covers that are not `in_log` (the seqs of the log's good frames)."""
     witness = read_witness(directory)
     found = Restorable(witness)
+    name = os.path.basename(directory)
     if schema is None or not os.path.exists(paths.index_data_path(directory)):
         return found
     try:
@@ -50,8 +51,8 @@ def find_restorable(
     try:
         with index.read() as reader:
             covered = reader.covered()
-            if covered is None:
-                return found
+            if covered is None or identity_mismatch(name, directory, reader.identity()):
+                return found  # an empty index, or another table's: it proves nothing here
             found.witness = Witness(covered.seq, "the index", -1).merge(witness)
             keys = reader.keys_touched(base_seq, covered.seq, 2**62) or []
             for key in dict.fromkeys(keys):

@@ -249,3 +249,27 @@ def test_the_same_tables_index_from_another_database_is_not_trusted(tmp_path: Pa
         db = driftdb.open(two)
     with db:
         assert sorted(r["db"] for r in db.table("t").select()) == ["two"] * 4
+
+
+def test_doctor_on_a_read_only_mount_says_so_and_does_not_call_the_index_damaged(
+    pristine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: LMDB cannot create its reader lock file on a read-only mount (simulated:
+    opening the index fails with EROFS); doctor says why it did not check the index."""
+    import errno
+    import importlib
+
+    check_module = importlib.import_module("driftdb.maintenance.doctor.check")
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(check_module, "TableIndex", read_only)
+    report = doctor.check(pristine)
+    assert report.ok, report.render()
+    [warning] = [f for f in report.findings if f.file == "tables/t/indexes"]
+    assert warning.severity == "warning"
+    assert warning.message.startswith(
+        "not checked: it cannot be opened on this read-only file system"
+    )
+    assert "this is not damage" in warning.message

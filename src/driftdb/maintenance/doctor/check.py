@@ -4,6 +4,7 @@ offset. `check(path, full=False)` only reads (it takes no lock, like any reader)
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -305,6 +306,14 @@ def _check_table(root: str, name: str, directory: str, full: bool, report: Repor
     return state
 
 
+def _cannot_write_here(exc: BaseException) -> bool:
+    """An open that failed because nothing may be written here (EROFS, EACCES)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES):
+        return True
+    text = str(exc)
+    return "Read-only file system" in text or "Permission denied" in text
+
+
 def _check_witnesses(root: str, state: TableState, report: Report) -> None:
     """Acknowledged events the log no longer holds (docs/format.md, "Witnesses"): those the
     index covers and the log lacks (a deleted or shortened segment, a damaged frame), and any
@@ -495,6 +504,17 @@ def _check_index(root: str, state: TableState, full: bool, report: Report) -> No
     try:
         index = TableIndex(index_dir, state.schema.indexes, readonly=True)
     except Exception as exc:  # lmdb raises its own types for a damaged file
+        if _cannot_write_here(exc):
+            # A read-only mount (or no write permission): LMDB cannot make its reader lock
+            # file. That says nothing about the index's bytes: not damage.
+            report.add(
+                "warning",
+                file,
+                None,
+                f"not checked: it cannot be opened on this read-only file system ({exc}); "
+                "this is not damage: run doctor where the database is writable",
+            )
+            return
         state.index_bad = True
         report.add("error", file, None, f"cannot be opened ({exc}); repair rebuilds it")
         return

@@ -61,7 +61,7 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
                 if covered is not None and covered.segment != NO_SEGMENT
                 else None
             )
-        witness = read_witness(table.directory)
+        witness = read_witness(table.directory, index_covers=covered is not None)
         if covered is not None:
             witness = Witness(covered.seq, "the index", -1).merge(witness)
         witnesses[name] = witness

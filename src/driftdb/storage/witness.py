@@ -43,13 +43,15 @@ class Witness:
         return Witness(best.seq, best.source, max(self.floor, other.floor))
 
 
-def read_witness(directory: str) -> Witness:
+def read_witness(directory: str, index_covers: bool = False) -> Witness:
     """The witness of a table's files other than its index: meta.json and snapshot names. A
     damaged or missing meta.json witnesses nothing (doctor reports it); a snapshot's name is
-    its seq (a snapshot is written from an index that covered it)."""
+    its seq (a snapshot is written from an index that covered it). With `index_covers` (a
+    trusted index covers some seq: it is written in step with the log, meta.json only copies
+    it on close) meta.json's `last_seq` is not consulted: a cache never outvotes the index."""
     witness = Witness(-1, "", -1)
     last, retired = _meta_seqs(directory)
-    if last is not None:
+    if last is not None and not index_covers:
         witness = witness.at_least(last, "meta.json")
     if retired is not None:
         witness = Witness(witness.seq, witness.source, retired)
@@ -133,7 +135,7 @@ def covered_damage(
     if damage is None:
         return None
     path, offset, reason = damage
-    witness = Witness(covered.seq, "the index", -1).merge(read_witness(directory))
+    witness = Witness(covered.seq, "the index", -1).merge(read_witness(directory, True))
     # Only on this (rare) path: how far the intact log reaches, to name the seqs at stake.
     reach = max((i.event.seq for i in read_tail(segments_dir, None).located), default=-1)
     return witnessed_error(root, path, offset, reason, witness, min(reach, covered.seq - 1))

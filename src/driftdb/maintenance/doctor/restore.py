@@ -53,7 +53,9 @@ def find_restorable(
             covered = reader.covered()
             if covered is None or identity_mismatch(name, directory, reader.identity()):
                 return found  # an empty index, or another table's: it proves nothing here
-            found.witness = Witness(covered.seq, "the index", -1).merge(witness)
+            found.witness = Witness(covered.seq, "the index", -1).merge(
+                read_witness(directory, index_covers=True)
+            )
             keys = reader.keys_touched(base_seq, covered.seq, 2**62) or []
             for key in dict.fromkeys(keys):
                 previous: Version | None = None

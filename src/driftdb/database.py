@@ -115,6 +115,7 @@ class Database:
                 "fix the cause and open it again"
             ) from exc
         except BaseException:
+            self._failed = "open failed"  # a refused recovery leaves meta.json, a witness, alone
             self.close()
             raise
 

@@ -73,18 +73,34 @@ def tree_digest(db_path: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def save_indexes(db_path: str | os.PathLike[str], into: str | os.PathLike[str]) -> None:
-    """Copy every table's indexes directory (the database must be closed) to `into`."""
+    """Copy every table's indexes directory and meta.json (the witnesses of what was
+    acknowledged; the database must be closed) to `into`."""
     root = Path(db_path)
     for index_dir in sorted(root.glob("tables/*/indexes")):
         table = index_dir.parent.name
-        shutil.copytree(index_dir, Path(into) / table)
+        shutil.copytree(index_dir, Path(into) / table / "indexes")
+        meta = index_dir.parent / "meta.json"
+        if meta.exists():
+            shutil.copy2(meta, Path(into) / table / "meta.json")
 
 
 def restore_indexes(db_path: str | os.PathLike[str], saved: str | os.PathLike[str]) -> None:
-    """Put back indexes saved by `save_indexes`: the state a crash leaves when the log was
-    appended but the index commit never happened."""
+    """Put back indexes and meta.json saved by `save_indexes`: the state a crash leaves when
+    the log was appended but the index commit (and so the acknowledgement) never happened."""
     root = Path(db_path)
     for copy in sorted(Path(saved).iterdir()):
         target = root / "tables" / copy.name / "indexes"
         shutil.rmtree(target)
-        shutil.copytree(copy, target)
+        shutil.copytree(copy / "indexes", target)
+        meta = root / "tables" / copy.name / "meta.json"
+        meta.unlink(missing_ok=True)
+        if (copy / "meta.json").exists():
+            shutil.copy2(copy / "meta.json", meta)
+
+
+def forget_witnesses(db_path: str | os.PathLike[str], table: str) -> None:
+    """Delete a table's indexes and meta.json: nothing then shows what was acknowledged (the
+    state after an index loss in a database whose meta.json was never written)."""
+    directory = Path(db_path) / "tables" / table
+    shutil.rmtree(directory / "indexes", ignore_errors=True)
+    (directory / "meta.json").unlink(missing_ok=True)

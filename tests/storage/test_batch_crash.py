@@ -13,6 +13,7 @@ import pytest
 
 import driftdb
 from helpers.bytes_edit import (
+    forget_witnesses,
     log_bytes,
     restore_indexes,
     save_indexes,
@@ -165,7 +166,7 @@ def batch_frames(db_path: Path, table: str, first_seq: int) -> list[Any]:
     return [f for f in parse_file(segment_paths(db_path, table)[0]) if f.seq >= first_seq]
 
 
-@pytest.mark.parametrize("index_state", ["indexes-lag", "indexes-cover-it", "indexes-missing"])
+@pytest.mark.parametrize("index_state", ["indexes-lag", "indexes-missing"])
 def test_log_cut_between_two_frames_of_a_batch_hides_the_whole_batch(
     tmp_path: Path, index_state: str
 ) -> None:
@@ -187,12 +188,11 @@ def test_log_cut_between_two_frames_of_a_batch_hides_the_whole_batch(
     if index_state == "indexes-lag":
         restore_indexes(db_path, tmp_path / "saved")
     elif index_state == "indexes-missing":
-        shutil.rmtree(db_path / "tables/t/indexes")
+        forget_witnesses(db_path, "t")  # (meta.json too: it would show seq 8 acknowledged)
 
     with no_drift_warnings(), driftdb.open(db_path, readonly=True) as reader:
-        if index_state != "indexes-cover-it":  # (a reader trusts what the writer indexed)
-            assert reader.table("t").count() == 3
-            assert reader.table("t").get(3) is None
+        assert reader.table("t").count() == 3
+        assert reader.table("t").get(3) is None
 
     db, texts = open_recording_warnings(db_path)
     with db:
@@ -235,8 +235,8 @@ def test_batch_across_two_tables_with_one_share_cut_is_hidden_in_both(
     if index_state == "indexes-lag":
         restore_indexes(db_path, tmp_path / "saved")
     else:
-        shutil.rmtree(db_path / "tables/a/indexes")
-        shutil.rmtree(db_path / "tables/b/indexes")
+        forget_witnesses(db_path, "a")
+        forget_witnesses(db_path, "b")
 
     with no_drift_warnings(), driftdb.open(db_path, readonly=True) as reader:
         assert state(reader) == BEFORE
@@ -249,3 +249,50 @@ def test_batch_across_two_tables_with_one_share_cut_is_hidden_in_both(
         assert all(INCOMPLETE.fullmatch(t) for t in texts), texts
     with no_drift_warnings(), driftdb.open(db_path) as db:
         assert state(db) == BEFORE
+
+
+@pytest.mark.parametrize("witness", ["indexes-cover-it", "meta-json-only"])
+def test_log_cut_inside_an_acknowledged_batch_is_refused_not_truncated(
+    tmp_path: Path, witness: str
+) -> None:
+    """Issue 10, item 7: the batch was acknowledged (the index or meta.json says so), so a
+    log cut inside it is damage: the writer names the file, offset and seqs, changes nothing,
+    and reuses no seq; a reader refuses with the same error."""
+    db_path = tmp_path / "db"
+    with driftdb.open(db_path, create=True) as db:
+        table = db.create_table("t", indexes=["v"])
+        table.insert_many([{"id": i, "v": "old"} for i in range(3)])
+        table.insert_many([{"id": i, "v": "new"} for i in range(3, 8)])
+    frames = [f for f in parse_file(segment_paths(db_path, "t")[0]) if f.seq >= 4]
+    seg = segment_paths(db_path, "t")[0]
+    truncate_tail(seg, frames[2].offset)  # frames of seqs 4 and 5 stay, 6-8 are gone
+    if witness == "meta-json-only":
+        shutil.rmtree(db_path / "tables/t/indexes")
+    damaged = log_bytes(db_path)
+    meta = (db_path / "tables/t/meta.json").read_bytes()
+    with pytest.raises(driftdb.CorruptionError) as refused:
+        driftdb.open(db_path).close()
+    if witness == "meta-json-only":
+        assert str(refused.value) == (
+            f"tables/t/segments/00000001.seg offset {frames[0].offset}: the log ends at @seq:3 "
+            "here (an incomplete batch (seqs 4-5) that was never acknowledged); meta.json "
+            "shows events up to @seq:8 were acknowledged, so events @seq:4-8 are at stake: "
+            'not a torn write; run "driftdb doctor --repair"'
+        )
+    else:
+        end = frames[-1].offset + 8 + frames[-1].length
+        assert str(refused.value) == (
+            f"tables/t/segments/00000001.seg offset {frames[2].offset}: ends at offset "
+            f"{frames[2].offset}, before the end of @seq:8 at {end}; the index shows events "
+            "up to @seq:8 were acknowledged, so events @seq:6-8 are at stake: not a torn "
+            'write; run "driftdb doctor --repair"'
+        )
+    assert log_bytes(db_path) == damaged, "the writer changed the log"
+    assert (db_path / "tables/t/meta.json").read_bytes() == meta
+    if witness == "indexes-cover-it":
+        with (
+            pytest.raises(driftdb.CorruptionError) as reader_refused,
+            driftdb.open(db_path, readonly=True) as reader,
+        ):
+            reader.table("t").count()
+        assert str(reader_refused.value) == str(refused.value)

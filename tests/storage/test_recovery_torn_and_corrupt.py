@@ -61,12 +61,13 @@ def torn_reason(frame_length: int, kept: int) -> str:
 
 def test_torn_final_frame_is_truncated_and_reported_at_every_cut_offset(tmp_path: Path) -> None:
     pristine = tmp_path / "pristine"
-    make_rows(pristine, 4)
+    make_rows(pristine, 4, indexes_after=3, saved=tmp_path / "saved")
     final = parse_file(pristine / SEG1)[-1]
     for cut in range(final.offset + 1, final.end):
         work = tmp_path / f"cut{cut}"
         shutil.copytree(pristine, work)
         truncate_tail(work / SEG1, cut)
+        restore_indexes(work, tmp_path / "saved")  # the crash came before the acknowledgement
         with pytest.warns(driftdb.DriftWarning) as record, driftdb.open(work) as db:
             table = db.table("t")
             texts = warning_texts(record)
@@ -137,11 +138,13 @@ def test_torn_final_frame_whose_document_holds_frame_like_text_is_still_truncate
 ) -> None:
     db_path = tmp_path / "db"
     with driftdb.open(db_path, create=True) as db:
-        table = db.create_table("t")
-        table.insert({"id": 1})
-        table.insert({"id": 2, "note": "x" + ascii_frame(100).decode("ascii") + "yyyyyyyy"})
+        db.create_table("t").insert({"id": 1})
+    save_indexes(db_path, tmp_path / "saved")
+    with driftdb.open(db_path) as db:
+        db.table("t").insert({"id": 2, "note": "x" + ascii_frame(100).decode("ascii") + "yyyyyyyy"})
     final = parse_file(db_path / SEG1)[-1]
-    truncate_tail(db_path / SEG1, final.end - 5)  # the write stopped 5 bytes short
+    truncate_tail(db_path / SEG1, final.end - 5)  # the write stopped 5 bytes short...
+    restore_indexes(db_path, tmp_path / "saved")  # ...before it was acknowledged
     db, texts = open_recording_warnings(db_path)
     with db:
         assert db.table("t").count() == 1

@@ -90,5 +90,5 @@ def doctor_command(directory: str, repair: bool, full: bool, lock_timeout_s: flo
         else doctor.check(directory, full=full)
     )
     click.echo(report.render())
-    if not report.ok and not repair:
+    if not report.ok:  # after --repair too: something is left damaged
         click.get_current_context().exit(EXIT_ERROR)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 
 from driftdb.engine.tablestore import TableStore
@@ -19,6 +20,7 @@ from driftdb.model.untrusted import MAX_SCHEMA_BYTES
 from driftdb.storage import fs, paths, safe_path
 from driftdb.storage.paths import list_segments
 from driftdb.storage.segment import SegmentAppender
+from driftdb.storage.witness import identity_mismatch, read_witness, table_id
 
 
 def read_schema(tables_dir: str, name: str) -> TableSchema:
@@ -51,11 +53,38 @@ def open_index(table: TableStore, readonly: bool, notes: list[str]) -> None:
             )
             shutil.rmtree(table.index_dir, ignore_errors=True)
             table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
+        _check_identity(table, notes)
     elif os.path.exists(paths.index_data_path(table.directory)):
         try:
             table.index = TableIndex(table.index_dir, schema.indexes, readonly=True)
+            with table.index.read() as reader:
+                foreign = identity_mismatch(table.name, table.directory, reader.identity())
+            if foreign is not None:
+                table.index.close()
+                table.index = None  # another table's (or log's) index: read the log instead
         except Exception:  # a damaged or foreign index: read the log instead
             table.index = None
+
+
+def _check_identity(table: TableStore, notes: list[str]) -> None:
+    """The writer's index must be this table's, for this log: one copied in from another
+    table or database is dropped (it witnesses nothing here) and rebuilt from the log; one
+    without an identity is stamped (docs/format.md, "Index identity")."""
+    assert table.index is not None
+    with table.index.read() as reader:
+        identity = reader.identity()
+    foreign = identity_mismatch(table.name, table.directory, identity)
+    if foreign is not None:
+        notes.append(f'table "{table.name}": {foreign}; rebuilt from the log')
+        table.index.clear()
+    if identity is None or foreign is not None:
+        table.index.set_identity(
+            {"table": table.name, "id": table_id(table.directory) or _new_id()}
+        )
+
+
+def _new_id() -> str:
+    return secrets.token_hex(8)
 
 
 def create_table_files(tables_dir: str, schema: TableSchema) -> str:
@@ -84,6 +113,7 @@ def start_writing(table: TableStore) -> None:
     stops the writer so that the next open builds the index."""
     try:
         table.index = TableIndex(table.index_dir, table.schema.indexes, readonly=False)
+        table.index.set_identity({"table": table.name, "id": _new_id()})
     except OSError as exc:
         raise DriftIOError(
             f"CREATE TABLE {table.name}: the table was created but creating its index failed "
@@ -117,6 +147,13 @@ def _write_meta(table: TableStore) -> None:
         "horizon": horizon.to_wire() if horizon else None,
         "segments": list_segments(table.segments_dir),
     }
+    with table.index.read() as reader:
+        identity = reader.identity()
+    if identity is not None and identity.get("table") == table.name:
+        body["id"] = identity.get("id")  # the index carries it too: see _check_identity
+    floor = read_witness(table.directory).floor
+    if floor > 0:
+        body["retired_seq"] = floor  # seqs doctor --repair gave up: never handed out again
     fs.write_file_atomically(paths.meta_path(table.directory), json.dumps(body, indent=2).encode())
 
 

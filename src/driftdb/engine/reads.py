@@ -10,6 +10,7 @@ checks that no maintenance rewrite overlapped its read, reading again if one did
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 import warnings
@@ -22,8 +23,10 @@ from driftdb.errors import CorruptionError, DriftError, DriftWarning
 from driftdb.model.events import Document, Event, Key, Txn
 from driftdb.model.retention import Horizon
 from driftdb.storage import rewrite
-from driftdb.storage.position import Covered
+from driftdb.storage.paths import segment_path
+from driftdb.storage.position import NO_SEGMENT, Covered
 from driftdb.storage.tail import batch_share, cut_batches, read_tail
+from driftdb.storage.witness import covered_damage
 
 READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
 
@@ -43,6 +46,7 @@ class ReadViews:
         self.tables = tables
         self.readonly = readonly
         self.mutex = mutex  # the writer's: a rebuild must not interleave with a commit
+        self._checked: dict[str, tuple[Covered, int, int, int]] = {}  # see _check_covered
 
     def view_of(self, table: TableHandle) -> TableView:
         """A consistent view of `table`. A reader process checks that no maintenance rewrite
@@ -122,8 +126,31 @@ class ReadViews:
         if self.readonly:
             if reader is None:
                 horizon, base = self._base_of(table)
+            else:
+                self._check_covered(table, reader, covered)
             events = self._visible_tail(table, covered)
         return TableView(table.primary_key, table.segments_dir, reader, events, horizon, base)
+
+    def _check_covered(self, table: TableHandle, reader: Any, covered: Covered | None) -> None:
+        """The cheap facts the writer checks on open, checked before a reader trusts the
+        index: the log reaches the covered position and the covered frame is intact
+        (storage/witness.py); else the writer's own CorruptionError."""
+        if covered is None or covered.segment == NO_SEGMENT:
+            return
+        # A check that passed holds while the covered segment file is the same, unchanged
+        # (same inode, size and mtime): then one stat is the whole cost.
+        try:
+            st = os.stat(segment_path(table.segments_dir, covered.segment))
+            seen = (covered, st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            seen = None
+        if seen is not None and self._checked.get(table.directory) == seen:
+            return
+        damage = covered_damage(self.root, table.directory, covered, reader.frame_of(covered.seq))
+        if damage is not None:
+            raise damage
+        if seen is not None:
+            self._checked[table.directory] = seen
 
     def horizon_of(self, table: TableHandle) -> Horizon | None:
         """The horizon from the index, or the base snapshot's header (no view, no tail)."""

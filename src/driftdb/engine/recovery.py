@@ -15,10 +15,11 @@ from driftdb.model.events import Document, Key, Txn
 from driftdb.model.retention import Horizon
 from driftdb.storage import fs, rewrite
 from driftdb.storage.frame import HEADER_SIZE, segment_header
-from driftdb.storage.paths import segment_path
-from driftdb.storage.position import Covered
+from driftdb.storage.paths import list_segments, segment_path
+from driftdb.storage.position import Covered, Located
 from driftdb.storage.segment import SegmentAppender
 from driftdb.storage.tail import Tail, batch_share, cut_batches, read_tail
+from driftdb.storage.witness import Witness, covered_damage, read_witness, witnessed_error
 
 
 def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tells apart)
@@ -43,6 +44,7 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
     rebuild: dict[str, tuple[Horizon, list[tuple[Key, Document]]] | None] = {}
     covers: dict[str, Covered | None] = {}
     horizons: dict[str, Horizon | None] = {}
+    witnesses: dict[str, Witness] = {}
     for name, table in tables.items():
         assert table.index is not None
         finished = rewrite.recover(table.directory)
@@ -54,6 +56,15 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
         with table.index.read() as reader:
             covered = reader.covered()
             index_horizon = reader.horizon()
+            start = (
+                reader.frame_of(covered.seq)
+                if covered is not None and covered.segment != NO_SEGMENT
+                else None
+            )
+        witness = read_witness(table.directory, index_covers=covered is not None)
+        if covered is not None:
+            witness = Witness(covered.seq, "the index", -1).merge(witness)
+        witnesses[name] = witness
         try:
             base_info = table.base_info()
             wanted = base_info.horizon if base_info is not None else None
@@ -63,9 +74,13 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
             # The index still holds the base state: go on, and let doctor rewrite it.
             notes.append(f'table "{name}": {exc}')
             base_info, wanted = None, index_horizon
-        stale = covered is not None and (
-            not _covered_is_plausible(table, covered) or index_horizon != wanted
-        )
+        if covered is not None:
+            # The index witnesses the events it covers: their frame must still be there,
+            # whole (docs/format.md, "Witnesses"); a damaged one is never a torn tail.
+            damage = covered_damage(root, table.directory, covered, start)
+            if damage is not None:
+                raise damage
+        stale = covered is not None and index_horizon != wanted
         if stale:
             notes.append(f'table "{name}": indexes did not match the log; rebuilt')
         tail = read_tail(table.segments_dir, None if stale else covered)
@@ -116,10 +131,14 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
             other, txn, covers.get(other), horizons.get(other), lambda: events.get(other, [])
         )
 
+    # Decide every table's cut first, and check it against the witnesses, so that a refusal
+    # leaves every file as it was.
+    plans: dict[str, tuple[list[Located], tuple[int, int, str] | None]] = {}
     for name, tail in tails.items():
         table = tables[name]
         cut = cut_batches(name, events[name], count_in_tails)
         keep = tail.located
+        spot: tuple[int, int, str] | None = None
         if cut:
             first_cut = next(
                 i
@@ -128,27 +147,35 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
             )
             keep = tail.located[:first_cut]
             dropped = tail.located[first_cut:]
-            spot = dropped[0]
-            _truncate(
-                root,
-                notes,
-                table,
-                spot.segment,
-                spot.offset,
+            spot = (
+                dropped[0].segment,
+                dropped[0].offset,
                 f"an incomplete batch (seqs {dropped[0].event.seq}-"
                 f"{dropped[-1].event.seq}) that was never acknowledged",
             )
         elif tail.problem is not None:
             p = tail.problem
             assert tail.problem_segment is not None
-            _truncate(
+            spot = (tail.problem_segment, p.offset, f"a torn final frame ({p.reason})")
+        reach = _reach(keep, covers[name], horizons[name])
+        witness = witnesses[name]
+        if reach < witness.seq:
+            path, offset = _where_log_stops(table, spot, keep)
+            raise witnessed_error(
                 root,
-                notes,
-                table,
-                tail.problem_segment,
-                p.offset,
-                f"a torn final frame ({p.reason})",
+                path,
+                offset,
+                "the log ends at @seq:"
+                f"{reach if reach >= 0 else 0}" + (f" here ({spot[2]})" if spot else ""),
+                witness,
+                reach,
             )
+        plans[name] = (keep, spot)
+
+    for name, (keep, spot) in plans.items():
+        table = tables[name]
+        if spot is not None:
+            _truncate(root, notes, table, *spot)
         assert table.index is not None
         if name in rebuild:
             table.index.rebuild(keep, table.primary_key, rebuild[name])
@@ -158,15 +185,42 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
             table.segments_dir, table.schema.option("segment_size_bytes")
         )
 
+    # A seq is never reused: the next one is past the log and past every witness.
     newest_seq, newest_ms = 0, 0
-    for table in tables.values():
+    for name, table in tables.items():
         assert table.index is not None
         with table.index.read() as reader:
             covered = reader.covered()
         if covered is not None:
             newest_seq = max(newest_seq, covered.seq)
             newest_ms = max(newest_ms, covered.unix_ms)
+        newest_seq = max(newest_seq, witnesses[name].seq, witnesses[name].floor)
     return newest_seq + 1, Clock(newest_ms)
+
+
+def _reach(keep: list[Located], covered: Covered | None, horizon: Horizon | None) -> int:
+    """The newest seq the log (with the base snapshot) will hold after recovery's cut."""
+    reach = -1
+    if keep:
+        reach = keep[-1].event.seq
+    elif covered is not None:
+        reach = covered.seq
+    if horizon is not None:
+        reach = max(reach, horizon.seq)
+    return reach
+
+
+def _where_log_stops(
+    table: TableHandle, spot: tuple[int, int, str] | None, keep: list[Located]
+) -> tuple[str, int | None]:
+    """The file and offset at which the log stops holding what was acknowledged."""
+    if spot is not None:
+        return segment_path(table.segments_dir, spot[0]), spot[1]
+    numbers = list_segments(table.segments_dir)
+    if not numbers:
+        return table.segments_dir, None
+    path = segment_path(table.segments_dir, numbers[-1])
+    return path, keep[-1].end_offset if keep else os.path.getsize(path)
 
 
 def _truncate(
@@ -188,15 +242,3 @@ def _truncate(
         return
     fs.layer().truncate(path, offset)
     notes.append(f"{rel}: truncated {size - offset} bytes at offset {offset}: {why}")
-
-
-def _covered_is_plausible(table: TableHandle, covered: Covered) -> bool:
-    """The covered position must lie inside the log; a log that was replaced or cut behind
-    the index's back means the index is stale."""
-    if covered.segment == NO_SEGMENT:
-        return True  # a base snapshot with nothing indexed after it
-    path = segment_path(table.segments_dir, covered.segment)
-    try:
-        return os.path.getsize(path) >= covered.offset
-    except FileNotFoundError:
-        return False

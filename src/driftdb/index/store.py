@@ -71,13 +71,13 @@ from driftdb.model.events import EventType, Key
 from driftdb.model.replay import event_row_after
 from driftdb.model.retention import Horizon
 from driftdb.storage import fs, paths
+from driftdb.storage.position import NO_SEGMENT as NO_SEGMENT  # re-exported: its old home
 from driftdb.storage.position import Covered, Located
 from driftdb.storage.safe_path import check_index_files
 
 # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests;
 # 5: numbers as doubles only, lists and objects as JSON text; 6: no checksums, no sync mark
 INDEX_FORMAT = 7
-NO_SEGMENT = 0  # the segment number of a synthetic (base snapshot) version: no frame
 _PAST_ALL = b"\xff" * 9
 
 
@@ -621,6 +621,7 @@ class TableIndex:
     def _drop_all(self, txn: Any) -> None:
         raw = txn.get(b"generation", db=self.meta)
         generation = int(_unpack(raw)) if raw is not None else 0
+        identity = txn.get(b"identity", db=self.meta)  # whose index this is outlives a rebuild
         for db in (
             self.keys,
             self.seqs,
@@ -632,6 +633,13 @@ class TableIndex:
             txn.drop(db, delete=False)
         txn.put(b"generation", _pack(generation + 1), db=self.meta)
         txn.put(b"counts", b"1", db=self.meta)  # value counts are exact from an empty start
+        if identity is not None:
+            txn.put(b"identity", identity, db=self.meta)
+
+    def set_identity(self, identity: dict[str, str]) -> None:
+        """Record which table and which log this index belongs to (docs/format.md, "Index
+        identity")."""
+        self._write(lambda txn: txn.put(b"identity", _pack(identity), db=self.meta))
 
     def generation(self) -> int:
         """A counter bumped whenever frame locations change (remap, rebuild, clear): a read
@@ -1227,6 +1235,23 @@ class IndexReader:
     def first_seq(self) -> int | None:
         cursor = self.txn.cursor(db=self.index.seqs)
         return read_u64(cursor.key()) if cursor.first() else None
+
+    @_reports
+    def identity(self) -> dict[str, str] | None:
+        """{"table", "id"}: the table and log this index was built for (None: not recorded)."""
+        raw = self.txn.get(b"identity", db=self.index.meta)
+        found = _unpack(raw) if raw is not None else None
+        return found if isinstance(found, dict) else None
+
+    @_reports
+    def frame_of(self, seq: int) -> tuple[int, int] | None:
+        """(segment, offset) of the frame of event `seq` (None if not indexed): where the
+        covered frame starts, so an open can CRC-check it (docs/format.md, "Witnesses")."""
+        raw = self.txn.get(u64(seq), db=self.index.seqs)
+        if raw is None:
+            return None
+        _, _, segment, offset = _SEQ.unpack_from(raw)
+        return int(segment), int(offset)
 
     @_reports
     def rows_at(self, seq: int) -> Iterator[tuple[Key, dict[str, Any]]]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from driftdb.model.events import Event
 
+NO_SEGMENT = 0  # the segment number of a synthetic (base snapshot) version: no frame
+
 
 @dataclass(frozen=True, slots=True)
 class Covered:

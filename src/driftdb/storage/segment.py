@@ -205,14 +205,18 @@ def _examine(data: bytes, offset: int, after_seq: int) -> int | bool:
 
 def _believable_run(data: bytes, offset: int, after_seq: int) -> bool:
     """Whether the frame at `offset` decodes and is followed by the end of the data, by another
-    decodable frame, or by an incomplete final frame (a torn tail after the good frames)."""
+    decodable frame, by an incomplete final frame (a torn tail after the good frames), or by a
+    whole final frame that fails its CRC (a second damage site: one good frame between two
+    damaged ones is still a good frame, and the damage around it is corruption)."""
     from driftdb.model.events import unpack_event
 
     first = True
     while True:
         found = read_frame_at(data, offset)
         if isinstance(found, str):
-            return not first and found.startswith("incomplete")
+            return not first and (
+                found.startswith("incomplete") or _damaged_final_frame(data, offset, found)
+            )
         body, size = found
         if body.seq <= after_seq:
             return False
@@ -225,6 +229,15 @@ def _believable_run(data: bytes, offset: int, after_seq: int) -> bool:
         first = False
         after_seq = body.seq
         offset += size
+
+
+def _damaged_final_frame(data: bytes, offset: int, reason: str) -> bool:
+    """A frame at `offset` whose length field ends it exactly at the end of the data but whose
+    CRC fails: the last frame of the log, damaged after it was written whole."""
+    if reason != "CRC mismatch":
+        return False
+    length: int = PREFIX.unpack_from(data, offset)[0]
+    return offset + PREFIX_SIZE + length == len(data)
 
 
 def scan_bytes(

@@ -4,6 +4,7 @@ offset. `check(path, full=False)` only reads (it takes no lock, like any reader)
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any, Literal
 
 from driftdb.errors import CorruptionError, DriftError, InvalidInputError
 from driftdb.index.store import NO_SEGMENT, TableIndex
+from driftdb.maintenance.doctor.restore import find_restorable
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
 from driftdb.model.replay import apply_event
 from driftdb.model.retention import Horizon
@@ -25,8 +27,11 @@ from driftdb.storage.snapshot import (
     find_base,
     read_snapshot,
 )
+from driftdb.storage.witness import identity_mismatch
 
 Severity = Literal["error", "warning", "info", "fixed"]
+SCHEMA_FILE = "schema.yaml"
+NOT_A_DATABASE = "not a DriftDB database"
 SAMPLE_KEYS = 1000  # keys compared between the key directory and the replay without full=True
 
 
@@ -71,7 +76,16 @@ class Report:
         verdict = "ok" if self.ok else "damaged"
         summary = f"{self.path}: {verdict} ({errors} errors, {warnings_} warnings"
         summary += f", {fixed} repairs)" if self.repaired else ")"
-        if not self.ok and not self.repaired:
+        errors_ = self.errors()
+        if errors_ and all(f.file.endswith(SCHEMA_FILE) for f in errors_):
+            # repair never rewrites schema.yaml (the truth about the table): a person does.
+            summary += (
+                "; repair cannot fix schema.yaml: restore it from a backup, or rewrite it "
+                "(table name, primary key, indexed columns) as docs/format.md describes"
+            )
+        elif errors_ and all(f.message.startswith(NOT_A_DATABASE) for f in errors_):
+            summary += "; check the path (driftdb init creates a database)"
+        elif not self.ok and not self.repaired:
             summary += '; run "driftdb doctor --repair"'
         return "\n".join([*lines, summary])
 
@@ -288,7 +302,46 @@ def _check_table(root: str, name: str, directory: str, full: bool, report: Repor
     _check_snapshots(root, state, full, report)
     if state.schema is not None:
         _check_index(root, state, full, report)
+    _check_witnesses(root, state, report)
     return state
+
+
+def _cannot_write_here(exc: BaseException) -> bool:
+    """An open that failed because nothing may be written here (EROFS, EACCES)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES):
+        return True
+    text = str(exc)
+    return "Read-only file system" in text or "Permission denied" in text
+
+
+def _check_witnesses(root: str, state: TableState, report: Report) -> None:
+    """Acknowledged events the log no longer holds (docs/format.md, "Witnesses"): those the
+    index covers and the log lacks (a deleted or shortened segment, a damaged frame), and any
+    witness beyond the end of the log. Never "ok": repair restores what the index proves."""
+    in_log = {f.seq for s in state.surveys for f in s.frames}
+    base_seq = state.base[0].seq if state.base is not None else -1
+    found = find_restorable(state.directory, state.schema, in_log, base_seq)
+    segments = rel(root, paths.segments_dir(state.directory))
+    missing = sorted([e.seq for _, e in found.events] + found.unrebuildable)
+    if missing:
+        shown = ", ".join(f"@seq:{s}" for s in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        report.add(
+            "error",
+            segments,
+            None,
+            f"{len(missing)} acknowledged events that the index covers are missing from the "
+            f"log ({shown}{more}); repair restores {len(found.events)} of them from the index",
+        )
+    reach = max([state.last_seq(), base_seq, *missing], default=-1)
+    if found.witness.seq > reach:
+        report.add(
+            "error",
+            segments,
+            None,
+            f"the log ends at @seq:{max(reach, 0)}, but {found.witness.source} shows events up "
+            f"to @seq:{found.witness.seq} were acknowledged: they are missing or damaged",
+        )
 
 
 def _check_meta(root: str, state: TableState, report: Report) -> None:
@@ -451,11 +504,27 @@ def _check_index(root: str, state: TableState, full: bool, report: Report) -> No
     try:
         index = TableIndex(index_dir, state.schema.indexes, readonly=True)
     except Exception as exc:  # lmdb raises its own types for a damaged file
+        if _cannot_write_here(exc):
+            # A read-only mount (or no write permission): LMDB cannot make its reader lock
+            # file. That says nothing about the index's bytes: not damage.
+            report.add(
+                "warning",
+                file,
+                None,
+                f"not checked: it cannot be opened on this read-only file system ({exc}); "
+                "this is not damage: run doctor where the database is writable",
+            )
+            return
         state.index_bad = True
         report.add("error", file, None, f"cannot be opened ({exc}); repair rebuilds it")
         return
     try:
         with index.read() as reader:
+            foreign = identity_mismatch(state.name, state.directory, reader.identity())
+            if foreign is not None:
+                state.index_bad = True
+                report.add("error", file, None, f"{foreign}; repair rebuilds it from the log")
+                return
             covered = reader.covered()
             horizon = reader.horizon()
             last = state.last_seq()

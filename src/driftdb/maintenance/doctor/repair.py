@@ -9,6 +9,9 @@ never imports the API.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import json
 import os
 from collections.abc import Callable
 from typing import Protocol
@@ -23,13 +26,16 @@ from driftdb.maintenance.doctor.check import (
     check_all,
     rel,
 )
-from driftdb.model.events import Event, Txn
+from driftdb.maintenance.doctor.restore import Restorable, find_restorable
+from driftdb.model.events import Event, EventType, Txn, pack_payload
 from driftdb.model.retention import Horizon
 from driftdb.storage import fs, paths, rewrite, safe_path
+from driftdb.storage.frame import encode_frame
 from driftdb.storage.lock import WriterLock
 from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
 from driftdb.storage.snapshot import encode_snapshot
 from driftdb.storage.tail import batch_share, cut_batches
+from driftdb.storage.witness import table_id
 
 
 class _Snapshot(Protocol):
@@ -80,6 +86,10 @@ def repair(path: str | os.PathLike[str], reopen: Reopen, lock_timeout_s: float =
         # Links and special files are a person's to resolve: repair touches nothing (not even
         # LOCK) while one is there, so it can never write through one.
         raise UnsafeFileError(*unsafe[0])
+    if not os.path.isdir(paths.tables_dir(root)):
+        # Not a database: repair touches no file here, not even LOCK (it is not ours).
+        report.add("error", os.fspath(path), None, "not a DriftDB database (no tables/ directory)")
+        return report
     lock = WriterLock(paths.lock_path(root), lock_timeout_s)
     handed_over = False
     try:
@@ -94,14 +104,25 @@ def repair(path: str | os.PathLike[str], reopen: Reopen, lock_timeout_s: float =
         states = check_all(root, True, report)
         if not states:
             return report
+        # What the witnesses prove was acknowledged, and what the index can rebuild of it,
+        # read before anything changes (the index is moved to quarantine below).
+        restorable = {s.name: _restorable(s) for s in states}
         all_events = {s.name: s.events() for s in states}
         horizons = {s.name: s.base[0] if s.base else None for s in states}
-        cut = _incomplete_batches(all_events, horizons)
+        _rejoin_batches(restorable, all_events)
+        # A batch at or below a witness was acknowledged whole: its surviving frames stay,
+        # whatever it lost to damage (never quarantined as an incomplete batch).
+        acknowledged = max((r.witness.seq for r in restorable.values()), default=-1)
+        cut = {first for first in _incomplete_batches(all_events, horizons) if first > acknowledged}
         snapshot_again: list[str] = []
         for state in states:
             if state.schema is None:
                 continue
-            changed = _repair_segments(root, state, cut, report)
+            found = restorable[state.name]
+            changed = _repair_segments(root, state, cut, report, found.events)
+            reach = _account_for_witness(root, state, found, report)
+            if reach is not None:
+                changed = min(changed if changed is not None else 2**64, reach + 1)
             if changed is not None:
                 # Snapshots taken after the damage may hold what the log lost: they would no
                 # longer agree with it. Quarantine them; a fresh one is taken below.
@@ -222,18 +243,36 @@ def _quarantine(
     report.add("fixed", rel(root, path), None, why)
 
 
-def _repair_segments(root: str, state: TableState, cut: set[int], report: Report) -> int | None:
-    """Rewrite damaged segments; returns the first seq whose event was removed from a batch
-    (or a huge number), or None when nothing changed."""
+def _repair_segments(
+    root: str,
+    state: TableState,
+    cut: set[int],
+    report: Report,
+    restored: list[tuple[int, Event]] | None = None,
+) -> int | None:
+    """Rewrite damaged segments, putting back (in seq order, in the segment the index placed
+    them) the events `restored` from the index; returns the first seq whose event was removed
+    from a batch (or a huge number), or None when nothing changed."""
     segments_dir = paths.segments_dir(state.directory)
     rw = rewrite.Rewrite(state.directory, "repair")
     changed = False
     first_dropped = 2**64
     previous_seq = -1
+    extra: dict[int, list[Event]] = {}
+    for segment, event in restored or []:
+        extra.setdefault(segment, []).append(event)
+    present = {survey.number for survey in state.surveys}
+    for number in sorted(set(extra) - present):
+        # A segment that is gone (deleted): what the index proves of it becomes a new file of
+        # the same number, so seq order across segments holds.
+        rw.stage_segment(number, [_frame_of(e) for e in extra[number]])
+        _report_restored(root, segment_path(segments_dir, number), extra[number], report)
+        changed = True
     for survey in state.surveys:
         path = segment_path(segments_dir, survey.number)
         dropped = [f for f in survey.frames if f.event.txn is not None and f.event.txn.first in cut]
-        if not survey.bad and not dropped:
+        back = extra.get(survey.number, [])
+        if not survey.bad and not dropped and not back:
             if survey.frames:
                 previous_seq = survey.frames[-1].seq
             continue
@@ -282,8 +321,14 @@ def _repair_segments(root: str, state: TableState, cut: set[int], report: Report
             )
         gone = {id(f) for f in dropped}
         first_dropped = min([first_dropped, *(f.event.seq for f in dropped)])
-        kept = [data[f.offset : f.offset + f.size] for f in survey.frames if id(f) not in gone]
-        rw.stage_segment(survey.number, kept)
+        ordered = [
+            (f.seq, data[f.offset : f.offset + f.size]) for f in survey.frames if id(f) not in gone
+        ]
+        ordered += [(e.seq, _frame_of(e)) for e in back]
+        ordered.sort(key=lambda item: item[0])
+        rw.stage_segment(survey.number, [frame for _, frame in ordered])
+        if back:
+            _report_restored(root, path, back, report)
         changed = True
         if survey.frames:
             previous_seq = survey.frames[-1].seq
@@ -299,6 +344,92 @@ def _repair_segments(root: str, state: TableState, cut: set[int], report: Report
         "rewrote the damaged segments with every good frame",
     )
     return first_dropped
+
+
+def _rejoin_batches(restorable: dict[str, Restorable], events: dict[str, list[Event]]) -> None:
+    """A restored event inside a batch gets the batch's txn entry back (the index does not
+    keep it; the batch's surviving events name its first seq and count), so the batch reads
+    as whole again."""
+    txns = sorted(
+        {e.txn.first: e.txn for table in events.values() for e in table if e.txn}.values(),
+        key=lambda txn: txn.first,
+    )
+    firsts = [txn.first for txn in txns]
+    for found in restorable.values():
+        for i, (segment, event) in enumerate(found.events):
+            at = bisect.bisect_right(firsts, event.seq) - 1
+            if at >= 0 and event.seq < txns[at].first + txns[at].count:
+                found.events[i] = (segment, dataclasses.replace(event, txn=txns[at]))
+
+
+def _restorable(state: TableState) -> Restorable:
+    in_log = {f.seq for s in state.surveys for f in s.frames}
+    base_seq = state.base[0].seq if state.base is not None else -1
+    return find_restorable(state.directory, state.schema, in_log, base_seq)
+
+
+def _frame_of(event: Event) -> bytes:
+    return encode_frame(event.seq, event.unix_ms, int(event.type), pack_payload(event))
+
+
+def _report_restored(root: str, path: str, events: list[Event], report: Report) -> None:
+    for event in events:
+        how = (
+            "as the merge patch between its row images, marked reconstructed in its meta"
+            if event.type is EventType.PATCH
+            else "exactly, from its row image"
+        )
+        report.add(
+            "fixed",
+            rel(root, path),
+            None,
+            f"restored @seq:{event.seq} ({event.type.name} of key {event.key!r}) from the "
+            f"index, {how}",
+        )
+
+
+def _account_for_witness(
+    root: str, state: TableState, found: Restorable, report: Report
+) -> int | None:
+    """After the segments are repaired: if the witnesses show more acknowledged events than
+    the log now holds, report by seq what is lost, and record in meta.json that those seqs
+    are spent (`retired_seq`), so the writer opens on what is left and never hands them out
+    again. Returns the log's new reach when something was lost (None otherwise)."""
+    seqs = [f.seq for s in state.surveys for f in s.frames]
+    seqs += [e.seq for _, e in found.events]
+    reach = max(seqs, default=-1)
+    if state.base is not None:
+        reach = max(reach, state.base[0].seq)
+    witness = found.witness
+    if witness.seq <= reach and not found.unrebuildable:
+        return None
+    lost = [s for s in found.unrebuildable]
+    directory = paths.segments_dir(state.directory)
+    if lost:
+        report.add(
+            "warning",
+            rel(root, directory),
+            None,
+            "lost: " + ", ".join(f"@seq:{s}" for s in lost) + " (the index proves they were "
+            "acknowledged but its row images cannot rebuild them)",
+        )
+    if witness.seq > reach:
+        report.add(
+            "warning",
+            rel(root, directory),
+            None,
+            f"lost: the events of this table after @seq:{max(reach, 0)} up to @seq:{witness.seq}"
+            f" ({witness.source} shows them acknowledged; nothing holds their data); those "
+            "seqs are never used again",
+        )
+    meta: dict[str, object] = {
+        "table": state.name,
+        "id": table_id(state.directory),
+        "last_seq": max(reach, 0),
+        "retired_seq": max(witness.seq, witness.floor),
+    }
+    fs.write_file_atomically(paths.meta_path(state.directory), json.dumps(meta, indent=2).encode())
+    return reach
 
 
 def _repair_snapshots(root: str, state: TableState, report: Report) -> None:

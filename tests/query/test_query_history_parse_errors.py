@@ -56,7 +56,8 @@ MALFORMED_HISTORY = [
     ),
     (
         "SELECT *, FROM t FOR SYSTEM_TIME ALL",
-        "Expect column after ',' at line 1, column 11 (FROM is a reserved word; write `FROM` for a name)",
+        "Expect column after ',' at line 1, column 11"
+        " (FROM is a reserved word; write `FROM` for a name)",
     ),
     (
         "SELECT * FROM t FOR SYSTEM_TIME ALL foo",

@@ -1,10 +1,18 @@
 """One table as the engine holds it: its files, its LMDB environment (the indexes), its active
 segment, and the snapshot policy (a snapshot every `snapshot_every_events` events or
-`snapshot_every_bytes` bytes of log, counted from the newest snapshot)."""
+`snapshot_every_bytes` bytes of log, counted from the newest snapshot).
+
+Automatic snapshots are taken off the commit path: the commit that crosses the threshold
+starts a background thread and returns. The thread reads the rows live at the covered seq
+(the key directory is temporal: later commits add versions after it, so the read is
+consistent however long it takes), writes `<seq>.snap` (temp file, fsync, rename: published
+atomically), then prunes plain snapshots to the newest `snapshots_keep` (a base snapshot is
+never pruned). Maintenance and close wait for a running snapshot first."""
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 
 from driftdb.errors import CorruptionError, DriftWarning
@@ -19,6 +27,7 @@ from driftdb.storage.snapshot import (
     SnapshotError,
     SnapshotInfo,
     find_base,
+    prune_snapshots,
     read_snapshot,
     write_snapshot,
 )
@@ -40,6 +49,7 @@ class TableStore:
         # from disk at its first commit to this table (None until then).
         self.events_since_snapshot: int | None = None
         self.bytes_since_snapshot: int | None = None
+        self._snapshot_thread: threading.Thread | None = None
 
     @property
     def name(self) -> str:
@@ -132,17 +142,45 @@ class TableStore:
         if self.events_since_snapshot >= self.schema.option(
             "snapshot_every_events"
         ) or self.bytes_since_snapshot >= self.schema.option("snapshot_every_bytes"):
-            try:
-                self._take_snapshot()
-            except Exception as exc:
-                self.reset_snapshot_counters()  # try again after another full interval
-                warnings.warn(
-                    DriftWarning(
-                        f'automatic snapshot of table "{self.name}" failed ({exc}); '
-                        "the log and indexes are intact"
-                    ),
-                    stacklevel=4,
-                )
+            self.reset_snapshot_counters()
+            running = self._snapshot_thread
+            if running is not None and running.is_alive():
+                return  # one at a time: the next is due after another full interval
+            thread = threading.Thread(
+                target=self._background_snapshot, name=f"driftdb-snapshot-{self.name}", daemon=True
+            )
+            self._snapshot_thread = thread
+            thread.start()
+
+    def _background_snapshot(self) -> None:
+        """An automatic snapshot (see the module docstring). A failure does not touch the
+        log or the indexes: it warns, and the next interval tries again."""
+        try:
+            index = self.index
+            assert index is not None
+            with index.read() as reader:
+                covered = reader.covered()
+                horizon = reader.horizon()
+            if covered is None or covered.seq <= 0:
+                return
+            rows = index.snapshot_rows(covered.seq)
+            write_snapshot(self.snapshots_dir, rows, covered.seq, covered.unix_ms, horizon, False)
+            prune_snapshots(self.snapshots_dir, self.schema.option("snapshots_keep"))
+        except Exception as exc:
+            warnings.warn(
+                DriftWarning(
+                    f'automatic snapshot of table "{self.name}" failed ({exc}); '
+                    "the log and indexes are intact"
+                ),
+                stacklevel=2,
+            )
+
+    def finish_snapshot(self) -> None:
+        """Wait for a background snapshot of this table, if one is running."""
+        thread = self._snapshot_thread
+        if thread is not None:
+            thread.join()
+            self._snapshot_thread = None
 
     def close_appender(self) -> None:
         """Close the active segment (maintenance is about to replace it); the next commit

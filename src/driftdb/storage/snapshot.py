@@ -333,6 +333,15 @@ def newest_snapshots(directory: str, at_most: int | None = None) -> list[str]:
     ]
 
 
+def prune_snapshots(directory: str, keep: int) -> list[int]:
+    """Remove all but the newest `keep` plain snapshots (durably; never a base snapshot);
+    returns the seqs removed. A reader that chose a removed one moves on to the next."""
+    seqs = list_snapshots(directory)
+    stale = seqs[: max(len(seqs) - keep, 0)]
+    fs.remove_durably([os.path.join(directory, snapshot_name(s)) for s in stale])
+    return stale
+
+
 def find_base(directory: str) -> SnapshotInfo | None:
     """The newest base snapshot's checked header, or None when the table keeps its full
     history. Raises SnapshotError if it fails its check: a damaged base is never skipped
@@ -356,5 +365,7 @@ def load_plain(
         try:
             return read_snapshot(path)
         except SnapshotError as exc:
+            if not os.path.exists(path):
+                continue  # pruned since it was listed: an older one (or the log) serves
             warnings.warn(DriftWarning(f"ignoring damaged snapshot {exc}"), stacklevel=2)
     return None

@@ -303,7 +303,10 @@ class GroupCommit:
             self.indexed_seq = last
         for name in names:
             spots = [s for item in group for s in item.located.get(name, ())]
-            self.tables[name].note_commit(len(spots), spots[-1].end_offset - spots[0].offset)
+            newest = spots[-1].event
+            self.tables[name].note_commit(
+                len(spots), spots[-1].end_offset - spots[0].offset, (newest.seq, newest.unix_ms)
+            )
 
 
 def commit(

@@ -50,6 +50,8 @@ class TableStore:
         self.events_since_snapshot: int | None = None
         self.bytes_since_snapshot: int | None = None
         self._snapshot_thread: threading.Thread | None = None
+        self._snapshot_due: tuple[int, int] | None = None  # (seq, unix_ms) to snapshot next
+        self._snapshot_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -129,8 +131,11 @@ class TableStore:
         self.events_since_snapshot = count
         self.bytes_since_snapshot = max(size, 0)
 
-    def note_commit(self, events: int, size_bytes: int) -> None:
-        """Count a commit towards the next automatic snapshot, and take it when due. A
+    def note_commit(
+        self, events: int, size_bytes: int, last: tuple[int, int] | None = None
+    ) -> None:
+        """Count a commit (whose newest event has (seq, unix_ms) `last`) towards the next
+        automatic snapshot; when due, have the background thread take one at that seq. A
         failed automatic snapshot does not fail the (already durable) commit: it warns."""
         if self.events_since_snapshot is None:
             self._init_snapshot_counters()  # counts this commit too: it is indexed
@@ -139,48 +144,60 @@ class TableStore:
             assert self.bytes_since_snapshot is not None
             self.bytes_since_snapshot += size_bytes
         assert self.events_since_snapshot is not None and self.bytes_since_snapshot is not None
+        if last is None:
+            return
         if self.events_since_snapshot >= self.schema.option(
             "snapshot_every_events"
         ) or self.bytes_since_snapshot >= self.schema.option("snapshot_every_bytes"):
             self.reset_snapshot_counters()
-            running = self._snapshot_thread
-            if running is not None and running.is_alive():
-                return  # one at a time: the next is due after another full interval
-            thread = threading.Thread(
-                target=self._background_snapshot, name=f"driftdb-snapshot-{self.name}", daemon=True
-            )
-            self._snapshot_thread = thread
-            thread.start()
+            with self._snapshot_lock:
+                # One thread at a time; a snapshot due while one runs is taken after it
+                # (only the newest due one: an older one would be pruned at once).
+                self._snapshot_due = last
+                running = self._snapshot_thread
+                if running is not None and running.is_alive():
+                    return
+                thread = threading.Thread(
+                    target=self._background_snapshots,
+                    name=f"driftdb-snapshot-{self.name}",
+                    daemon=True,
+                )
+                self._snapshot_thread = thread
+                thread.start()
 
-    def _background_snapshot(self) -> None:
-        """An automatic snapshot (see the module docstring). A failure does not touch the
-        log or the indexes: it warns, and the next interval tries again."""
-        try:
-            index = self.index
-            assert index is not None
-            with index.read() as reader:
-                covered = reader.covered()
-                horizon = reader.horizon()
-            if covered is None or covered.seq <= 0:
-                return
-            rows = index.snapshot_rows(covered.seq)
-            write_snapshot(self.snapshots_dir, rows, covered.seq, covered.unix_ms, horizon, False)
-            prune_snapshots(self.snapshots_dir, self.schema.option("snapshots_keep"))
-        except Exception as exc:
-            warnings.warn(
-                DriftWarning(
-                    f'automatic snapshot of table "{self.name}" failed ({exc}); '
-                    "the log and indexes are intact"
-                ),
-                stacklevel=2,
-            )
+    def _background_snapshots(self) -> None:
+        """Take the due snapshots (see the module docstring) until none is due. A failure
+        does not touch the log or the indexes: it warns, and the next interval tries again."""
+        while True:
+            with self._snapshot_lock:
+                due, self._snapshot_due = self._snapshot_due, None
+                if due is None:
+                    self._snapshot_thread = None
+                    return
+            seq, unix_ms = due
+            try:
+                index = self.index
+                assert index is not None
+                with index.read() as reader:
+                    horizon = reader.horizon()
+                rows = index.snapshot_rows(seq)
+                write_snapshot(self.snapshots_dir, rows, seq, unix_ms, horizon, False)
+                prune_snapshots(self.snapshots_dir, self.schema.option("snapshots_keep"))
+            except Exception as exc:
+                warnings.warn(
+                    DriftWarning(
+                        f'automatic snapshot of table "{self.name}" failed ({exc}); '
+                        "the log and indexes are intact"
+                    ),
+                    stacklevel=2,
+                )
 
     def finish_snapshot(self) -> None:
-        """Wait for a background snapshot of this table, if one is running."""
-        thread = self._snapshot_thread
+        """Wait for the background snapshots of this table, if one is running."""
+        with self._snapshot_lock:
+            thread = self._snapshot_thread
         if thread is not None:
             thread.join()
-            self._snapshot_thread = None
 
     def close_appender(self) -> None:
         """Close the active segment (maintenance is about to replace it); the next commit

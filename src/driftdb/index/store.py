@@ -882,6 +882,10 @@ class TableIndex:
         live = int(_unpack(raw)["live"]) if raw else 0
         cursor = txn.cursor(db=self.keys)
         counts = {c: txn.cursor(db=db) for c, db in self.cnt.items()}
+        # value -> its live count after the last event seen: one seek per value per apply
+        tallies: dict[str, dict[bytes, int]] = {c: {} for c in self.cnt}
+        seq_entries: list[tuple[bytes, bytes]] = []
+        time_entries: list[tuple[bytes, bytes]] = []
         for position, item in enumerate(located):
             event = item.event
             pk = encode_key(event.key)
@@ -909,17 +913,19 @@ class TableIndex:
                 db=self.keys,
             )
             for column, db in self.ix.items():
-                _update_index(txn, db, pk, event.seq, prev_row, row, column, counts[column])
-            txn.put(
-                u64(event.seq),
-                _seq_value(event.unix_ms, live, item.segment, item.offset, pk),
-                db=self.seqs,
+                _update_index(
+                    txn, db, pk, event.seq, prev_row, row, column, counts[column], tallies[column]
+                )
+            seq_entries.append(
+                (u64(event.seq), _seq_value(event.unix_ms, live, item.segment, item.offset, pk))
             )
             following = located[position + 1].event.unix_ms if position + 1 < len(located) else -1
             if following != event.unix_ms:
                 # The time index needs only the last seq of each millisecond (a batch shares
                 # one timestamp): AS OF <time> seeks the last entry at or before it.
-                txn.put(u64(event.unix_ms) + u64(event.seq), b"", db=self.time)
+                time_entries.append((u64(event.unix_ms) + u64(event.seq), b""))
+        _put_ascending(txn, self.seqs, seq_entries)
+        _put_ascending(txn, self.time, time_entries)
         last = located[-1]
         txn.put(
             b"covered",
@@ -937,6 +943,23 @@ class TableIndex:
         )
 
 
+def _put_ascending(txn: _SealedTxn, db: Any, entries: list[tuple[bytes, bytes]]) -> None:
+    """Put entries whose keys ascend (seqs, times). When they all sort after the last key
+    (always, for a commit) they are appended in one call: LMDB skips the search and fills
+    each page instead of splitting it half-empty."""
+    if not entries:
+        return
+    sealed = [(key, _seal(key, value)) for key, value in entries]
+    raw = txn.txn.cursor(db=db)
+    if raw.last() and bytes(raw.key()) >= entries[0][0]:
+        for key, value in sealed:
+            raw.put(key, value)
+        return
+    _consumed, added = raw.putmulti(sealed, append=True)
+    if added != len(sealed):
+        raise lmdb.Error(f"appended {added} of {len(sealed)} entries in key order")
+
+
 def _update_index(
     txn: Any,
     db: Any,
@@ -946,6 +969,7 @@ def _update_index(
     row: dict[str, Any] | None,
     column: str,
     counts: Any = None,
+    tally: dict[bytes, int] | None = None,
 ) -> None:
     old = encode_value(resolve(prev, column)) if prev is not None else None
     new = encode_value(resolve(row, column)) if row is not None else None
@@ -958,17 +982,24 @@ def _update_index(
             txn.delete(open_key, db=db)
             txn.put(old + u64(seq) + pk, start, db=db)
             if counts is not None:
-                _bump_count(counts, old, seq, -1)
+                _bump_count(counts, old, seq, -1, tally)
     if new is not None:
         txn.put(new + u64(MAX_U64) + pk, u64(seq), db=db)
         if counts is not None:
-            _bump_count(counts, new, seq, +1)
+            _bump_count(counts, new, seq, +1, tally)
 
 
-def _bump_count(cursor: Any, value: bytes, seq: int, delta: int) -> None:
+def _bump_count(
+    cursor: Any, value: bytes, seq: int, delta: int, tally: dict[bytes, int] | None = None
+) -> None:
     """The temporal count index: enc(value) + u64(seq) -> how many live rows held the value
-    after `seq`, so `COUNT(*) WHERE col = v AS OF S` is one seek instead of a scan."""
-    current = _count_at(cursor, value, MAX_U64)
+    after `seq`, so `COUNT(*) WHERE col = v AS OF S` is one seek instead of a scan.
+    `tally`: the counts this transaction already wrote (saves the seek)."""
+    current = tally.get(value) if tally is not None else None
+    if current is None:
+        current = _count_at(cursor, value, MAX_U64)
+    if tally is not None:
+        tally[value] = current + delta
     cursor.put(value + u64(seq), u64(current + delta))
 
 

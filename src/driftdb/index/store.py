@@ -46,6 +46,7 @@ import os
 import shutil
 import struct
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -701,6 +702,8 @@ class TableIndex:
                                 out.append((decode_key(current_pk), row))
                         current_pk, best = pk, None
                         seen += 1
+                        if seen % 128 == 0:
+                            time.sleep(0)  # let a waiting thread (a commit) run
                         if seen > chunk_keys:
                             start = pk  # this key starts the next chunk
                             break

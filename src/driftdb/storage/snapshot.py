@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import time
 import warnings
 import zlib
 from collections.abc import Iterable
@@ -106,9 +107,18 @@ def encode_snapshot(
     horizon: Horizon | None,
     base: bool,
 ) -> tuple[bytes, int]:
-    """The bytes of a snapshot file, and its row count."""
+    """The bytes of a snapshot file, and its row count.
+
+    The rows are packed in slices (the same bytes as one msgpack array of every pair), with
+    a pause between slices: a background snapshot must not hold the interpreter for the
+    whole table while a commit waits to run."""
     pairs = [[key, row] for key, row in rows]
-    raw = msgpack.packb(pairs, use_bin_type=True)
+    parts = [_array_header(len(pairs))]
+    for start in range(0, len(pairs), _PACK_SLICE):
+        piece = pairs[start : start + _PACK_SLICE]
+        parts.append(msgpack.packb(piece, use_bin_type=True)[len(_array_header(len(piece))) :])
+        time.sleep(0)  # let a waiting thread (a commit) run
+    raw = b"".join(parts)
     body = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(raw)
     flags = (FLAG_BASE if base else 0) | (FLAG_HORIZON if horizon is not None else 0)
     h = horizon or Horizon(0, 0, 0)
@@ -129,6 +139,18 @@ def encode_snapshot(
     head = HEADER.pack(*fields, 0)
     head = head[:-4] + struct.pack("<I", zlib.crc32(head[:-4]))
     return head + body, len(pairs)
+
+
+_PACK_SLICE = 512
+
+
+def _array_header(count: int) -> bytes:
+    """msgpack's header of an array of `count` items."""
+    if count < 16:
+        return bytes([0x90 | count])
+    if count < 1 << 16:
+        return b"\xdc" + struct.pack(">H", count)
+    return b"\xdd" + struct.pack(">I", count)
 
 
 def write_snapshot(

@@ -12,6 +12,7 @@ never pruned). Maintenance and close wait for a running snapshot first."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 
@@ -31,6 +32,8 @@ from driftdb.storage.snapshot import (
     read_snapshot,
     write_snapshot,
 )
+
+SNAPSHOT_SWITCH_S = 0.0005  # the GIL switch interval while a background snapshot runs
 
 
 class TableStore:
@@ -167,7 +170,22 @@ class TableStore:
 
     def _background_snapshots(self) -> None:
         """Take the due snapshots (see the module docstring) until none is due. A failure
-        does not touch the log or the indexes: it warns, and the next interval tries again."""
+        does not touch the log or the indexes: it warns, and the next interval tries again.
+
+        While it runs, the interpreter's switch interval is lowered to SNAPSHOT_SWITCH_S
+        (and restored after): a commit gives up the GIL at each system call (write, fsync,
+        LMDB), and at the default 5 ms it would wait up to that long for this thread at each
+        one (measured: the slowest commit 24-48x the median instead of <= 20x)."""
+        previous = sys.getswitchinterval()
+        if previous > SNAPSHOT_SWITCH_S:
+            sys.setswitchinterval(SNAPSHOT_SWITCH_S)
+        try:
+            self._take_due_snapshots()
+        finally:
+            if previous > SNAPSHOT_SWITCH_S:
+                sys.setswitchinterval(previous)
+
+    def _take_due_snapshots(self) -> None:
         while True:
             with self._snapshot_lock:
                 due, self._snapshot_due = self._snapshot_due, None

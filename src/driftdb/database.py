@@ -219,9 +219,9 @@ class Database:
     def head(self) -> int:
         """The newest seq in the database (0 when it is empty)."""
         if not self.readonly:
-            # the newest acknowledged (durable, indexed) seq: a batch appended but not yet
-            # fsynced, or whose fsync failed, is not in the database
-            return self._group.indexed_seq
+            # the newest durable seq: a batch appended but not yet fsynced, or whose fsync
+            # failed, is not in the database
+            return self._group.durable_seq
         newest = 0
         for table in self._tables.values():
             try:
@@ -341,6 +341,6 @@ class Database:
         """Make the log and indexes agree before the first write (engine/recovery.py), then
         say what recovery did."""
         self.next_seq, self.clock = recover(self.path, self._tables, self.notes)
-        self._group.indexed_seq = self.next_seq - 1
+        self._group.indexed_seq = self._group.durable_seq = self.next_seq - 1
         for note in self.notes:
             warnings.warn(DriftWarning(note), stacklevel=4)

@@ -154,6 +154,7 @@ class GroupCommit:
     _queue: list[_Appended] = field(default_factory=list)
     _syncing: bool = False
     indexed_seq: int = 0  # every batch up to this seq is durable and indexed
+    durable_seq: int = 0  # every batch up to this seq is fsynced (set before its indexing)
     _failure: str | None = None
 
     def append(self, writes: Sequence[PendingWrite], unix_ms: int) -> int:
@@ -279,8 +280,12 @@ class GroupCommit:
                     "stopped: reopen the database"
                 ) from exc
             raise
-        # Durable: now the indexes, one transaction per table for the whole group.
+        # Durable: now the indexes, one transaction per table for the whole group. The head
+        # moves first, so a reader that sees an index covering a seq never finds the head
+        # behind it.
         last = group[-1].last_seq
+        with self._cond:
+            self.durable_seq = last
         for name in names:
             spots = [s for item in group for s in item.located.get(name, ())]
             rows = [r for item in group for r in item.rows.get(name, ())]

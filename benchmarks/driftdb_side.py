@@ -98,6 +98,58 @@ class DriftSide:
         self.fsync_split = {"in_fsync_s": in_fsync, "fsync_calls": calls}
         return out
 
+    def snapshot_crossing_commits(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Single durable inserts, one of which crosses the automatic-snapshot threshold half
+        way: the table's count of events since its newest snapshot is set just short of it
+        (an internal of the engine, `events_since_snapshot`: the only way to place the
+        crossing without writing 100,000 events first), so that commit triggers a snapshot of
+        the whole loaded table. Returns the per-commit seconds and whether a new snapshot
+        file appeared (the crossing really happened)."""
+        import os
+
+        t = self.t
+        before = set(os.listdir(t.snapshots_dir)) if os.path.isdir(t.snapshots_dir) else set()
+        t.insert(docs[0])  # initialises the counters from disk
+        threshold = t.schema.option("snapshot_every_events")
+        t.events_since_snapshot = threshold - len(docs) // 2
+        out = []
+        for doc in docs[1:]:
+            start = time.perf_counter()
+            t.insert(doc)
+            out.append(time.perf_counter() - start)
+        finish = getattr(t, "finish_snapshot", None)
+        if finish is not None:
+            finish()  # a background snapshot: wait for it before looking for its file
+        after = set(os.listdir(t.snapshots_dir)) if os.path.isdir(t.snapshots_dir) else set()
+        return {"samples": out, "snapshot_taken": bool(after - before)}
+
+    def threaded_commits(self, docs: list[dict[str, Any]], threads: int) -> float:
+        """`threads` threads, each doing single durable inserts of its share of `docs`;
+        returns commits per second over the wall time of the whole run."""
+        import threading
+
+        t = self.t
+        shares = [docs[i::threads] for i in range(threads)]
+        errors: list[BaseException] = []
+
+        def work(share: list[dict[str, Any]]) -> None:
+            try:
+                for doc in share:
+                    t.insert(doc)
+            except BaseException as exc:  # reported, never swallowed
+                errors.append(exc)
+
+        workers = [threading.Thread(target=work, args=(share,)) for share in shares]
+        start = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        seconds = time.perf_counter() - start
+        if errors:
+            raise errors[0]
+        return len(docs) / seconds
+
     def time_snapshot(self) -> float | None:
         """Seconds for an explicit `Table.snapshot()` of the whole table (None if the API
         has no snapshot): what an automatic snapshot taken inside a commit adds to it."""

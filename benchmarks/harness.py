@@ -286,6 +286,50 @@ def bench_size(  # noqa: C901 (one measurement per storage engine, side by side 
             f"    {side.label:<14} {summary['median_ms']:.3f} ms median, "
             f"{summary['commits_per_s']:,.0f} commits/s{detail}"
         )
+    # Issue 11: a commit that crosses the automatic-snapshot threshold, and group commit.
+    say("  snapshot-crossing single commits and concurrent commits (DriftDB):")
+    base_id = 20_000_000
+    proto = w.inserts
+    drift.open()
+    try:
+        crossing_docs = [
+            dict(proto[i % len(proto)], id=base_id + i) for i in range(args.crossing_commits + 1)
+        ]
+        crossing = drift.snapshot_crossing_commits(crossing_docs)
+        summary = measure.summarize(crossing["samples"])
+        summary["slowest_over_median"] = round(
+            max(crossing["samples"])
+            / max(sorted(crossing["samples"])[len(crossing["samples"]) // 2], 1e-9),
+            2,
+        )
+        summary["snapshot_taken"] = crossing["snapshot_taken"]
+        result["snapshot_crossing"] = summary
+        say(
+            f"    {args.crossing_commits} single commits crossing a snapshot threshold: median "
+            f"{summary['median_ms']:.3f} ms, slowest {summary['max_ms']:.3f} ms "
+            f"({summary['slowest_over_median']:.1f}x; snapshot taken: {crossing['snapshot_taken']})"
+        )
+        n = args.concurrent_commits
+        one = [dict(proto[i % len(proto)], id=base_id + 100_000 + i) for i in range(n)]
+        eight = [dict(proto[i % len(proto)], id=base_id + 200_000 + i) for i in range(n)]
+        rate1 = drift.threaded_commits(one, 1)
+        rate8 = drift.threaded_commits(eight, 8)
+        result["group_commit"] = {
+            "commits": n,
+            "one_thread_per_s": round(rate1, 1),
+            "eight_threads_per_s": round(rate8, 1),
+            "ratio": round(rate8 / rate1, 2),
+        }
+        say(
+            f"    {n} single commits: 1 thread {rate1:,.0f}/s, 8 threads {rate8:,.0f}/s "
+            f"({rate8 / rate1:.2f}x)"
+        )
+    except Exception as exc:
+        runner.errors.append(
+            f"snapshot-crossing / concurrent commits failed: {type(exc).__name__}: {exc}"
+        )
+    finally:
+        drift.close()
     drift.open()
     try:
         seconds = drift.time_snapshot()
@@ -419,7 +463,7 @@ def run(args: argparse.Namespace, source: dict[str, Any], command: str) -> int:
             results["errors"] += [f"{events:,} ev: {e}" for e in runner.errors]
             if events == base_size:
                 base = size
-            _write(args.out, results, target, base)  # partial results survive a crash
+            _write(args.out, results, target, base, partial=True)  # survives a crash
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -435,12 +479,29 @@ def run(args: argparse.Namespace, source: dict[str, Any], command: str) -> int:
     return 0
 
 
-def _write(out: str, results: dict[str, Any], target: int, base: dict[str, Any] | None) -> None:
+def _write(
+    out: str,
+    results: dict[str, Any],
+    target: int,
+    base: dict[str, Any] | None,
+    partial: bool = False,
+) -> None:
+    """Write the results: `partial.*` while the run goes on (untracked), `latest.*` (the
+    tracked summary) only once it completes, each replaced atomically."""
     sizes = results["sizes"]
     judged = str(target) if str(target) in sizes else list(sizes)[-1]
     results["target_size"] = int(judged)
     results["targets"] = report.judge(sizes[judged], base)
-    with open(os.path.join(out, "latest.json"), "w") as handle:
-        json.dump(results, handle, indent=2, default=str)
-    with open(os.path.join(out, "latest.md"), "w") as handle:
-        handle.write(report.markdown(results))
+    stem = "partial" if partial else "latest"
+    for ext, text in (
+        ("json", json.dumps(results, indent=2, default=str)),
+        ("md", report.markdown(results)),
+    ):
+        path = os.path.join(out, f"{stem}.{ext}")
+        with open(path + ".tmp", "w") as handle:
+            handle.write(text)
+        os.replace(path + ".tmp", path)
+    if not partial:
+        for ext in ("json", "md"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(out, f"partial.{ext}"))

@@ -9,7 +9,8 @@ _PLURAL = {"insert": "inserts", "patch": "patches", "delete": "deletes"}
 NORMAL = "SQLite NORMAL"
 
 # (metric, label, kind, rule, target text). kind "rate": higher is better; "ms": lower.
-# rule: ">=sqlite", "<=sqlite", "<=half", "scale", "fsync", "<150", or None (no target).
+# rule: ">=sqlite", "<=sqlite", "<=half", "scale", "fsync", "<150", "<=20x" and ">=4x" (a
+# DriftDB-only ratio, issue 11), or None (no target).
 TARGETS: list[tuple[str, str, str, str | None, str]] = [
     ("ingest", "ingest, inserts/s (batches of 1000)", "rate", ">=sqlite", ">= SQLite FULL"),
     ("patch", "patches/s (batches of 1000)", "rate", ">=sqlite", ">= SQLite FULL"),
@@ -32,11 +33,19 @@ TARGETS: list[tuple[str, str, str, str | None, str]] = [
     ("q4.scale", "q4 time at this size / at 100k", "x", "scale", "<= 1.5"),
     ("commit", "durable single commit, median latency", "ms", "fsync", "<= 1.2 x fsync"),
     ("commit_rate", "durable single commits/s", "rate", None, "-"),
+    (
+        "commit_tail",
+        "slowest of 1,000 single commits crossing a snapshot / median",
+        "x",
+        "<=20x",
+        "<= 20",
+    ),
+    ("group_commit", "8 threads' single commits/s / 1 thread's", "x", ">=4x", ">= 4"),
     ("fsync", "raw fsync of 100 bytes, median", "ms", None, "-"),
     ("cold.by_key", "cold CLI select by key (new process)", "ms", "<150", "< 150 ms"),
     ("cold.by_status", "cold CLI select status='paid' LIMIT 100", "ms", None, "-"),
     ("open", "open existing database (s)", "s", None, "-"),
-    ("disk", "size on disk (MB, allocated)", "MB", None, "-"),
+    ("disk", "size on disk (MB, allocated)", "MB", "<=2x", "<= 2 x SQLite FULL"),
 ]
 
 
@@ -69,6 +78,10 @@ def metric_values(size: dict[str, Any], base: dict[str, Any] | None) -> dict[str
     out["commit"] = (single["DriftDB"]["median_ms"], single[FULL]["median_ms"])
     out["commit_rate"] = (single["DriftDB"]["commits_per_s"], single[FULL]["commits_per_s"])
     out["fsync"] = (size["fsync"]["median_ms"], size["fsync"]["median_ms"])
+    crossing = size.get("snapshot_crossing") or {}
+    tail = crossing.get("slowest_over_median")
+    out["commit_tail"] = (tail if crossing.get("snapshot_taken") else None, None)
+    out["group_commit"] = ((size.get("group_commit") or {}).get("ratio"), None)
     cold = size["cold"]
     out["cold.by_key"] = (
         cold["DriftDB.by_key"].get("median_ms"),
@@ -106,6 +119,12 @@ def judge(size: dict[str, Any], base: dict[str, Any] | None) -> list[dict[str, A
             elif rule == "fsync":
                 met = d <= 1.2 * fsync_ms
                 target = f"<= 1.2 x fsync ({1.2 * fsync_ms:.3f} ms)"
+            elif rule == "<=2x" and s is not None:
+                met = d <= 2.0 * s
+            elif rule == "<=20x":
+                met = d <= 20.0
+            elif rule == ">=4x":
+                met = d >= 4.0
             elif rule == "<150":
                 met = d < 150.0
         elif rule == "scale":

@@ -130,6 +130,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     p.add_argument("--batch", type=int, default=1000, help="events per batch when loading")
     p.add_argument("--singles", type=int, default=300, help="single-statement commits")
+    p.add_argument(
+        "--crossing-commits",
+        type=int,
+        default=1000,
+        help="single commits, one crossing the automatic-snapshot threshold",
+    )
+    p.add_argument(
+        "--concurrent-commits",
+        type=int,
+        default=800,
+        help="single commits timed with 1 thread and with 8 threads",
+    )
     p.add_argument("--cli-runs", type=int, default=5, help="timed runs per cold query")
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("--no-normal", action="store_true", help="skip SQLite NORMAL")

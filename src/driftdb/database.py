@@ -17,7 +17,7 @@ from driftdb.engine.catalog import (
     start_writing,
 )
 from driftdb.engine.commit import Batch as Batch  # public: driftdb.Batch
-from driftdb.engine.commit import PendingWrite, commit
+from driftdb.engine.commit import GroupCommit, Pending, PendingWrite
 from driftdb.engine.reads import ReadViews
 from driftdb.engine.recovery import recover
 from driftdb.engine.view import TableView
@@ -82,6 +82,8 @@ class Database:
         self._tables: dict[str, Table] = {}
         self._batch: Batch | None = None
         self._mutex = threading.RLock()
+        self.pending: Pending = {}  # rows of batches appended but not yet indexed
+        self._group = GroupCommit(self._tables, self._stop)
         self._reads = ReadViews(self.path, self._tables, readonly, self._mutex)
         self._failed: str | None = None
         self._lock: WriterLock | None = None
@@ -151,7 +153,9 @@ class Database:
         if self._closed:
             return
         self._closed = True
+        self._group.drain()
         for table in self._tables.values():
+            table.finish_snapshot()
             close_table(table, write_meta=not self.readonly and self._failed is None)
         if self._lock is not None:
             self._lock.release()
@@ -232,7 +236,9 @@ class Database:
     def head(self) -> int:
         """The newest seq in the database (0 when it is empty)."""
         if not self.readonly:
-            return self.next_seq - 1
+            # the newest durable seq: a batch appended but not yet fsynced, or whose fsync
+            # failed, is not in the database
+            return self._group.durable_seq
         newest = 0
         for table in self._tables.values():
             try:
@@ -272,7 +278,13 @@ class Database:
     def batch(self) -> Iterator[Batch]:
         """Collect writes (in one or several tables) and commit them atomically with one fsync
         per table when the block ends; an exception in the block writes nothing. Nested
-        blocks join the outermost one."""
+        blocks join the outermost one.
+
+        The outermost block returns once its events are durable (fsynced) and indexed. Its
+        frames are appended under the writer's mutex; the wait for the fsync is outside it,
+        so batches of other threads append meanwhile and share the next fsync (group commit,
+        engine/commit.py)."""
+        last_seq = 0
         with self._mutex:
             self._check_writable()
             if self._batch is not None:
@@ -286,6 +298,7 @@ class Database:
                     outer.rollback_to(mark)
                     raise
                 return
+            self._prune_pending()
             batch = Batch(self)
             self._batch = batch
             try:
@@ -295,7 +308,17 @@ class Database:
             finally:
                 self._batch = None
                 batch.close_views()
-            self._commit(batch.writes)
+            last_seq = self._append(batch.writes)
+        if last_seq:
+            self._group.wait(last_seq)
+
+    def _prune_pending(self) -> None:
+        """Forget pending rows the indexes now hold (under the mutex, before any view of the
+        batch is opened: see engine/commit.py)."""
+        if self.pending:
+            indexed = self._group.indexed_seq
+            for marker in [m for m, (seq, _) in self.pending.items() if seq <= indexed]:
+                del self.pending[marker]
 
     @contextlib.contextmanager
     def maintenance(self) -> Iterator[None]:
@@ -307,6 +330,11 @@ class Database:
             self._check_writable()
             if self._batch is not None:
                 raise InvalidInputError("maintenance cannot run inside a batch")
+            self._group.drain()  # no batch of another thread is still on its way to the index
+            self._check_writable()
+            self._prune_pending()
+            for table in self._tables.values():
+                table.finish_snapshot()  # no background snapshot races the rewrite
             try:
                 yield
             except OSError as exc:
@@ -322,15 +350,19 @@ class Database:
                     self._failed = f"maintenance failed midway: {exc}"
                 raise
 
-    def _commit(self, writes: list[PendingWrite]) -> None:
-        """Commit a batch (engine/commit.py); a failure that stops the writer is recorded."""
+    def _stop(self, why: str) -> None:
+        self._failed = why
+
+    def _append(self, writes: list[PendingWrite]) -> int:
+        """Append a batch's frames (engine/commit.py) and hold its rows as pending until the
+        index has them; returns its last seq (0 for an empty batch)."""
         if not writes:
-            return
-
-        def stop(why: str) -> None:
-            self._failed = why
-
-        self.next_seq = commit(self._tables, writes, self.clock.now(), stop)
+            return 0
+        last = self._group.append(writes, self.clock.now())
+        self.next_seq = last + 1
+        for write in writes:
+            self.pending[(write.table.name, write.key)] = (write.seq, write.after)
+        return last
 
     # -- recovery --------------------------------------------------------------------------
 
@@ -338,5 +370,6 @@ class Database:
         """Make the log and indexes agree before the first write (engine/recovery.py), then
         say what recovery did."""
         self.next_seq, self.clock = recover(self.path, self._tables, self.notes)
+        self._group.indexed_seq = self._group.durable_seq = self.next_seq - 1
         for note in self.notes:
             warnings.warn(DriftWarning(note), stacklevel=4)

@@ -63,7 +63,7 @@ def test_create_with_an_existing_database_opens_it(db_path: Path) -> None:
         (
             lambda db: db.create_table("x", options={"nope": 1}),
             "unknown table option 'nope' (known: segment_size_bytes, snapshot_every_events, "
-            "snapshot_every_bytes)",
+            "snapshot_every_bytes, snapshots_keep)",
         ),
         (
             lambda db: db.create_table("x", options={"segment_size_bytes": 0}),

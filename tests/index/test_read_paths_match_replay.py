@@ -151,7 +151,7 @@ def test_reader_with_indexes_behind_the_log_equals_replay(
     table = db.create_table("t", primary_key="id", indexes=["status"])
     apply_history(table, ops)
     original = TableIndex.apply
-    TableIndex.apply = lambda self, located, primary_key: None  # type: ignore[method-assign]
+    TableIndex.apply = lambda self, located, primary_key, known=None: None  # type: ignore[method-assign]
     try:
         apply_history(table, late)  # durable in the log, invisible to the index
     finally:

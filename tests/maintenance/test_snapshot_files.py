@@ -109,6 +109,7 @@ def test_snapshots_are_taken_automatically_every_n_events(db: driftdb.Database) 
     table = db.create_table("t", options={"snapshot_every_events": 10})
     for i in range(25):
         table.insert({"id": i})
+    table.finish_snapshot()  # taken in the background
     assert snap.list_snapshots(table.snapshots_dir) == [10, 20]
     assert snap.read_snapshot(f"{table.snapshots_dir}/20.snap")[0].row_count == 20
 
@@ -117,6 +118,7 @@ def test_snapshots_are_taken_automatically_every_n_log_bytes(db: driftdb.Databas
     table = db.create_table("t", options={"snapshot_every_bytes": 2000})
     for i in range(40):
         table.insert({"id": i, "pad": "x" * 80})
+    table.finish_snapshot()
     seqs = snap.list_snapshots(table.snapshots_dir)
     assert 2 <= len(seqs) <= 3
     assert seqs[0] < 25
@@ -133,8 +135,10 @@ def test_the_snapshot_counter_resumes_from_the_newest_snapshot_after_reopen(
         table = db.table("t")
         for i in range(14, 19):
             table.insert({"id": i})
+        table.finish_snapshot()
         assert snap.list_snapshots(table.snapshots_dir) == [10]
         table.insert({"id": 19})
+        table.finish_snapshot()
         assert snap.list_snapshots(table.snapshots_dir) == [10, 20]
 
 
@@ -149,9 +153,49 @@ def test_a_failed_automatic_snapshot_warns_and_keeps_the_write(db: driftdb.Datab
     with warnings.catch_warnings(record=True) as caught, fs.use(FailAt("rename", 1)):
         warnings.simplefilter("always")
         table.insert({"id": 3})
+        table.finish_snapshot()
     assert any("automatic snapshot" in str(w.message) for w in caught)
     assert table.count() == 3
     assert snap.list_snapshots(table.snapshots_dir) == []
+
+
+def test_the_commit_that_crosses_the_threshold_does_not_wait_for_its_snapshot(
+    db: driftdb.Database,
+) -> None:
+    """The snapshot's rename is held until the commit has returned: were the snapshot on the
+    commit path, the insert would never return (no timing is measured)."""
+    import threading
+
+    from driftdb.storage import fs
+
+    released = threading.Event()
+
+    class HeldRename(fs.FileLayer):
+        def rename(self, src: str, dst: str) -> None:
+            if dst.endswith(".snap"):
+                assert released.wait(30), "the commit waited for the snapshot"
+            super().rename(src, dst)
+
+    table = db.create_table("t", options={"snapshot_every_events": 3})
+    with fs.use(HeldRename()):
+        for i in range(3):
+            table.insert({"id": i})
+        assert table.get(2) == {"id": 2}  # durable and indexed while the snapshot is held
+        released.set()
+        table.finish_snapshot()
+    assert snap.list_snapshots(table.snapshots_dir) == [3]
+
+
+def test_automatic_snapshots_are_pruned_to_the_newest_snapshots_keep(
+    db: driftdb.Database,
+) -> None:
+    table = db.create_table("t", options={"snapshot_every_events": 5, "snapshots_keep": 2})
+    for i in range(27):
+        table.insert({"id": i})
+        table.finish_snapshot()
+    assert snap.list_snapshots(table.snapshots_dir) == [20, 25]
+    info, rows = snap.read_snapshot(f"{table.snapshots_dir}/25.snap")
+    assert (info.row_count, dict(rows)) == (25, {i: {"id": i} for i in range(25)})
 
 
 def test_snapshot_of_an_empty_table_is_an_empty_state(db: driftdb.Database) -> None:

@@ -1,16 +1,27 @@
 """Batches and commit: how writes are collected (Batch) and become durable events and then
-index entries (commit).
+index entries (GroupCommit).
 
-Frames are encoded first (bad input leaves the log untouched), appended per table, fsynced
-per table (the durability point is the last fsync), and only then applied to the indexes, so
-an index that covers a seq proves the events up to it were acknowledged (docs/format.md,
-"Batches", gives the batch marks this writes).
+Frames are encoded first (bad input leaves the log untouched) and appended per table under
+the writer's mutex; the mutex is then released and the batch waits for its fsync. Group
+commit: one waiting batch (the leader) fsyncs every table that the waiting batches appended
+to, then applies all of them to the indexes in seq order, then acknowledges them together;
+batches that arrive while an fsync is in flight share the next one. No batch returns before
+its own frames are fsynced, and an index that covers a seq proves the events up to it were
+acknowledged (docs/format.md, "Batches", gives the batch marks this writes).
+
+Until its events are indexed, a batch's rows live in the writer's `pending` map (key -> the
+seq and row after its last appended write), so that a later batch validates against them
+(an INSERT of a key appended but not yet durable is a duplicate). Entries are pruned at the
+start of a batch, under the mutex, once the index holds them: a batch never opens an index
+view older than the pruning, so it can never miss a row.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from driftdb.engine.handle import TableHandle
@@ -19,20 +30,26 @@ from driftdb.errors import DriftIOError, InvalidInputError
 from driftdb.model.document import check_document
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
 from driftdb.model.replay import row_after
+from driftdb.storage import fs
 from driftdb.storage.frame import encode_frame
 from driftdb.storage.position import Located
 from driftdb.storage.segment import SegmentAppender
 
+Pending = dict[tuple[str, Key], tuple[int, Document | None]]
+
 
 class Writer(Protocol):
-    """The database a batch commits to: the seq its first write will have."""
+    """The database a batch commits to: the seq its first write will have, and the rows of
+    batches appended but not yet indexed."""
 
     next_seq: int
+    pending: Pending
 
 
 @dataclass
 class PendingWrite:
-    """One event queued by a batch, with the seq it will have."""
+    """One event queued by a batch, with the seq it will have and the rows before and after
+    it (computed once, here, and reused by the index writer)."""
 
     table: TableHandle
     type: EventType
@@ -40,6 +57,8 @@ class PendingWrite:
     data: Document | None
     meta: dict[str, Any] | None
     seq: int
+    before: Document | None = None
+    after: Document | None = None
 
 
 class Batch:
@@ -53,15 +72,20 @@ class Batch:
         self._undo: list[tuple[tuple[str, Key], bool, Document | None]] = []
 
     def current_row(self, table: TableHandle, key: Key) -> Document | None:
-        """The row as this batch would leave it (pending writes first, then the indexes, read
-        through one view per table for the whole batch)."""
+        """The row as this batch would leave it (pending writes first, then batches appended
+        but not yet indexed, then the indexes, read through one view per table for the whole
+        batch)."""
         marker = (table.name, key)
         if marker in self.rows:
             return self.rows[marker]
-        view = self._views.get(table.name)
-        if view is None:
-            view = self._views[table.name] = table.view()
-        row = view.get(key, 2**64 - 1)
+        appended = self.db.pending.get(marker)
+        if appended is not None:
+            row = appended[1]
+        else:
+            view = self._views.get(table.name)
+            if view is None:
+                view = self._views[table.name] = table.view()
+            row = view.get(key, 2**64 - 1)
         self.rows[marker] = row
         return row
 
@@ -96,12 +120,198 @@ class Batch:
         if meta is not None:
             check_document(meta, f'audit meta of {kind.name} into table "{table.name}"')
         seq = self.db.next_seq + len(self.writes)
-        self.writes.append(PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq))
         marker = (table.name, key)
         current = self.rows[marker] if marker in self.rows else self.current_row(table, key)
+        after = row_after(current, kind, key, data, table.primary_key)
+        self.writes.append(
+            PendingWrite(table, kind, key, data, dict(meta) if meta else None, seq, current, after)
+        )
         self._undo.append((marker, True, current))
-        self.rows[marker] = row_after(current, kind, key, data, table.primary_key)
+        self.rows[marker] = after
         return seq
+
+
+@dataclass
+class _Appended:
+    """A batch whose frames are in the log (not yet fsynced): what the index writer needs."""
+
+    located: dict[str, list[Located]]
+    rows: dict[str, list[tuple[Document | None, Document | None]]]
+    last_seq: int
+
+
+@dataclass
+class GroupCommit:
+    """The writer's commit pipeline: `append` (under the writer's mutex), then `wait` (outside
+    it) until the batch is fsynced and indexed. See the module docstring."""
+
+    tables: Mapping[str, TableHandle]
+    stop: Callable[[str], None]
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    # fsync and closing a segment (rotation, maintenance) exclude each other: an fsync never
+    # meets a descriptor closed (or reused) under it
+    sync_lock: threading.Lock = field(default_factory=threading.Lock)
+    _queue: list[_Appended] = field(default_factory=list)
+    _syncing: bool = False
+    indexed_seq: int = 0  # every batch up to this seq is durable and indexed
+    durable_seq: int = 0  # every batch up to this seq is fsynced (set before its indexing)
+    _failure: str | None = None
+
+    def append(self, writes: Sequence[PendingWrite], unix_ms: int) -> int:
+        """Append the frames of `writes` (one batch, all stamped `unix_ms`) to each table's
+        segment, not yet fsynced; returns the seq of the last. A failure stops the writer."""
+        first = writes[0].seq
+        parts: dict[str, int] = {}
+        for write in writes:
+            parts[write.table.name] = parts.get(write.table.name, 0) + 1
+        txn = Txn(first, len(writes), parts if len(parts) > 1 else {}) if len(writes) > 1 else None
+        per_table: dict[str, list[PendingWrite]] = {}
+        for write in writes:
+            per_table.setdefault(write.table.name, []).append(write)
+        # Encode every frame before the first byte is appended: a value msgpack cannot encode
+        # or a frame over the bound is bad input, and must leave the log untouched.
+        encoded: dict[str, tuple[list[Event], list[bytes]]] = {}
+        for name, group in per_table.items():
+            events, frames = [], []
+            for w in group:
+                e = Event(w.seq, unix_ms, w.type, w.key, w.data, w.meta, txn)
+                try:
+                    frames.append(encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e)))
+                except (TypeError, ValueError, OverflowError) as exc:
+                    raise InvalidInputError(
+                        f'{e.type.name} into table "{name}" key {e.key!r}: cannot be stored '
+                        f"({exc}); nothing was written"
+                    ) from None
+                events.append(e)
+            encoded[name] = (events, frames)
+        located: dict[str, list[Located]] = {}
+        try:
+            for name, (events, frames) in encoded.items():
+                table = self.tables[name]
+                if table.appender is None:
+                    table.appender = SegmentAppender(
+                        table.segments_dir, table.schema.option("segment_size_bytes")
+                    )
+                appender = table.appender
+                data = b"".join(frames)
+                if appender.fd is None or appender.size >= appender.segment_size_bytes:
+                    with self.sync_lock:  # rotation closes the descriptor an fsync may hold
+                        segment, offset = appender.append(data)
+                else:
+                    segment, offset = appender.append(data)
+                spots = []
+                for event, frame in zip(events, frames, strict=True):
+                    spots.append(Located(event, segment, offset, offset + len(frame)))
+                    offset += len(frame)
+                located[name] = spots
+        except BaseException as exc:
+            # Bytes may be in the log that were never made durable: only a reopen, which
+            # re-validates the log from disk, may write again.
+            self._fail(f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, Exception):
+                raise DriftIOError(
+                    f"write failed ({exc}); nothing was acknowledged and the writer is "
+                    "stopped: reopen the database"
+                ) from exc
+            raise
+        rows = {name: [(w.before, w.after) for w in group] for name, group in per_table.items()}
+        with self._cond:
+            self._queue.append(_Appended(located, rows, writes[-1].seq))
+        return writes[-1].seq
+
+    def wait(self, last_seq: int) -> None:
+        """Return once the batch ending at `last_seq` is fsynced and indexed (leading the
+        group's fsync if none is in flight); raise DriftIOError if its group failed."""
+        while True:
+            with self._cond:
+                while True:
+                    if self.indexed_seq >= last_seq:
+                        return
+                    if self._failure is not None:
+                        raise DriftIOError(self._failure)
+                    if not self._syncing:
+                        break
+                    self._cond.wait()
+                self._syncing = True
+                group, self._queue = self._queue, []
+            try:
+                self._sync_and_index(group)
+            finally:
+                with self._cond:
+                    self._syncing = False
+                    self._cond.notify_all()
+
+    def drain(self) -> None:
+        """Wait until every appended batch is durable and indexed (or the group failed):
+        before maintenance and close."""
+        with self._cond:
+            last = self._queue[-1].last_seq if self._queue else 0
+        if last:
+            with contextlib.suppress(DriftIOError):  # the writer is stopped; its waiters say why
+                self.wait(last)
+
+    def _fail(self, why: str) -> None:
+        self.stop(why)
+        with self._cond:
+            if self._failure is None:
+                self._failure = (
+                    f"write failed ({why}); nothing was acknowledged and the writer is "
+                    "stopped: reopen the database"
+                )
+            self._cond.notify_all()
+
+    def _sync_and_index(self, group: list[_Appended]) -> None:
+        if not group:
+            return
+        names = list(dict.fromkeys(name for item in group for name in item.located))
+        try:
+            with self.sync_lock:
+                for name in names:
+                    appender = self.tables[name].appender
+                    # Unconditional (no `dirty` test): another batch may append while this
+                    # fsync runs, and its own leader must still fsync after it.
+                    if appender is not None and appender.fd is not None:
+                        fs.layer().fsync(appender.fd)
+        except BaseException as exc:
+            self._fail(f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, Exception):
+                raise DriftIOError(
+                    f"write failed ({exc}); nothing was acknowledged and the writer is "
+                    "stopped: reopen the database"
+                ) from exc
+            raise
+        # Durable: now the indexes, one transaction per table for the whole group. The head
+        # moves first, so a reader that sees an index covering a seq never finds the head
+        # behind it.
+        last = group[-1].last_seq
+        with self._cond:
+            self.durable_seq = last
+        for name in names:
+            spots = [s for item in group for s in item.located.get(name, ())]
+            rows = [r for item in group for r in item.rows.get(name, ())]
+            table = self.tables[name]
+            index = table.index
+            assert index is not None
+            try:
+                index.apply(spots, table.primary_key, rows)
+            except Exception as exc:
+                # The events are durable; only the index lags. Stop, so reopening catches up.
+                self.stop(f"index update failed: {exc}")
+                message = (
+                    f"the write is durable (seq {last}) but updating the index of "
+                    f'table "{name}" failed ({exc}); reopen the database to catch it up'
+                )
+                with self._cond:
+                    self._failure = message
+                raise DriftIOError(message) from exc
+        with self._cond:
+            self.indexed_seq = last
+        for name in names:
+            spots = [s for item in group for s in item.located.get(name, ())]
+            newest = spots[-1].event
+            self.tables[name].note_commit(
+                len(spots), spots[-1].end_offset - spots[0].offset, (newest.seq, newest.unix_ms)
+            )
 
 
 def commit(
@@ -110,76 +320,9 @@ def commit(
     unix_ms: int,
     stop: Callable[[str], None],
 ) -> int:
-    """Append the frames of `writes` (one batch, all stamped `unix_ms`), fsync each table's
-    segment, then update the indexes; returns the next seq.
-
-    The durability point is the last fsync: after it the batch survives any crash. A
-    failure before it stops the writer (the kernel may have dropped what it had): `stop`
-    records why, and only a reopen, which re-validates the log from disk, may write again."""
-    first = writes[0].seq
-    parts: dict[str, int] = {}
-    for write in writes:
-        parts[write.table.name] = parts.get(write.table.name, 0) + 1
-    txn = Txn(first, len(writes), parts if len(parts) > 1 else {}) if len(writes) > 1 else None
-    per_table: dict[str, list[Event]] = {}
-    for write in writes:
-        event = Event(write.seq, unix_ms, write.type, write.key, write.data, write.meta, txn)
-        per_table.setdefault(write.table.name, []).append(event)
-    # Encode every frame before the first byte is appended: a value msgpack cannot encode
-    # or a frame over the bound is bad input, and must leave the log untouched.
-    encoded: dict[str, list[bytes]] = {}
-    for name, events in per_table.items():
-        frames = []
-        for e in events:
-            try:
-                frames.append(encode_frame(e.seq, e.unix_ms, int(e.type), pack_payload(e)))
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise InvalidInputError(
-                    f'{e.type.name} into table "{name}" key {e.key!r}: cannot be stored '
-                    f"({exc}); nothing was written"
-                ) from None
-        encoded[name] = frames
-    located: dict[str, list[Located]] = {}
-    try:
-        for name, events in per_table.items():
-            table = tables[name]
-            if table.appender is None:
-                table.appender = SegmentAppender(
-                    table.segments_dir, table.schema.option("segment_size_bytes")
-                )
-            frames = encoded[name]
-            segment, offset = table.appender.append(b"".join(frames))
-            spots = []
-            for event, frame in zip(events, frames, strict=True):
-                spots.append(Located(event, segment, offset, offset + len(frame)))
-                offset += len(frame)
-            located[name] = spots
-        for name in per_table:
-            appender = tables[name].appender
-            assert appender is not None
-            appender.sync()
-    except BaseException as exc:
-        # Bytes may be in the log that were never made durable: only a reopen, which
-        # re-validates the log from disk, may write again.
-        stop(f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, Exception):
-            raise DriftIOError(
-                f"write failed ({exc}); nothing was acknowledged and the writer is "
-                "stopped: reopen the database"
-            ) from exc
-        raise
-    for name, spots in located.items():
-        index = tables[name].index
-        assert index is not None
-        try:
-            index.apply(spots, tables[name].primary_key)
-        except Exception as exc:
-            # The events are durable; only the index lags. Stop, so reopening catches up.
-            stop(f"index update failed: {exc}")
-            raise DriftIOError(
-                f"the write is durable (seq {writes[-1].seq}) but updating the index of "
-                f'table "{name}" failed ({exc}); reopen the database to catch it up'
-            ) from exc
-    for name, spots in located.items():
-        tables[name].note_commit(len(spots), spots[-1].end_offset - spots[0].offset)
-    return writes[-1].seq + 1
+    """Append the frames of `writes`, fsync, then update the indexes; returns the next seq.
+    (One batch on its own: the writer's GroupCommit does the same for concurrent batches.)"""
+    group = GroupCommit(tables, stop)
+    last = group.append(writes, unix_ms)
+    group.wait(last)
+    return last + 1

@@ -46,6 +46,7 @@ import os
 import shutil
 import struct
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -648,12 +649,19 @@ class TableIndex:
             return int(reader.generation())
 
     @_reports
-    def apply(self, located: list[Located], primary_key: str) -> None:
+    def apply(
+        self,
+        located: list[Located],
+        primary_key: str,
+        known: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] | None = None,
+    ) -> None:
         """Add events (in seq order, after what is covered) in one transaction with the new
-        covered position, so a reader sees all of them or none."""
+        covered position, so a reader sees all of them or none. `known`: the row before and
+        after each event, as the batch that wrote them computed (saves a seek, a row decode
+        and a patch per event); without it they are read from the key directory."""
         if not located:
             return
-        self._write(lambda txn: self._apply_in(txn, located, primary_key))
+        self._write(lambda txn: self._apply_in(txn, located, primary_key, known=known))
 
     @_reports
     def rebuild(
@@ -751,6 +759,44 @@ class TableIndex:
             self.cnt.pop(column, None)
         self.columns = tuple(c for c in self.columns if c not in columns)
         self.sync(force=True)
+
+    def snapshot_rows(self, seq: int, chunk_keys: int = 4096) -> list[tuple[Key, dict[str, Any]]]:
+        """Every row live at `seq`, in primary-key order, read in short read transactions of
+        `chunk_keys` keys each: a background snapshot's consistent read (the key directory
+        only gains versions after `seq`, and maintenance waits for the snapshot), which
+        never holds one transaction open long enough to stop the writer growing the map."""
+        out: list[tuple[Key, dict[str, Any]]] = []
+        start = b""
+        while True:
+            with self.read() as reader:
+                cursor = reader.txn.cursor(db=self.keys)
+                if not cursor.set_range(start):
+                    return out
+                current_pk: bytes | None = None
+                best: bytes | None = None
+                seen = 0
+                for key, value in cursor:
+                    pk = key[:-8]
+                    if pk != current_pk:
+                        if best is not None and current_pk is not None:
+                            row = _version_row(best, current_pk)
+                            if row is not None:
+                                out.append((decode_key(current_pk), row))
+                        current_pk, best = pk, None
+                        seen += 1
+                        if seen % 128 == 0:
+                            time.sleep(0)  # let a waiting thread (a commit) run
+                        if seen > chunk_keys:
+                            start = pk  # this key starts the next chunk
+                            break
+                    if read_u64(key, len(key) - 8) <= seq:
+                        best = value
+                else:
+                    if best is not None and current_pk is not None:
+                        row = _version_row(best, current_pk)
+                        if row is not None:
+                            out.append((decode_key(current_pk), row))
+                    return out
 
     @_reports
     def remap(self, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None) -> None:
@@ -911,23 +957,32 @@ class TableIndex:
         located: list[Located],
         primary_key: str,
         rows: dict[bytes, dict[str, Any]] | None = None,
+        known: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] | None = None,
     ) -> None:
-        """`rows`: when rebuilding, the current row of every key (saves a seek per event)."""
+        """`rows`: when rebuilding, the current row of every key (saves a seek per event);
+        `known`: the row before and after each event (see `apply`)."""
         if not located:
             return
         raw = txn.get(b"covered", db=self.meta)
         live = int(_unpack(raw)["live"]) if raw else 0
         cursor = txn.cursor(db=self.keys)
         counts = {c: txn.cursor(db=db) for c, db in self.cnt.items()}
+        # value -> its live count after the last event seen: one seek per value per apply
+        tallies: dict[str, dict[bytes, int]] = {c: {} for c in self.cnt}
+        seq_entries: list[tuple[bytes, bytes]] = []
+        time_entries: list[tuple[bytes, bytes]] = []
         for position, item in enumerate(located):
             event = item.event
             pk = encode_key(event.key)
-            if rows is None:
-                prev = _last_version(cursor, pk, MAX_U64)
-                prev_row = prev.row if prev is not None else None
+            if known is not None:
+                prev_row, row = known[position]
             else:
-                prev_row = rows.get(pk)
-            row = event_row_after(prev_row, event, primary_key)
+                if rows is None:
+                    prev = _last_version(cursor, pk, MAX_U64)
+                    prev_row = prev.row if prev is not None else None
+                else:
+                    prev_row = rows.get(pk)
+                row = event_row_after(prev_row, event, primary_key)
             if rows is not None:
                 if row is None:
                     rows.pop(pk, None)
@@ -943,17 +998,19 @@ class TableIndex:
                 db=self.keys,
             )
             for column, db in self.ix.items():
-                _update_index(txn, db, pk, event.seq, prev_row, row, column, counts[column])
-            txn.put(
-                u64(event.seq),
-                _seq_value(event.unix_ms, live, item.segment, item.offset, pk),
-                db=self.seqs,
+                _update_index(
+                    txn, db, pk, event.seq, prev_row, row, column, counts[column], tallies[column]
+                )
+            seq_entries.append(
+                (u64(event.seq), _seq_value(event.unix_ms, live, item.segment, item.offset, pk))
             )
             following = located[position + 1].event.unix_ms if position + 1 < len(located) else -1
             if following != event.unix_ms:
                 # The time index needs only the last seq of each millisecond (a batch shares
                 # one timestamp): AS OF <time> seeks the last entry at or before it.
-                txn.put(u64(event.unix_ms) + u64(event.seq), b"", db=self.time)
+                time_entries.append((u64(event.unix_ms) + u64(event.seq), b""))
+        _put_ascending(txn, self.seqs, seq_entries)
+        _put_ascending(txn, self.time, time_entries)
         last = located[-1]
         txn.put(
             b"covered",
@@ -971,6 +1028,23 @@ class TableIndex:
         )
 
 
+def _put_ascending(txn: _SealedTxn, db: Any, entries: list[tuple[bytes, bytes]]) -> None:
+    """Put entries whose keys ascend (seqs, times). When they all sort after the last key
+    (always, for a commit) they are appended in one call: LMDB skips the search and fills
+    each page instead of splitting it half-empty."""
+    if not entries:
+        return
+    sealed = [(key, _seal(key, value)) for key, value in entries]
+    raw = txn.txn.cursor(db=db)
+    if raw.last() and bytes(raw.key()) >= entries[0][0]:
+        for key, value in sealed:
+            raw.put(key, value)
+        return
+    _consumed, added = raw.putmulti(sealed, append=True)
+    if added != len(sealed):
+        raise lmdb.Error(f"appended {added} of {len(sealed)} entries in key order")
+
+
 def _update_index(
     txn: Any,
     db: Any,
@@ -980,6 +1054,7 @@ def _update_index(
     row: dict[str, Any] | None,
     column: str,
     counts: Any = None,
+    tally: dict[bytes, int] | None = None,
 ) -> None:
     old = encode_value(resolve(prev, column)) if prev is not None else None
     new = encode_value(resolve(row, column)) if row is not None else None
@@ -992,17 +1067,24 @@ def _update_index(
             txn.delete(open_key, db=db)
             txn.put(old + u64(seq) + pk, start, db=db)
             if counts is not None:
-                _bump_count(counts, old, seq, -1)
+                _bump_count(counts, old, seq, -1, tally)
     if new is not None:
         txn.put(new + u64(MAX_U64) + pk, u64(seq), db=db)
         if counts is not None:
-            _bump_count(counts, new, seq, +1)
+            _bump_count(counts, new, seq, +1, tally)
 
 
-def _bump_count(cursor: Any, value: bytes, seq: int, delta: int) -> None:
+def _bump_count(
+    cursor: Any, value: bytes, seq: int, delta: int, tally: dict[bytes, int] | None = None
+) -> None:
     """The temporal count index: enc(value) + u64(seq) -> how many live rows held the value
-    after `seq`, so `COUNT(*) WHERE col = v AS OF S` is one seek instead of a scan."""
-    current = _count_at(cursor, value, MAX_U64)
+    after `seq`, so `COUNT(*) WHERE col = v AS OF S` is one seek instead of a scan.
+    `tally`: the counts this transaction already wrote (saves the seek)."""
+    current = tally.get(value) if tally is not None else None
+    if current is None:
+        current = _count_at(cursor, value, MAX_U64)
+    if tally is not None:
+        tally[value] = current + delta
     cursor.put(value + u64(seq), u64(current + delta))
 
 

@@ -22,6 +22,7 @@ DEFAULT_OPTIONS: dict[str, int] = {
     "segment_size_bytes": 128 * 1024 * 1024,
     "snapshot_every_events": 100_000,
     "snapshot_every_bytes": 128 * 1024 * 1024,
+    "snapshots_keep": 2,
 }
 
 # The allowed range of each option (inclusive; stated in the README). The lower bounds keep a
@@ -31,6 +32,7 @@ OPTION_RANGES: dict[str, tuple[int, int]] = {
     "segment_size_bytes": (4 * 1024, 4 * 1024**3),
     "snapshot_every_events": (1_000, 1_000_000_000),
     "snapshot_every_bytes": (1024 * 1024, 1024**4),
+    "snapshots_keep": (1, 1000),
 }
 # DriftDB's own test suite exercises rotation and automatic snapshots with a handful of events:
 # it sets this variable (tests/conftest.py; its child processes inherit it) to lower every

@@ -26,9 +26,11 @@ one, and refuse to guess without a base one.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
+import time
 import warnings
 import zlib
 from collections.abc import Iterable
@@ -43,7 +45,7 @@ from driftdb.model.events import Document, Key, plain_json, plain_key
 from driftdb.model.retention import Horizon
 from driftdb.model.untrusted import short
 from driftdb.storage import fs, safe_path
-from driftdb.storage.paths import list_bases, list_snapshots, snapshot_name
+from driftdb.storage.paths import TEMP_SUFFIX, list_bases, list_snapshots, snapshot_name
 
 MAGIC = b"DRIFTSNP"
 FORMAT_VERSION = 1
@@ -106,9 +108,18 @@ def encode_snapshot(
     horizon: Horizon | None,
     base: bool,
 ) -> tuple[bytes, int]:
-    """The bytes of a snapshot file, and its row count."""
+    """The bytes of a snapshot file, and its row count.
+
+    The rows are packed in slices (the same bytes as one msgpack array of every pair), with
+    a pause between slices: a background snapshot must not hold the interpreter for the
+    whole table while a commit waits to run."""
     pairs = [[key, row] for key, row in rows]
-    raw = msgpack.packb(pairs, use_bin_type=True)
+    parts = [_array_header(len(pairs))]
+    for start in range(0, len(pairs), _PACK_SLICE):
+        piece = pairs[start : start + _PACK_SLICE]
+        parts.append(msgpack.packb(piece, use_bin_type=True)[len(_array_header(len(piece))) :])
+        time.sleep(0)  # let a waiting thread (a commit) run
+    raw = b"".join(parts)
     body = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(raw)
     flags = (FLAG_BASE if base else 0) | (FLAG_HORIZON if horizon is not None else 0)
     h = horizon or Horizon(0, 0, 0)
@@ -131,6 +142,18 @@ def encode_snapshot(
     return head + body, len(pairs)
 
 
+_PACK_SLICE = 512
+
+
+def _array_header(count: int) -> bytes:
+    """msgpack's header of an array of `count` items."""
+    if count < 16:
+        return bytes([0x90 | count])
+    if count < 1 << 16:
+        return b"\xdc" + struct.pack(">H", count)
+    return b"\xdd" + struct.pack(">I", count)
+
+
 def write_snapshot(
     directory: str,
     rows: Iterable[tuple[Key, Document]],
@@ -144,8 +167,30 @@ def write_snapshot(
     fs.make_dirs_durably(directory)
     data, _ = encode_snapshot(rows, seq, unix_ms, horizon, base)
     path = os.path.join(directory, snapshot_name(seq, base))
-    fs.write_file_atomically(path, data)
+    _write_in_steps(path, data)
     return parse_header(data[:HEADER_SIZE], path, len(data))
+
+
+_STEP_BYTES = 512 * 1024
+
+
+def _write_in_steps(path: str, data: bytes) -> None:
+    """fs.write_file_atomically, with an fsync after every _STEP_BYTES: on a journaling file
+    system (ext4, data=ordered) a commit's fsync also flushes other files' newly written
+    blocks, so a snapshot written whole would make the next commit pay for all of it."""
+    fl = fs.layer()
+    tmp = path + TEMP_SUFFIX
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(tmp)
+    fd = fl.open_append(tmp, create=True)
+    try:
+        for start in range(0, max(len(data), 1), _STEP_BYTES):
+            fl.write(fd, data[start : start + _STEP_BYTES])
+            fl.fsync(fd)
+    finally:
+        fl.close(fd)
+    fl.rename(tmp, path)
+    fl.fsync_dir(os.path.dirname(path) or ".")
 
 
 def parse_header(head: bytes, path: str, file_bytes: int) -> SnapshotInfo:
@@ -333,6 +378,15 @@ def newest_snapshots(directory: str, at_most: int | None = None) -> list[str]:
     ]
 
 
+def prune_snapshots(directory: str, keep: int) -> list[int]:
+    """Remove all but the newest `keep` plain snapshots (durably; never a base snapshot);
+    returns the seqs removed. A reader that chose a removed one moves on to the next."""
+    seqs = list_snapshots(directory)
+    stale = seqs[: max(len(seqs) - keep, 0)]
+    fs.remove_durably([os.path.join(directory, snapshot_name(s)) for s in stale])
+    return stale
+
+
 def find_base(directory: str) -> SnapshotInfo | None:
     """The newest base snapshot's checked header, or None when the table keeps its full
     history. Raises SnapshotError if it fails its check: a damaged base is never skipped
@@ -356,5 +410,7 @@ def load_plain(
         try:
             return read_snapshot(path)
         except SnapshotError as exc:
+            if not os.path.exists(path):
+                continue  # pruned since it was listed: an older one (or the log) serves
             warnings.warn(DriftWarning(f"ignoring damaged snapshot {exc}"), stacklevel=2)
     return None

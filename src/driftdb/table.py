@@ -190,11 +190,13 @@ class Table(TableStore):
         order_by: str | Sequence[str] | None = None,
         limit: int | None = None,
         params: Sequence[Any] = (),
+        offset: int | None = None,
     ) -> Iterator[Document]:
         """Rows matching `where` at `as_of`. `where` is a mapping of column (dotted paths
         allowed) to value, AND-ed, or a DriftQL expression with `?` placeholders bound from
-        `params`. `order_by` takes column names, each optionally followed by " DESC"."""
-        rows = run_select(self, where, params, as_of, order_by, limit)
+        `params`. `order_by` takes column names, each optionally followed by " DESC".
+        `offset` skips that many rows (after ordering), then `limit` caps the rest."""
+        rows = run_select(self, where, params, as_of, order_by, limit, offset)
         return iter(rows)
 
     def count(self, where: Where = None, as_of: AsOf = None, params: Sequence[Any] = ()) -> int:

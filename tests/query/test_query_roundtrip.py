@@ -80,6 +80,9 @@ CORPUS = [
     "COMPACT orders BEFORE @seq:100",
     "COMPACT orders BEFORE '2024-12-31T23:59:59Z'",
     "PURGE orders KEY 'gdpr-subject'",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
 ]
 
 

@@ -421,6 +421,37 @@ class Purge(Frozen):
         _set(self, "key", key)
 
 
+# ---------------------------------------------------------------- transactions
+
+
+class Begin(Frozen):
+    """`BEGIN`: open a transaction; later writes stay pending (and visible to this
+    connection's reads) until COMMIT writes them as one batch or ROLLBACK drops them."""
+
+    writes: ClassVar[bool] = True  # a transaction belongs to the writer (the lock)
+
+    __slots__ = __match_args__ = ()
+
+
+class Commit(Frozen):
+    """`COMMIT`: write the open transaction's events as one atomic, durable batch."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
+    __slots__ = __match_args__ = ()
+
+
+class Rollback(Frozen):
+    """`ROLLBACK`: discard the open transaction's pending writes."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
+    __slots__ = __match_args__ = ()
+
+
+Transaction: TypeAlias = Begin | Commit | Rollback
+
+
 Statement: TypeAlias = (
     CreateTable
     | ShowTables
@@ -434,4 +465,7 @@ Statement: TypeAlias = (
     | Snapshot
     | Compact
     | Purge
+    | Begin
+    | Commit
+    | Rollback
 )

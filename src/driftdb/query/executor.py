@@ -101,7 +101,22 @@ def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
         return _maintenance(db, stmt.table, "compact", stmt.before)
     if isinstance(stmt, ast.Purge):
         return _maintenance(db, stmt.table, "purge", key=stmt.key)
+    if isinstance(stmt, ast.Begin | ast.Commit | ast.Rollback):
+        return _transaction(db, stmt)
     raise InvalidInputError(f"unsupported statement {type(stmt).__name__}")
+
+
+def _transaction(db: Catalog, stmt: ast.Transaction) -> Result:
+    """BEGIN / COMMIT / ROLLBACK: the database's transaction (Database.begin)."""
+    if isinstance(stmt, ast.Begin):
+        db.begin()
+        return Result("transaction", message="transaction open")
+    if isinstance(stmt, ast.Commit):
+        seq = db.commit()
+        done = f"committed (last seq {seq})" if seq is not None else "committed (no writes)"
+        return Result("transaction", message=done, seq=seq)
+    db.rollback()
+    return Result("transaction", message="rolled back")
 
 
 def _no_history(db: Catalog, table: str, key: Any) -> Exception:

@@ -15,7 +15,9 @@ from typing import Any
 from driftdb.query.ast import (
     And,
     AsOf,
+    Begin,
     Column,
+    Commit,
     Compact,
     Comparison,
     CreateTable,
@@ -32,6 +34,7 @@ from driftdb.query.ast import (
     Or,
     Patch,
     Purge,
+    Rollback,
     Select,
     ShowDrift,
     ShowTables,
@@ -56,6 +59,8 @@ def to_driftql(node: Statement | Expr) -> str:
     """
     if isinstance(node, Comparison | InList | IsNull | Not | And | Or):
         return _expr(node)
+    if isinstance(node, Begin | Commit | Rollback):
+        return _transaction(node)
     return _statement(node)
 
 
@@ -92,6 +97,10 @@ def _statement(stmt: Statement) -> str:
     if isinstance(stmt, Purge):
         return f"PURGE {_name(stmt.table)} KEY {_key(stmt.key)}"
     raise TypeError(f"not a DriftQL statement: {stmt!r}")
+
+
+def _transaction(stmt: Begin | Commit | Rollback) -> str:
+    return {Begin: "BEGIN", Commit: "COMMIT", Rollback: "ROLLBACK"}[type(stmt)]
 
 
 def _select(select: Select) -> str:

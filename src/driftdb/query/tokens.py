@@ -113,6 +113,10 @@ STATEMENT_KEYWORDS = frozenset(
         "SHOW",
         "SNAPSHOT",
         "SOFT",
+        # transactions
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
     }
 )
 

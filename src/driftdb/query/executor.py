@@ -40,6 +40,29 @@ class Result:
         """The number a COUNT(*) returned (None for other statements)."""
         return int(self.rows[0]["count"]) if self.kind == "count" else None
 
+    # DataFrames (model/columnar.py: pip install "driftdb[arrow]", "[pandas]", "[polars]")
+
+    def to_arrow(self) -> Any:
+        """The rows as a pyarrow Table, columns in `columns` order."""
+        from driftdb.model.columnar import table_of
+
+        return table_of(self.rows, self.columns or None)
+
+    def to_pandas(self) -> Any:
+        from driftdb.model.columnar import to_pandas
+
+        return to_pandas(self.to_arrow())
+
+    def to_polars(self) -> Any:
+        from driftdb.model.columnar import to_polars
+
+        return to_polars(self.to_arrow())
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """The Arrow PyCapsule stream: pyarrow.table(result), polars.DataFrame(result) and
+        DuckDB read a Result directly."""
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
 
 def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
     """History entries as the documented drift objects {seq, ts, type, data, row, meta}."""

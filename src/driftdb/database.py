@@ -34,6 +34,7 @@ from driftdb.errors import (
 )
 from driftdb.model.clock import Clock
 from driftdb.model.schema import TableSchema, check_table_name
+from driftdb.model.timepoint import AsOf
 from driftdb.storage import fs, paths, rewrite, safe_path
 from driftdb.storage.lock import WriterLock
 from driftdb.table import Table
@@ -210,6 +211,14 @@ class Database:
         return results
 
     # -- reading ---------------------------------------------------------------------------
+
+    def duckdb(self, as_of: AsOf = None, versions: bool = True) -> Any:
+        """A DuckDB connection in which every table is a view of its rows at `as_of`, and
+        `<table>__versions` its events with seq, ts, op and meta (driftdb/duckdb_bridge.py;
+        pip install "driftdb[duckdb]")."""
+        from driftdb import duckdb_bridge
+
+        return duckdb_bridge.connect(self, as_of, versions)
 
     def view_of(self, table: Table) -> TableView:
         """A consistent view of `table` (engine/reads.py: a reader retries a read that a

@@ -5,8 +5,10 @@ one consistent read view, in primary-key order, and streams them as record batch
 (`table.arrow_reader(...)` gives the pyarrow RecordBatchReader itself): a first pass finds the
 union schema (model/columnar.py says how documents map to Arrow types: structs, lists, a JSON
 string column where types conflict, the primary key first), a second builds one batch at a
-time, so the rows are never all held as Python objects. `to_pandas` converts the Arrow table
-releasing its buffers as it goes: about one extra copy of the data at the peak.
+time, so the rows are never all held as Python objects. The (top-level) indexed columns are
+always present (Arrow type null while no row holds them), so SQL over them works at any point.
+`to_pandas` converts the Arrow table releasing its buffers as it goes: about one extra copy of
+the data at the peak.
 
 `table.history_frame(...)`: one row per event, with the system columns `seq`, `ts` (UTC
 timestamp, ms), `op` (INSERT, PATCH, SOFT_DELETE) and `meta` (the audit map, or null), then
@@ -22,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from driftdb.index.keycodec import encode_key
-from driftdb.model.columnar import Columns, require, to_pandas, to_polars
+from driftdb.model.columnar import Columns, Shape, require, to_pandas, to_polars
 from driftdb.model.timepoint import AsOf, parse_timepoint
 from driftdb.query.engine import iter_matching, to_expr
 from driftdb.query.planner import plan_where
@@ -53,6 +55,9 @@ def arrow_reader(
         seq = table.resolve_point(view, parse_timepoint(as_of))
         only = list(columns) if columns is not None else None
         shape = Columns([table.primary_key], only).observe_all(iter_matching(view, expr, plan, seq))
+        for column in table.schema.indexes:  # always there: SQL may name an indexed column
+            if "." not in column and only is None:  # before any row at this point holds it
+                shape.shapes.setdefault(column, Shape())
         schema = shape.schema()
     except BaseException:
         view.close()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -70,7 +70,9 @@ def measure(kind: str, directory: str, point: int) -> dict[str, float]:
 
     import driftdb
 
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sampler = RssSampler()
+    base = sampler.rss()
+    sampler.start()
     start = time.perf_counter()
     if kind == "sqlite":
         con = sqlite3.connect(os.path.join(directory, "orders.sqlite"))
@@ -84,12 +86,37 @@ def measure(kind: str, directory: str, point: int) -> dict[str, float]:
             else:
                 n = len(t.to_pandas(as_of=point))
     took = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = sampler.stop()
     return {
         "rows": n,
         "seconds": round(took, 2),
-        "peak_rss_growth_mib": round((peak - base) / 1024, 1),
+        "peak_rss_growth_mib": round((peak - base) / 2**20, 1),
     }
+
+
+class RssSampler(threading.Thread):
+    """The peak resident set size, sampled every 5 ms from /proc/self/statm (ru_maxrss is
+    not kept on every kernel this runs on)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0
+        self.done = threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(0.005)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return max(self.peak, self.rss())
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -227,9 +228,12 @@ class Database:
             raise DriftError("the database is closed")
         view = self._reads.view_of(table)
         batch = self._batch
-        if batch is not None and self._batch_thread == threading.get_ident():
-            # Inside a transaction its own reads see its pending writes (no other reader does).
-            pending = batch.pending_events(table.name, self.clock.now())
+        if batch is not None and batch.writes and self._batch_thread == threading.get_ident():
+            # Inside a transaction its own reads see its pending writes (no other reader does),
+            # stamped with this read's time (the commit stamps them no earlier), read without
+            # advancing the clock: the clock hands out commit times.
+            unix_ms = max(self.clock.last_unix_ms, time.time_ns() // 1_000_000)
+            pending = batch.pending_events(table.name, unix_ms)
             if pending:
                 view.overlay_pending(pending)
         return view

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 N ?= 200
 
-.PHONY: help venv compile test test-deep mutants lint clippy typecheck-tests layers fmt ci build demo bench crashtest reliability clean
+.PHONY: help venv compile test test-deep mutants lint clippy typecheck-tests layers fmt ci build docs demo bench crashtest reliability clean
 
 help:
 	@echo "make test | test-deep | mutants | lint (alias: clippy) | fmt | ci | build | demo | bench | crashtest N=200 | reliability"
@@ -66,6 +66,10 @@ ci: lint test
 
 build: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist .
+
+# The docs site (MkDocs, from docs/ and mkdocs.yml) in build/site; any warning is an error.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
 
 clean:
 	rm -rf $(VENV) dist build demo-data .pytest_cache .mypy_cache .ruff_cache

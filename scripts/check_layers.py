@@ -7,7 +7,8 @@ exits 1 and names each offending import.
 The layers, from the top (a module may import its own layer and the ones below it):
     cli          the command line: imports the API and the parser
     api          driftdb (the package), database, table, doctor: a façade that delegates;
-                 export (Delta Lake), which reads through the API's read views
+                 export (Delta Lake), which reads through the API's read views;
+                 dbapi, frames, duckdb_bridge: interfaces to other tools, over the façade
     query        DriftQL, pure over a read view and a schema, through Protocols it defines
     maintenance  compaction, retention, purge, doctor: over the engine's handles
     engine       the only code that holds file descriptors, LMDB environments or the lock
@@ -31,13 +32,17 @@ FORBIDDEN = {
     "cli": {"engine", "maintenance", "index", "storage"},
 }
 PACKAGE = "driftdb"
+# API-level modules beside database.py and table.py: they may import the API and below.
+API_MODULES = ("dbapi", "frames", "duckdb_bridge")
 
 
 def layer_of(module: str) -> str:
     """The layer of a module of the package, by its first component below `driftdb`."""
     parts = module.split(".")
-    if len(parts) == 1 or parts[1] in ("database", "table", "doctor", "export"):
+    if len(parts) == 1 or parts[1] in ("database", "table", "doctor", "export", *API_MODULES):
         return "api"
+    if parts[1] == "__main__":
+        return "cli"
     if parts[1] in LAYERS:
         return parts[1]
     raise ValueError(f"module {module} is in no layer: add it to scripts/check_layers.py")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from driftdb.errors import (
 )
 from driftdb.model.clock import Clock
 from driftdb.model.schema import TableSchema, check_table_name
+from driftdb.model.timepoint import AsOf
 from driftdb.storage import fs, paths, rewrite, safe_path
 from driftdb.storage.lock import WriterLock
 from driftdb.table import Table
@@ -81,6 +83,8 @@ class Database:
         self.notes: list[str] = []  # what recovery did on open, for the CLI to show
         self._tables: dict[str, Table] = {}
         self._batch: Batch | None = None
+        self._batch_thread: int | None = None  # the thread whose reads see the batch
+        self._explicit = False  # the batch is a BEGIN ... COMMIT transaction (begin())
         self._mutex = threading.RLock()
         self.pending: Pending = {}  # rows of batches appended but not yet indexed
         self._group = GroupCommit(self._tables, self._stop)
@@ -152,6 +156,9 @@ class Database:
         """Release the writer lock and files. Every acknowledged write is already durable."""
         if self._closed:
             return
+        if self._explicit:
+            with contextlib.suppress(InvalidInputError):  # never committed: discarded
+                self._end_transaction("close")
         self._closed = True
         self._group.drain()
         for table in self._tables.values():
@@ -211,23 +218,46 @@ class Database:
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Result:
         """Run DriftQL (one statement or several separated by `;`) and return the last
-        statement's Result (its rows, count or message). `?` placeholders bind `params` as
-        data, never as text. Every statement is parsed before any runs."""
+        statement's Result (its rows, count or message); `execute_all` returns every
+        statement's. `?` placeholders bind `params` as data, never as text. Every statement
+        is parsed before any runs."""
+        return self.execute_all(statement, params)[-1]
+
+    def execute_all(self, statement: str, params: Sequence[Any] = ()) -> list[Result]:
+        """Run DriftQL like `execute`, and return one Result per statement, in order."""
         from driftdb.query.executor import execute_script
 
         results = execute_script(self, statement, params)
         if not results:
             raise InvalidInputError("no statement to execute")
-        return results[-1]
+        return results
 
     # -- reading ---------------------------------------------------------------------------
+
+    def duckdb(self, as_of: AsOf = None, versions: bool = True) -> Any:
+        """A DuckDB connection in which every table is a view of its rows at `as_of`, and
+        `<table>__versions` its events with seq, ts, op and meta (driftdb/duckdb_bridge.py;
+        pip install "driftdb[duckdb]")."""
+        from driftdb import duckdb_bridge
+
+        return duckdb_bridge.connect(self, as_of, versions)
 
     def view_of(self, table: Table) -> TableView:
         """A consistent view of `table` (engine/reads.py: a reader retries a read that a
         maintenance rewrite overlapped)."""
         if self._closed:
             raise DriftError("the database is closed")
-        return self._reads.view_of(table)
+        view = self._reads.view_of(table)
+        batch = self._batch
+        if batch is not None and batch.writes and self._batch_thread == threading.get_ident():
+            # Inside a transaction its own reads see its pending writes (no other reader does),
+            # stamped with this read's time (the commit stamps them no earlier), read without
+            # advancing the clock: the clock hands out commit times.
+            unix_ms = max(self.clock.last_unix_ms, time.time_ns() // 1_000_000)
+            pending = batch.pending_events(table.name, unix_ms)
+            if pending:
+                view.overlay_pending(pending)
+        return view
 
     def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool:
         """No rewrite of the table's files overlapped a read that began at `before`."""
@@ -276,9 +306,14 @@ class Database:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[Batch]:
-        """Collect writes (in one or several tables) and commit them atomically with one fsync
-        per table when the block ends; an exception in the block writes nothing. Nested
-        blocks join the outermost one.
+        """A transaction: collect writes (in one or several tables) and commit them
+        atomically, with one fsync per table, when the block ends (durable when the block
+        exits); an exception in the block writes nothing. Reads through this database in the
+        block's thread (get, select, count, history, DriftQL SELECT) see the pending writes on
+        top of the committed state, exactly as they will stand after the commit; other
+        readers (other threads, processes, read-only opens) do not, and AS OF a point before
+        the block ignores them. A nested block is a savepoint: an exception in it undoes its
+        own writes and the outer block goes on. Writes from other threads wait for the end.
 
         The outermost block returns once its events are durable (fsynced) and indexed. Its
         frames are appended under the writer's mutex; the wait for the fsync is outside it,
@@ -301,6 +336,7 @@ class Database:
             self._prune_pending()
             batch = Batch(self)
             self._batch = batch
+            self._batch_thread = threading.get_ident()
             try:
                 yield batch
             except BaseException:
@@ -319,6 +355,61 @@ class Database:
             indexed = self._group.indexed_seq
             for marker in [m for m, (seq, _) in self.pending.items() if seq <= indexed]:
                 del self.pending[marker]
+
+    def begin(self) -> None:
+        """BEGIN: open a transaction that stays open across calls until `commit()` or
+        `rollback()` (DriftQL's BEGIN / COMMIT / ROLLBACK and driftdb.dbapi use it); it is the
+        transaction of `with db.batch():`, written as three calls. Closing the database
+        without a commit discards it."""
+        self._mutex.acquire()  # held until commit() or rollback(): other writers wait
+        try:
+            self._check_writable()
+            if self._batch is not None:
+                raise InvalidInputError(
+                    "a transaction is already open; COMMIT or ROLLBACK it first"
+                )
+        except BaseException:
+            self._mutex.release()
+            raise
+        self._prune_pending()
+        self._batch = Batch(self)
+        self._batch_thread = threading.get_ident()
+        self._explicit = True
+
+    def in_transaction(self) -> bool:
+        """Whether a BEGIN transaction (`begin()`) is open."""
+        return self._explicit
+
+    def commit(self) -> int | None:
+        """COMMIT: write the open transaction's events as one atomic batch (durable when this
+        returns); returns the seq of its last event (None when it wrote nothing)."""
+        batch = self._end_transaction("COMMIT")
+        try:
+            last_seq = self._append(batch.writes)
+        finally:
+            self._mutex.release()
+        if last_seq:
+            self._group.wait(last_seq)  # durable (group commit: outside the mutex)
+        return batch.writes[-1].seq if batch.writes else None
+
+    def rollback(self) -> None:
+        """ROLLBACK: discard the open transaction's writes; nothing reaches the log."""
+        self._end_transaction("ROLLBACK")
+        self._mutex.release()
+
+    def _end_transaction(self, verb: str) -> Batch:
+        """Close the open BEGIN transaction and return its batch (still to commit or drop)."""
+        batch = self._batch
+        if not self._explicit or batch is None:
+            raise InvalidInputError(f"{verb}: no transaction is open; BEGIN one first")
+        if self._batch_thread != threading.get_ident():
+            raise InvalidInputError(f"{verb}: the open transaction belongs to another thread")
+        self._batch = None
+        self._explicit = False
+        batch.close_views()
+        if verb == "close":
+            self._mutex.release()
+        return batch
 
     @contextlib.contextmanager
     def maintenance(self) -> Iterator[None]:

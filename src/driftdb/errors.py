@@ -180,6 +180,11 @@ class ReadOnlyError(DriftError):
     """A write through a database opened read-only."""
 
 
+class MissingDependencyError(DriftError, ImportError):
+    """A feature needs an optional package that is not installed (pyarrow, pandas, polars,
+    duckdb); the message names the pip command that installs it."""
+
+
 class DriftWarning(UserWarning):
     """Something the caller should know that did not stop the operation (the CLI prints it as
     `warning: ...`): an AS OF beyond the head, a torn tail truncated on open."""

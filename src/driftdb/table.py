@@ -191,11 +191,13 @@ class Table(TableStore):
         order_by: str | Sequence[str] | None = None,
         limit: int | None = None,
         params: Sequence[Any] = (),
+        offset: int | None = None,
     ) -> Iterator[Document]:
         """Rows matching `where` at `as_of`. `where` is a mapping of column (dotted paths
         allowed) to value, AND-ed, or a DriftQL expression with `?` placeholders bound from
-        `params`. `order_by` takes column names, each optionally followed by " DESC"."""
-        rows = run_select(self, where, params, as_of, order_by, limit)
+        `params`. `order_by` takes column names, each optionally followed by " DESC".
+        `offset` skips that many rows (after ordering), then `limit` caps the rest."""
+        rows = run_select(self, where, params, as_of, order_by, limit, offset)
         return iter(rows)
 
     def count(self, where: Where = None, as_of: AsOf = None, params: Sequence[Any] = ()) -> int:
@@ -330,6 +332,49 @@ class Table(TableStore):
 
         with self.db.maintenance():
             return drop_index(self, list(columns), self.db.head())
+
+    # -- DataFrames and Arrow (driftdb/frames.py; pip install "driftdb[arrow]") -------------
+
+    def to_arrow(
+        self, as_of: AsOf = None, where: Where = None, columns: Sequence[str] | None = None
+    ) -> Any:
+        """The rows at `as_of` matching `where` as a pyarrow Table (union schema, primary key
+        first, conflicting types as JSON strings: see driftdb/frames.py)."""
+        from driftdb import frames
+
+        return frames.to_arrow(self, as_of, where, columns)
+
+    def arrow_reader(
+        self, as_of: AsOf = None, where: Where = None, columns: Sequence[str] | None = None
+    ) -> Any:
+        """The same rows as a pyarrow RecordBatchReader, streamed in record batches."""
+        from driftdb import frames
+
+        return frames.arrow_reader(self, as_of, where, columns)
+
+    def to_pandas(
+        self, as_of: AsOf = None, where: Where = None, columns: Sequence[str] | None = None
+    ) -> Any:
+        """The rows at `as_of` as a pandas DataFrame (pip install "driftdb[pandas]")."""
+        from driftdb import frames
+
+        return frames.table_to_pandas(self, as_of, where, columns)
+
+    def to_polars(
+        self, as_of: AsOf = None, where: Where = None, columns: Sequence[str] | None = None
+    ) -> Any:
+        """The rows at `as_of` as a Polars DataFrame (pip install "driftdb[polars]")."""
+        from driftdb import frames
+
+        return frames.table_to_polars(self, as_of, where, columns)
+
+    def history_frame(self, key: Key | None = None, as_of: AsOf = None) -> Any:
+        """Every event up to `as_of` (of `key`, or of all keys) as a pyarrow Table: seq, ts,
+        op, meta, the primary key, then the row after the event. `.to_pandas()` of it, or
+        driftdb.frames, for pandas and Polars."""
+        from driftdb import frames
+
+        return frames.history_reader(self, key, as_of).read_all()
 
     # -- maintenance -----------------------------------------------------------------------
 

@@ -275,7 +275,10 @@ def test_batch_sees_its_own_pending_writes_and_commits_them_in_order(
             table.insert({"id": 30})  # the statement fails; the batch goes on
         assert table.soft_delete(30) == head + 3
         assert table.insert({"id": 30, "n": 3}) == head + 4
-        assert table.get(30) is None  # reads outside the batch: not committed yet
+        # Reads through the writer see the batch (tests/api/test_transactions.py): the
+        # pending row, not yet committed (the head has not moved).
+        assert table.get(30) == {"id": 30, "n": 3}
+        assert db.head() == head
     assert db.head() == head + 4
     assert [(e.seq, e.row) for e in table.history(30)] == [
         (head + 1, {"id": 30, "n": 1}),

@@ -123,6 +123,9 @@ CORPUS = [
     "SELECT id AS key, total FROM orders ORDER BY key",
     "SELECT distinct, sum FROM t",
     "SELECT count(distinct) FROM t",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
 ]
 
 

@@ -65,6 +65,46 @@ def _stopped_at(number: int, total: int) -> str:
     return f"statement {number} of {total} failed: {ran}; {skipped}"
 
 
+def run_duckdb(directory: str, source: str, as_of: str | None, fmt: str) -> None:
+    """`--duckdb`: run SQL in DuckDB over every table as it stood at `as_of` (a read: no
+    lock), printing the last statement's rows (driftdb/duckdb_bridge.py)."""
+    import datetime
+    import decimal
+
+    from driftdb.query.executor import Result
+    from driftdb.query.parser import parse_timepoint
+
+    def plain(value: object) -> object:
+        if isinstance(value, datetime.date | datetime.time):
+            return value.isoformat()
+        if isinstance(value, decimal.Decimal):
+            return float(value)
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value).hex()
+        return value
+
+    point = parse_timepoint(as_of) if as_of else None
+    with Database(directory, readonly=True) as db:
+        connection = db.duckdb(point)
+        try:
+            cursor = connection.execute(source)
+            names = [d[0] for d in cursor.description or ()]
+            rows = [dict(zip(names, map(plain, r), strict=True)) for r in cursor.fetchall()]
+        except Exception as exc:
+            import duckdb  # installed: db.duckdb() has imported it
+
+            if not isinstance(exc, duckdb.Error):
+                raise
+            raise InvalidInputError(f"duckdb: {exc}") from None
+        finally:
+            connection.close()
+    render(Result("rows", rows, names), fmt, sys.stdout)
+
+
 @cli.command("sql")
 @db_dir_option
 @click.option(
@@ -84,12 +124,27 @@ def _stopped_at(number: int, total: int) -> str:
     metavar="FILE.dql",
     help="A file of DriftQL statements (- for stdin).",
 )
+@click.option(
+    "--duckdb",
+    "use_duckdb",
+    is_flag=True,
+    help="Run SQL in DuckDB over every table (and <table>__versions) as of --as-of.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="X",
+    help="With --duckdb: the point the tables show (@seq:N, @now or an RFC 3339 time).",
+)
 @format_option
 @lock_timeout_option
 def sql_command(
     directory: str,
     statements: str | None,
     script: TextIO | None,
+    use_duckdb: bool,
+    as_of: str | None,
     fmt: str,
     as_json: bool,
     lock_timeout_s: float,
@@ -105,10 +160,19 @@ def sql_command(
       driftdb sql -d shop.db -e 'SELECT * FROM orders AS OF "@seq:1"'
       driftdb sql -d shop.db -f migrate.dql
       echo 'SHOW TABLES' | driftdb sql -d shop.db
+      driftdb sql -d shop.db --duckdb --as-of @seq:3 -e 'SELECT COUNT(*) FROM orders'
     """
     fmt = chosen_format(fmt, as_json)
     if statements is not None and script is not None:
         raise click.UsageError("give -e or -f, not both")
+    if as_of is not None and not use_duckdb:
+        raise click.UsageError("--as-of goes with --duckdb (in DriftQL, write AS OF in the query)")
+    if use_duckdb:
+        if statements is None and script is None:
+            raise click.UsageError("--duckdb needs -e SQL or -f FILE")
+        source = statements if statements is not None else script.read()  # type: ignore[union-attr]
+        run_duckdb(directory, source, as_of, fmt)
+        return
     if statements is not None:
         run_script(directory, statements, fmt, lock_timeout_s)
     elif script is not None:

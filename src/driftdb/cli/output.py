@@ -134,7 +134,7 @@ def render_json_array(results: list[Result], out: TextIO) -> None:
 
 def render(result: Result, fmt: str, out: TextIO) -> None:
     """Write one result in the chosen format."""
-    if result.kind in ("write", "ddl", "maintenance"):
+    if result.kind in ("write", "ddl", "maintenance", "transaction"):
         if fmt in ("json", "jsonl"):
             out.write(_json({"ok": True, "message": result.message, "seq": result.seq}) + "\n")
         else:

@@ -80,14 +80,25 @@ class Batch:
             return self.rows[marker]
         appended = self.db.pending.get(marker)
         if appended is not None:
-            row = appended[1]
+            row = appended[1]  # appended by an earlier batch, not yet indexed (group commit)
         else:
             view = self._views.get(table.name)
             if view is None:
+                # Committed state only: a table's first write reads its row here first, so
+                # the view opens before the table has pending events to overlay.
                 view = self._views[table.name] = table.view()
             row = view.get(key, 2**64 - 1)
         self.rows[marker] = row
         return row
+
+    def pending_events(self, table: str, unix_ms: int) -> list[Event]:
+        """The events queued for `table`, as a read view overlays them (TableView.
+        overlay_pending), stamped `unix_ms` (no later than the commit will stamp them)."""
+        return [
+            Event(w.seq, unix_ms, w.type, w.key, w.data, w.meta)
+            for w in self.writes
+            if w.table.name == table
+        ]
 
     def savepoint(self) -> tuple[int, int]:
         return len(self.writes), len(self._undo)

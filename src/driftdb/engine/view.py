@@ -75,6 +75,14 @@ class TableView:
         for event in tail:
             self.overlay.setdefault(event.key, []).append(event)
 
+    def overlay_pending(self, events: list[Event]) -> None:
+        """Lay a batch's pending events (seqs after every committed one, in order) over this
+        view, so that reads through the writer inside the batch see them as they will stand
+        after the commit (engine/commit.py, Batch.pending_events)."""
+        self.tail = [*self.tail, *events]
+        for event in events:
+            self.overlay.setdefault(event.key, []).append(event)
+
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()

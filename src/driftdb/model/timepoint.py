@@ -7,7 +7,7 @@ its text (`read_timepoint`: the `@` forms; DriftQL's parser and `parse_timepoint
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from driftdb.errors import InvalidInputError
@@ -85,7 +85,7 @@ def _frozen(message: str) -> AttributeError:
     return FrozenInstanceError(message)
 
 
-AsOf = int | str | datetime | TimePoint | None
+AsOf = int | str | datetime | date | TimePoint | None
 
 
 class TimepointSyntaxError(ValueError):
@@ -133,9 +133,10 @@ def read_timepoint(text: str) -> TimePoint:
 
 
 def parse_timepoint(value: AsOf) -> TimePoint:
-    """Accept an int seq, "@seq:N", "@now", an RFC 3339 string or a datetime.
+    """Accept an int seq, "@seq:N", "@now", an RFC 3339 string, a datetime or a date.
 
-    A time without an offset is UTC. Raises InvalidInputError naming the value otherwise.
+    A time without an offset is UTC; a `datetime.date` means midnight UTC at its start.
+    Raises InvalidInputError naming the value otherwise.
     """
     if type(value) is int and value >= 0:  # the common case first: a plain seq
         return TimePoint("seq", seq=value, text=f"@seq:{value}")
@@ -153,6 +154,8 @@ def parse_timepoint(value: AsOf) -> TimePoint:
         return TimePoint("seq", seq=value, text=f"@seq:{value}")
     if isinstance(value, datetime):
         return _from_datetime(value, value.isoformat())
+    if isinstance(value, date):  # a day means its first instant: midnight UTC
+        return _from_datetime(datetime.combine(value, time(), UTC), value.isoformat())
     if isinstance(value, str):
         return _from_text(value)
     raise InvalidInputError(f"AS OF {value!r}: unsupported type {type(value).__name__}")

@@ -560,6 +560,18 @@ class AllColumns(Frozen):
     __slots__ = __match_args__ = ()
 
 
+# ---------------------------------------------------------------- transactions
+
+
+class Begin(Frozen):
+    """`BEGIN`: open a transaction; later writes stay pending (and visible to this
+    connection's reads) until COMMIT writes them as one batch or ROLLBACK drops them."""
+
+    writes: ClassVar[bool] = True  # a transaction belongs to the writer (the lock)
+
+    __slots__ = __match_args__ = ()
+
+
 # The columns a SELECT over versions adds to each row: selectable, usable in WHERE and ORDER BY,
 # never part of `*`.
 SYSTEM_COLUMNS = ("_seq", "_ts", "_op", "_end_seq", "_end_ts", "_meta")
@@ -638,6 +650,25 @@ class AlterTable(Frozen):
         _set(self, "columns", columns)
 
 
+class Commit(Frozen):
+    """`COMMIT`: write the open transaction's events as one atomic, durable batch."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
+    __slots__ = __match_args__ = ()
+
+
+class Rollback(Frozen):
+    """`ROLLBACK`: discard the open transaction's pending writes."""
+
+    writes: ClassVar[bool] = True  # whether running it needs the writer (the lock)
+
+    __slots__ = __match_args__ = ()
+
+
+Transaction: TypeAlias = Begin | Commit | Rollback
+
+
 Statement: TypeAlias = (
     CreateTable
     | ShowTables
@@ -655,4 +686,7 @@ Statement: TypeAlias = (
     | ShowBlame
     | Restore
     | AlterTable
+    | Begin
+    | Commit
+    | Rollback
 )

@@ -284,10 +284,13 @@ def run_select(
     as_of: AsOf,
     order_by: str | Sequence[str] | None,
     limit: int | None,
+    offset: int | None = None,
 ) -> list[Document]:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InvalidInputError(f"limit must be a non-negative integer, got {limit!r}")
-    return select_rows(table, to_expr(where, params), as_of, order_items(order_by), limit)
+    for name, n in (("limit", limit), ("offset", offset)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise InvalidInputError(f"{name} must be a non-negative integer, got {n!r}")
+    expr = to_expr(where, params)
+    return select_rows(table, expr, as_of, order_items(order_by), limit, offset)
 
 
 def run_count(table: ReadTable, where: Where, params: Sequence[Any], as_of: AsOf) -> int:

@@ -56,6 +56,29 @@ class Result:
         OFFSET left no row)."""
         return int(self.rows[0]["count"]) if self.kind == "count" and self.rows else None
 
+    # DataFrames (model/columnar.py: pip install "driftdb[arrow]", "[pandas]", "[polars]")
+
+    def to_arrow(self) -> Any:
+        """The rows as a pyarrow Table, columns in `columns` order."""
+        from driftdb.model.columnar import table_of
+
+        return table_of(self.rows, self.columns or None)
+
+    def to_pandas(self) -> Any:
+        from driftdb.model.columnar import to_pandas
+
+        return to_pandas(self.to_arrow())
+
+    def to_polars(self) -> Any:
+        from driftdb.model.columnar import to_polars
+
+        return to_polars(self.to_arrow())
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """The Arrow PyCapsule stream: pyarrow.table(result), polars.DataFrame(result) and
+        DuckDB read a Result directly."""
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
 
 def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
     """History entries as the documented drift objects {seq, ts, type, data, row, meta}."""
@@ -110,13 +133,32 @@ def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
         if not entries:
             raise _no_history(db, stmt.table, stmt.key)
         return Result("drift", drift_rows(entries), ["seq", "ts", "type", "data", "row", "meta"])
+    if isinstance(stmt, ast.Snapshot | ast.Compact | ast.Purge):
+        return _maintenance_statement(db, stmt)
+    if isinstance(stmt, ast.Begin | ast.Commit | ast.Rollback):
+        return _transaction(db, stmt)
+    raise InvalidInputError(f"unsupported statement {type(stmt).__name__}")
+
+
+def _maintenance_statement(db: Catalog, stmt: ast.Snapshot | ast.Compact | ast.Purge) -> Result:
     if isinstance(stmt, ast.Snapshot):
         return _maintenance(db, stmt.table, "snapshot")
     if isinstance(stmt, ast.Compact):
         return _maintenance(db, stmt.table, "compact", stmt.before, force=stmt.force)
-    if isinstance(stmt, ast.Purge):
-        return _maintenance(db, stmt.table, "purge", key=stmt.key)
-    raise InvalidInputError(f"unsupported statement {type(stmt).__name__}")
+    return _maintenance(db, stmt.table, "purge", key=stmt.key)
+
+
+def _transaction(db: Catalog, stmt: ast.Transaction) -> Result:
+    """BEGIN / COMMIT / ROLLBACK: the database's transaction (Database.begin)."""
+    if isinstance(stmt, ast.Begin):
+        db.begin()
+        return Result("transaction", message="transaction open")
+    if isinstance(stmt, ast.Commit):
+        seq = db.commit()
+        done = f"committed (last seq {seq})" if seq is not None else "committed (no writes)"
+        return Result("transaction", message=done, seq=seq)
+    db.rollback()
+    return Result("transaction", message="rolled back")
 
 
 def _no_history(db: Catalog, table: str, key: Any) -> Exception:

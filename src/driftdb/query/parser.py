@@ -27,8 +27,10 @@ from driftdb.query.ast import (
     AlterTable,
     And,
     AsOf,
+    Begin,
     Between,
     Column,
+    Commit,
     Compact,
     CompareOp,
     Comparison,
@@ -51,6 +53,7 @@ from driftdb.query.ast import (
     Patch,
     Purge,
     Restore,
+    Rollback,
     Select,
     SelectItem,
     ShowBlame,
@@ -275,7 +278,7 @@ class _Parser:
 
     def _statement(self) -> Statement:
         """statement := create | show | describe | insert | patch | soft_delete | select
-        | explain | snapshot | compact | purge"""
+        | explain | snapshot | compact | purge | begin | commit | rollback"""
         token = self.peek()
         word = token.keyword
         if word is not None and word in STATEMENT_KEYWORDS:
@@ -488,6 +491,23 @@ class _Parser:
         key = self._key_clause()
         self._end("key")
         return Purge(table, key)
+
+    # ------------------------------------------------------------ transactions
+
+    def _begin(self) -> Begin:
+        """begin := BEGIN"""
+        self._end("BEGIN")
+        return Begin()
+
+    def _commit(self) -> Commit:
+        """commit := COMMIT"""
+        self._end("COMMIT")
+        return Commit()
+
+    def _rollback(self) -> Rollback:
+        """rollback := ROLLBACK"""
+        self._end("ROLLBACK")
+        return Rollback()
 
     # ------------------------------------------------------------ SELECT
 
@@ -1268,6 +1288,9 @@ class _Parser:
         "SHOW": _show,
         "SNAPSHOT": _snapshot,
         "SOFT": _soft_delete,
+        "BEGIN": _begin,
+        "COMMIT": _commit,
+        "ROLLBACK": _rollback,
     }
 
 

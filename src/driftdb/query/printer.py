@@ -18,8 +18,10 @@ from driftdb.query.ast import (
     AlterTable,
     And,
     AsOf,
+    Begin,
     Between,
     Column,
+    Commit,
     Compact,
     Comparison,
     CreateTable,
@@ -39,6 +41,7 @@ from driftdb.query.ast import (
     Patch,
     Purge,
     Restore,
+    Rollback,
     Select,
     SelectItem,
     ShowBlame,
@@ -67,6 +70,8 @@ def to_driftql(node: Statement | Expr) -> str:
     """
     if isinstance(node, Comparison | InList | IsNull | Not | And | Or | Between | Like):
         return _expr(node)
+    if isinstance(node, Begin | Commit | Rollback):
+        return _transaction(node)
     return _statement(node)
 
 
@@ -142,6 +147,10 @@ def _system_time(clause: SystemTime) -> str:
 
 def _projected(column: Column | AllColumns) -> str:
     return "*" if isinstance(column, AllColumns) else _column(column)
+
+
+def _transaction(stmt: Begin | Commit | Rollback) -> str:
+    return {Begin: "BEGIN", Commit: "COMMIT", Rollback: "ROLLBACK"}[type(stmt)]
 
 
 def _select(select: Select) -> str:

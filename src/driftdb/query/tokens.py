@@ -118,6 +118,10 @@ STATEMENT_KEYWORDS = frozenset(
         "ALTER",
         "DIFF",
         "RESTORE",
+        # transactions
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
     }
 )
 

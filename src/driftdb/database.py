@@ -208,7 +208,13 @@ class Database:
             raise DriftError("the database is closed")
         return self._reads.view_of(table)
 
-    def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool:
+    def read_stamp(self, table: Table) -> rewrite.Stamp | int:
+        """Taken before a read that opens frames by location (see `read_was_stable`)."""
+        return self._reads.read_stamp(table)
+
+    def read_was_stable(
+        self, table: Table, before: rewrite.Stamp | int, view: TableView | None
+    ) -> bool:
         """No rewrite of the table's files overlapped a read that began at `before`."""
         return self._reads.read_was_stable(table, before, view)
 
@@ -278,6 +284,8 @@ class Database:
             self._check_writable()
             if self._batch is not None:
                 raise InvalidInputError("maintenance cannot run inside a batch")
+            self._reads.rewrites += 1  # reads of frames that overlap it read again
+            self._reads.rewriting += 1
             try:
                 yield
             except OSError as exc:
@@ -292,6 +300,8 @@ class Database:
                 ):
                     self._failed = f"maintenance failed midway: {exc}"
                 raise
+            finally:
+                self._reads.rewriting -= 1
 
     def _commit(self, writes: list[PendingWrite]) -> None:
         """Commit a batch (engine/commit.py); a failure that stops the writer is recorded."""

@@ -72,7 +72,11 @@ class Owner(Protocol):
 
     def view_of(self, table: Table) -> TableView: ...
 
-    def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool: ...
+    def read_stamp(self, table: Table) -> rewrite.Stamp | int: ...
+
+    def read_was_stable(
+        self, table: Table, before: rewrite.Stamp | int, view: TableView | None
+    ) -> bool: ...
 
 
 class Table(TableStore):
@@ -214,14 +218,14 @@ class Table(TableStore):
         deadline = time.monotonic() + 5.0
         failures = 0
         while True:
-            before = rewrite.stamp(self.directory)
+            before = self.db.read_stamp(self)
             try:
                 with self.view() as view:
                     result = read(view)
                     stable = self.db.read_was_stable(self, before, view)
             except (CorruptionError, FileNotFoundError):
                 failures += 1
-                if failures >= 2 and rewrite.unchanged(before, rewrite.stamp(self.directory)):
+                if failures >= 2 and self.db.read_was_stable(self, before, None):
                     raise
                 if time.monotonic() > deadline:
                     raise

@@ -181,9 +181,10 @@ class Table(TableStore):
 
     def get(self, key: Key, as_of: AsOf = None) -> Document | None:
         """The row with `key` as it stood at `as_of` (now by default), or None."""
-        if key_too_long(key):
-            return None  # no such key can have been written
-        check_key(key, f"get from {self.name}")
+        if type(key) is not int or not -(2**63) <= key < 2**63:  # (ints: checked here)
+            if key_too_long(key):
+                return None  # no such key can have been written
+            check_key(key, f"get from {self.name}")
         with self.view() as view:
             return view.get(key, self.resolve(view, as_of))
 

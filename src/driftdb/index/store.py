@@ -401,7 +401,9 @@ class TableIndex:
     def env(self) -> Any:
         if self._env is None:
             self._open(first=False)
-        else:
+        elif len(_open_envs) > MAX_OPEN_ENVS // 2:
+            # Recency matters only near the limit (it picks what to close): a point read
+            # far from it skips the lock.
             with _open_lock:
                 _open_envs.move_to_end(self)
         return self._env
@@ -1015,6 +1017,7 @@ class IndexReader:
         self.index = index
         self.txn = txn
         self._keys_cursor: Any = None
+        self._raw_keys: Any = None  # row_at's cursor (checksums checked inline)
         env, txn_id = index._env, txn.txn.id()
         meta = index.txn_meta
         if meta is None or meta.env is not env or meta.txn_id != txn_id:
@@ -1128,19 +1131,35 @@ class IndexReader:
     def row_at(self, key: Key, seq: int) -> dict[str, Any] | None:
         """The row of `key` as it stood at `seq` (None: absent or deleted): `version_at`
         without building a Version."""
-        cursor = self._keys_cursor
+        cursor = self._raw_keys
         if cursor is None:
-            cursor = self._keys_cursor = self.txn.cursor(db=self.index.keys)
+            cursor = self._raw_keys = self.txn.txn.cursor(db=self.index.keys)
         pk = encode_key(key)
         if cursor.set_range(pk + u64(seq) + b"\x00" if seq < MAX_U64 else pk + _PAST_ALL):
             if not cursor.prev():
                 return None
         elif not cursor.last():
             return None
-        found = cursor.cursor.key()
+        found = cursor.key()
         if len(found) != len(pk) + 8 or not found.startswith(pk):
             return None
-        return _version_row(cursor.value(), found)
+        # (_unseal and _version_row inlined: this is the whole of a point read)
+        stored = cursor.value()
+        end = len(stored) - 4
+        if end < _VERSION.size or _CRC.unpack_from(stored, end)[0] != zlib.crc32(
+            stored[:end], zlib.crc32(found)
+        ):
+            _unseal("keys", found, stored)  # raises, naming the entry
+            raise EntryDamaged("keys", found, "is shorter than a version head")
+        if end == _VERSION.size:
+            return None  # deleted
+        try:
+            row: dict[str, Any] = msgpack.unpackb(
+                stored[_VERSION.size : end], raw=False, strict_map_key=False
+            )
+        except (ValueError, TypeError) as exc:
+            raise EntryDamaged("keys", found, f"does not decode ({exc})") from None
+        return row
 
     @_reports
     def count_with_value(self, column: str, value: Any, seq: int) -> int | None:

@@ -259,7 +259,13 @@ class Database:
                 view.overlay_pending(pending)
         return view
 
-    def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool:
+    def read_stamp(self, table: Table) -> rewrite.Stamp | int:
+        """Taken before a read that opens frames by location (see `read_was_stable`)."""
+        return self._reads.read_stamp(table)
+
+    def read_was_stable(
+        self, table: Table, before: rewrite.Stamp | int, view: TableView | None
+    ) -> bool:
         """No rewrite of the table's files overlapped a read that began at `before`."""
         return self._reads.read_was_stable(table, before, view)
 
@@ -426,6 +432,8 @@ class Database:
             self._prune_pending()
             for table in self._tables.values():
                 table.finish_snapshot()  # no background snapshot races the rewrite
+            self._reads.rewrites += 1  # reads of frames that overlap it read again
+            self._reads.rewriting += 1
             try:
                 yield
             except OSError as exc:
@@ -440,6 +448,8 @@ class Database:
                 ):
                     self._failed = f"maintenance failed midway: {exc}"
                 raise
+            finally:
+                self._reads.rewriting -= 1
 
     def _stop(self, why: str) -> None:
         self._failed = why

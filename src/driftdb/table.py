@@ -73,7 +73,11 @@ class Owner(Protocol):
 
     def view_of(self, table: Table) -> TableView: ...
 
-    def read_was_stable(self, table: Table, before: rewrite.Stamp, view: TableView) -> bool: ...
+    def read_stamp(self, table: Table) -> rewrite.Stamp | int: ...
+
+    def read_was_stable(
+        self, table: Table, before: rewrite.Stamp | int, view: TableView | None
+    ) -> bool: ...
 
 
 class Table(TableStore):
@@ -178,9 +182,10 @@ class Table(TableStore):
 
     def get(self, key: Key, as_of: AsOf = None) -> Document | None:
         """The row with `key` as it stood at `as_of` (now by default), or None."""
-        if key_too_long(key):
-            return None  # no such key can have been written
-        check_key(key, f"get from {self.name}")
+        if type(key) is not int or not -(2**63) <= key < 2**63:  # (ints: checked here)
+            if key_too_long(key):
+                return None  # no such key can have been written
+            check_key(key, f"get from {self.name}")
         with self.view() as view:
             return view.get(key, self.resolve(view, as_of))
 
@@ -217,14 +222,14 @@ class Table(TableStore):
         deadline = time.monotonic() + 5.0
         failures = 0
         while True:
-            before = rewrite.stamp(self.directory)
+            before = self.db.read_stamp(self)
             try:
                 with self.view() as view:
                     result = read(view)
                     stable = self.db.read_was_stable(self, before, view)
             except (CorruptionError, FileNotFoundError):
                 failures += 1
-                if failures >= 2 and rewrite.unchanged(before, rewrite.stamp(self.directory)):
+                if failures >= 2 and self.db.read_was_stable(self, before, None):
                     raise
                 if time.monotonic() > deadline:
                     raise

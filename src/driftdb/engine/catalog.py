@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 
 from driftdb.engine.tablestore import TableStore
 from driftdb.errors import DriftIOError, InvalidInputError, UnsafeFileError
@@ -51,6 +50,8 @@ def open_index(table: TableStore, readonly: bool, notes: list[str]) -> None:
             notes.append(
                 f'table "{table.name}": the index files were damaged ({exc}); rebuilt from the log'
             )
+            import shutil  # imported when used: a cold read never needs it
+
             shutil.rmtree(table.index_dir, ignore_errors=True)
             table.index = TableIndex(table.index_dir, schema.indexes, readonly=False)
         _check_identity(table, notes)
@@ -102,6 +103,8 @@ def create_table_files(tables_dir: str, schema: TableSchema) -> str:
         # Without a durable schema.yaml the table does not exist: take away the empty
         # directories (never anything with data in it) so a retry starts clean.
         if is_unfinished_create(directory):
+            import shutil
+
             shutil.rmtree(directory, ignore_errors=True)
         raise DriftIOError(f"CREATE TABLE {name} failed ({exc}); nothing was created") from exc
     return directory

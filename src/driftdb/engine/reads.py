@@ -29,6 +29,9 @@ from driftdb.storage.tail import batch_share, cut_batches, read_tail
 from driftdb.storage.witness import covered_damage
 
 READ_RETRY_S = 5.0  # how long a reader waits out a maintenance rewrite before giving up
+# A reader whose index is missing, unusable or this many events behind the log replays the
+# log in memory on every read: it says so (once per table), as only the writer rebuilds.
+STALE_TAIL_EVENTS = 10_000
 
 
 class ReadViews:
@@ -47,15 +50,39 @@ class ReadViews:
         self.readonly = readonly
         self.mutex = mutex  # the writer's: a rebuild must not interleave with a commit
         self._checked: dict[str, tuple[Covered, int, int, int]] = {}  # see _check_covered
+        # The writer's maintenance counters: how many snapshots, compactions, purges or
+        # repairs have started, and how many are running. In the writer process every
+        # rewrite runs under `mutex` in this process, so a read that began and ended with
+        # none running and the same count overlapped none: an integer compare instead of
+        # listing the segments twice (a reader process cannot know, and compares stamps).
+        self.rewrites = 0
+        self.rewriting = 0
+        self._warned: set[str] = set()  # tables whose slow reads a reader has reported
+
+    def read_stamp(self, table: TableHandle) -> rewrite.Stamp | int:
+        """Taken before a read that opens frames by location; see `read_was_stable`."""
+        if self.readonly:
+            return rewrite.stamp(table.directory)
+        return self.rewrites if not self.rewriting else -1
 
     def view_of(self, table: TableHandle) -> TableView:
         """A consistent view of `table`. A reader process checks that no maintenance rewrite
         overlapped its read of the log (see storage/rewrite.py) and reads again if one did,
         waiting up to READ_RETRY_S for it to finish."""
-        deadline = time.monotonic() + READ_RETRY_S
-        failures = 0
         if table.index is not None and table.index.damaged:
             self._replace_damaged_index(table)
+        if not self.readonly and table.index is not None:
+            # The writer's indexes cover everything it committed (no tail, no rewrite from
+            # another process): one read transaction; its meta entries are decoded once per
+            # committed transaction (index/store.py, _TxnMeta).
+            fast = table.index.read()
+            try:
+                return TableView(table.primary_key, table.segments_dir, fast, [])
+            except BaseException:
+                fast.close()
+                raise
+        deadline = time.monotonic() + READ_RETRY_S
+        failures = 0
         while True:
             before = rewrite.stamp(table.directory) if self.readonly else None
             reader = table.index.read() if table.index is not None else None
@@ -107,11 +134,16 @@ class ReadViews:
             stacklevel=5,
         )
 
-    def read_was_stable(self, table: TableHandle, before: rewrite.Stamp, view: TableView) -> bool:
-        """No rewrite of the table's files overlapped a read that began at `before`."""
+    def read_was_stable(
+        self, table: TableHandle, before: rewrite.Stamp | int, view: TableView | None
+    ) -> bool:
+        """No rewrite of the table's files overlapped a read that began at `before` (a
+        `read_stamp`)."""
+        if isinstance(before, int):
+            return before == self.rewrites and not self.rewriting
         if not rewrite.unchanged(before, rewrite.stamp(table.directory)):
             return False
-        if view.reader is not None and table.index is not None:
+        if view is not None and view.reader is not None and table.index is not None:
             return view.reader.generation() == table.index.generation()
         return True
 
@@ -129,6 +161,8 @@ class ReadViews:
             else:
                 self._check_covered(table, reader, covered)
             events = self._visible_tail(table, covered)
+            if len(events) > STALE_TAIL_EVENTS:  # (a short tail is a writer mid-commit)
+                self._warn_slow(table, reader is None, len(events))
         return TableView(table.primary_key, table.segments_dir, reader, events, horizon, base)
 
     def _check_covered(self, table: TableHandle, reader: Any, covered: Covered | None) -> None:
@@ -151,6 +185,22 @@ class ReadViews:
             raise damage
         if seen is not None:
             self._checked[table.directory] = seen
+
+    def _warn_slow(self, table: TableHandle, missing: bool, events: int) -> None:
+        """A reader never rebuilds an index (only the writer does, once, on open): it says
+        that it reads the log instead, and how to make reads fast again."""
+        if table.name in self._warned:
+            return
+        self._warned.add(table.name)
+        why = "has no usable index" if missing else f"has an index {events:,} events behind"
+        warnings.warn(
+            DriftWarning(
+                f'table "{table.name}" {why}: this reader replays its log in memory on every '
+                "read; open the database once as the writer (driftdb.open(path), or a "
+                "writing command such as driftdb snapshot) to rebuild the index"
+            ),
+            stacklevel=7,
+        )
 
     def horizon_of(self, table: TableHandle) -> Horizon | None:
         """The horizon from the index, or the base snapshot's header (no view, no tail)."""

@@ -61,7 +61,6 @@ class TableView:
         self.primary_key = primary_key
         self.segments_dir = segments_dir
         self._frames: FrameReader | None = None
-        self.snapshots_dir = paths.snapshots_dir(os.path.dirname(segments_dir))
         self.reader = reader
         covered = reader.covered() if reader is not None else None
         self.covered_seq = covered.seq if covered is not None else -1
@@ -82,6 +81,10 @@ class TableView:
         self.tail = [*self.tail, *events]
         for event in events:
             self.overlay.setdefault(event.key, []).append(event)
+
+    @property
+    def snapshots_dir(self) -> str:
+        return paths.snapshots_dir(os.path.dirname(self.segments_dir))
 
     def close(self) -> None:
         if self.reader is not None:
@@ -125,8 +128,7 @@ class TableView:
     def _base_row(self, key: Key, seq: int) -> Document | None:
         """The row before the tail: from the index, or from the base snapshot without one."""
         if self.reader is not None:
-            version = self.reader.version_at(key, seq)
-            return version.row if version is not None else None
+            return self.reader.row_at(key, seq)
         if self.base is not None and self.horizon is not None and seq >= self.horizon.seq:
             return self.base.get(key)
         return None
@@ -151,21 +153,25 @@ class TableView:
     def get(self, key: Key, seq: int) -> Document | None:
         if seq < 0:
             return None
-        if self._touched(key, seq):
+        if self.overlay and self._touched(key, seq):
             return self._overlaid_row(key, seq)
         return self._base_row(key, seq)
 
-    def rows(self, seq: int) -> Iterator[tuple[Key, Document]]:
+    def rows(self, seq: int, streamed: bool = False) -> Iterator[tuple[Key, Document]]:
         """Every live row at `seq`, in primary-key order, whatever the source: the key
         directory (or a snapshot, or the base snapshot without an index), with the rows the
-        tail touched merged in."""
+        tail touched merged in. `streamed`: the caller may stop early, so never load a
+        snapshot whole."""
         if seq < 0:
             return
         touched = {k for k in self.overlay if self._touched(k, seq)}
         below: Iterable[tuple[Key, Document]] = ()
         if self.reader is not None:
-            indexed = self._rows_from_snapshot(seq)
+            indexed = None if streamed else self._rows_from_snapshot(seq)
             below = indexed if indexed is not None else self.reader.rows_at(seq)
+            if not touched:
+                yield from below  # the indexes alone: no merge
+                return
         elif self.base is not None and self.horizon is not None and seq >= self.horizon.seq:
             below = sorted(self.base.items(), key=lambda item: encode_key(item[0]))
         changed = []
@@ -242,6 +248,16 @@ class TableView:
             yield from (k for k in self.base if k not in self.overlay)
         yield from touched
 
+    def rows_with_value(self, column: str, value: Any, seq: int) -> Iterator[Document] | None:
+        """The rows holding exactly `value` in `column` at `seq` from the temporal index and
+        the key directory in one loop (in primary-key order at now), or None when the index
+        cannot answer alone (no index on the column, or a tail touches rows)."""
+        if self.reader is None or self.overlay or column not in self.reader.index.ix:
+            return None
+        if seq < 0:
+            return iter(())
+        return self.reader.rows_with_value(column, value, seq)
+
     def count_with_value(self, column: str, value: Any, seq: int) -> int | None:
         """Rows holding `value` in `column` at `seq`, from the temporal count index, or None
         when it cannot answer alone (no index, counts untrusted, or a tail touches rows)."""
@@ -305,16 +321,17 @@ class TableView:
         if self._frames is None:
             self._frames = FrameReader(self.segments_dir)
         found = self._frames.read(version.segment, version.offset)
-        path = segment_path(self.segments_dir, version.segment)
         if isinstance(found, str):
-            raise CorruptionError(path, version.offset, found)
+            raise CorruptionError(self._path(version), version.offset, found)
         try:
             event = unpack_event(found.seq, found.unix_ms, found.event_type, found.payload)
         except ValueError as exc:
-            raise CorruptionError(path, version.offset, str(exc)) from None
+            raise CorruptionError(self._path(version), version.offset, str(exc)) from None
         if event.seq != version.seq or event.key != key:
             raise CorruptionError(
-                path, version.offset, f"key directory says seq {version.seq}, frame has {event.seq}"
+                self._path(version),
+                version.offset,
+                f"key directory says seq {version.seq}, frame has {event.seq}",
             )
         return DriftEntry.of(event, version.row)
 
@@ -364,3 +381,6 @@ class TableView:
             column, lower, upper, lo, hi, include_lower, include_upper
         )
         return iter([*found, *self.overlay])
+
+    def _path(self, version: Version) -> str:
+        return segment_path(self.segments_dir, version.segment)

@@ -14,7 +14,6 @@ Every encoding is prefix-free (strings and composites are escaped and terminated
 
 from __future__ import annotations
 
-import hashlib
 import math
 import struct
 from typing import Any
@@ -111,6 +110,8 @@ def _escape_bounded(raw: bytes) -> bytes:
     not `is_exact` (so what the index finds for them is re-checked against the row)."""
     if len(raw) <= LONG_VALUE_BYTES:
         return _escape(raw)
+    import hashlib  # imported when used: only long values need it
+
     digest = hashlib.blake2b(raw, digest_size=DIGEST_BYTES).digest()
     return raw[:LONG_VALUE_BYTES].replace(b"\x00", b"\x00\xff") + _LONG_MARK + digest
 

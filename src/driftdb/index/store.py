@@ -41,9 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import os
-import shutil
 import struct
 import threading
 import time
@@ -111,6 +109,7 @@ def _relocate(value: bytes, at: int, segment: int, offset: int) -> bytes:
 
 
 _CRC = struct.Struct("<I")
+_U64_BE = struct.Struct(">Q")  # keycodec.u64, for loops that read one per entry
 
 
 def _seal(key: bytes, value: bytes) -> bytes:
@@ -258,6 +257,7 @@ _MARK_MAGIC = b"DRIFTIDX"
 _open_envs: OrderedDict[TableIndex, None] = OrderedDict()  # least recently used first
 _open_lock = threading.RLock()
 _F = TypeVar("_F", bound=Callable[..., Any])
+_CO_GENERATOR = 0x20  # inspect.CO_GENERATOR
 
 
 def boot_id() -> bytes:
@@ -319,7 +319,7 @@ def _evict_idle(keep: int) -> None:
 def _reports(method: _F) -> _F:
     """Turn a damaged entry met by `method` into a CorruptionError naming the table and the
     key, and flag the index so that the writer rebuilds it (and a reader reads the log)."""
-    if inspect.isgeneratorfunction(method):
+    if method.__code__.co_flags & _CO_GENERATOR:  # (not `inspect`: a cold start skips it)
 
         @functools.wraps(method)
         def generator(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -392,6 +392,7 @@ class TableIndex:
         self._compact_pending = False  # a purge's rewrite waits for the readers to close
         self._page_bytes = 4096
         self.names: dict[int, str] = {}
+        self.txn_meta: _TxnMeta | None = None  # the meta entries of the newest txn read
         if not readonly:
             os.makedirs(directory, mode=0o700, exist_ok=True)
         self._open(first=True)
@@ -402,7 +403,9 @@ class TableIndex:
     def env(self) -> Any:
         if self._env is None:
             self._open(first=False)
-        else:
+        elif len(_open_envs) > MAX_OPEN_ENVS // 2:
+            # Recency matters only near the limit (it picks what to close): a point read
+            # far from it skips the lock.
             with _open_lock:
                 _open_envs.move_to_end(self)
         return self._env
@@ -540,6 +543,8 @@ class TableIndex:
             self._compact_pending = True
             return
         self._compact_pending = False
+        import shutil  # imported when used: reads never need it
+
         staging = os.path.join(self.directory, ".compact")
         shutil.rmtree(staging, ignore_errors=True)
         os.makedirs(staging)
@@ -1153,6 +1158,23 @@ def _last_version(cursor: Any, pk: bytes, at_most: int) -> Version | None:
 _UNREAD = object()
 
 
+class _TxnMeta:
+    """The meta entries (covered, horizon, generation) as one committed transaction holds
+    them, decoded once: a committed LMDB transaction never changes, so every later read
+    transaction of the same environment at the same transaction id shares them (a point read
+    then costs a `begin` and one seek, not three gets and three decodes). Keyed by the
+    environment object too: a rebuilt or compacted file may reuse transaction ids."""
+
+    __slots__ = ("covered", "env", "generation", "horizon", "txn_id")
+
+    def __init__(self, env: Any, txn_id: int) -> None:
+        self.env = env
+        self.txn_id = txn_id
+        self.covered: Any = _UNREAD
+        self.horizon: Any = _UNREAD
+        self.generation: Any = _UNREAD
+
+
 class IndexReader:
     """A consistent read of one table's indexes (one LMDB read transaction)."""
 
@@ -1160,7 +1182,12 @@ class IndexReader:
         self.index = index
         self.txn = txn
         self._keys_cursor: Any = None
-        self._covered: Any = _UNREAD
+        self._raw_keys: Any = None  # row_at's cursor (checksums checked inline)
+        env, txn_id = index._env, txn.txn.id()
+        meta = index.txn_meta
+        if meta is None or meta.env is not env or meta.txn_id != txn_id:
+            meta = index.txn_meta = _TxnMeta(env, txn_id)
+        self._meta = meta
 
     def close(self) -> None:
         if self.txn is not None:
@@ -1174,31 +1201,40 @@ class IndexReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @_reports
     def covered(self) -> Covered | None:
         """The log position these entries cover; None for an empty index, or one in an
-        older format (the writer rebuilds it on open). Read once per transaction."""
-        if self._covered is not _UNREAD:
-            return self._covered  # type: ignore[no-any-return]
+        older format (the writer rebuilds it on open). Read once per committed txn."""
+        found = self._meta.covered
+        return self._read_covered() if found is _UNREAD else found
+
+    @_reports
+    def _read_covered(self) -> Covered | None:
         raw = self.txn.get(b"covered", db=self.index.meta)
         found = None
         if raw is not None:
             c = _unpack(raw)
             if c.get("format") == INDEX_FORMAT:
                 found = Covered(c["seq"], c["segment"], c["offset"], c["unix_ms"], c["live"])
-        self._covered = found
+        self._meta.covered = found
         return found
 
     @_reports
     def generation(self) -> int:
-        raw = self.txn.get(b"generation", db=self.index.meta)
-        return int(_unpack(raw)) if raw is not None else 0
+        if self._meta.generation is _UNREAD:
+            raw = self.txn.get(b"generation", db=self.index.meta)
+            self._meta.generation = int(_unpack(raw)) if raw is not None else 0
+        return int(self._meta.generation)
 
-    @_reports
     def horizon(self) -> Horizon | None:
         """The retention horizon these entries were built with (None: the full history)."""
+        found = self._meta.horizon
+        return self._read_horizon() if found is _UNREAD else found
+
+    @_reports
+    def _read_horizon(self) -> Horizon | None:
         raw = self.txn.get(b"horizon", db=self.index.meta)
-        return Horizon.from_wire(_unpack(raw)) if raw is not None else None
+        self._meta.horizon = Horizon.from_wire(_unpack(raw)) if raw is not None else None
+        return self._meta.horizon  # type: ignore[no-any-return]
 
     def version_count(self) -> int:
         """How many versions the key directory holds (O(1): a B+tree statistic)."""
@@ -1255,6 +1291,40 @@ class IndexReader:
         if cursor is None:
             cursor = self._keys_cursor = self.txn.cursor(db=self.index.keys)
         return _last_version(cursor, encode_key(key), seq)
+
+    @_reports
+    def row_at(self, key: Key, seq: int) -> dict[str, Any] | None:
+        """The row of `key` as it stood at `seq` (None: absent or deleted): `version_at`
+        without building a Version."""
+        cursor = self._raw_keys
+        if cursor is None:
+            cursor = self._raw_keys = self.txn.txn.cursor(db=self.index.keys)
+        pk = encode_key(key)
+        if cursor.set_range(pk + u64(seq) + b"\x00" if seq < MAX_U64 else pk + _PAST_ALL):
+            if not cursor.prev():
+                return None
+        elif not cursor.last():
+            return None
+        found = cursor.key()
+        if len(found) != len(pk) + 8 or not found.startswith(pk):
+            return None
+        # (_unseal and _version_row inlined: this is the whole of a point read)
+        stored = cursor.value()
+        end = len(stored) - 4
+        if end < _VERSION.size or _CRC.unpack_from(stored, end)[0] != zlib.crc32(
+            stored[:end], zlib.crc32(found)
+        ):
+            _unseal("keys", found, stored)  # raises, naming the entry
+            raise EntryDamaged("keys", found, "is shorter than a version head")
+        if end == _VERSION.size:
+            return None  # deleted
+        try:
+            row: dict[str, Any] = msgpack.unpackb(
+                stored[_VERSION.size : end], raw=False, strict_map_key=False
+            )
+        except (ValueError, TypeError) as exc:
+            raise EntryDamaged("keys", found, f"does not decode ({exc})") from None
+        return row
 
     @_reports
     def count_with_value(self, column: str, value: Any, seq: int) -> int | None:
@@ -1338,23 +1408,78 @@ class IndexReader:
     @_reports
     def rows_at(self, seq: int) -> Iterator[tuple[Key, dict[str, Any]]]:
         """Every row live at `seq`, in primary-key order: one pass over the key directory."""
-        cursor = self.txn.cursor(db=self.index.keys)
+        cursor = self.txn.txn.cursor(db=self.index.keys)
         current_pk: bytes | None = None
         best: bytes | None = None
-        for key, value in cursor:
+        best_key = b""
+        crc32, crc_at, u64_at = zlib.crc32, _CRC.unpack_from, _U64_BE.unpack_from
+        head, unpackb = _VERSION.size, msgpack.unpackb
+        for key, stored in cursor.iternext(keys=True, values=True):
+            # (_unseal and _version_row inlined: this loop is the whole cost of a full-table
+            # read; a row is decoded only for the newest version <= seq of each key)
+            end = len(stored) - 4
+            if end < 0 or crc_at(stored, end)[0] != crc32(stored[:end], crc32(key)):
+                _unseal("keys", key, stored)  # raises, naming the entry
             pk = key[:-8]
             if pk != current_pk:
-                if best is not None and current_pk is not None:
-                    row = _version_row(best)
-                    if row is not None:
-                        yield decode_key(current_pk), row
+                if best is not None and len(best) > head + 4:
+                    try:
+                        row = unpackb(best[head:-4], raw=False, strict_map_key=False)
+                    except (ValueError, TypeError) as exc:
+                        raise EntryDamaged("keys", best_key, f"does not decode ({exc})") from None
+                    yield decode_key(best_key[:-8]), row
                 current_pk, best = pk, None
-            if read_u64(key, len(key) - 8) <= seq:
-                best = value
-        if best is not None and current_pk is not None:
-            row = _version_row(best)
+            if u64_at(key, len(key) - 8)[0] <= seq:
+                best, best_key = stored, key
+        if best is not None and len(best) > head + 4:
+            row = _version_row(best[:-4], best_key)
             if row is not None:
-                yield decode_key(current_pk), row
+                yield decode_key(best_key[:-8]), row
+
+    @_reports
+    def rows_with_value(self, column: str, value: Any, seq: int) -> Iterator[dict[str, Any]]:
+        """The rows holding exactly `value` (an exactly encoded scalar) in `column` at `seq`,
+        read in the temporal index's order and fetched from the key directory in the same
+        loop (every entry's checksum checked). At `seq` = MAX_U64 (now) the open runs come in
+        primary-key order, so `ORDER BY pk LIMIT n` stops after n rows."""
+        enc = encode_value(value)
+        vlen = len(enc)
+        ix_name = f"ix:{column}"
+        runs = self.txn.txn.cursor(db=self.index.ix[column])
+        keys = self.txn.txn.cursor(db=self.index.keys)
+        now = seq >= MAX_U64
+        after = u64(MAX_U64) if now else u64(seq + 1)
+        if not runs.set_range(enc + after):
+            return
+        crc32, crc_at, head = zlib.crc32, _CRC.unpack_from, _VERSION.size
+        for key, stored in runs.iternext(keys=True, values=True):
+            if key[:vlen] != enc:
+                return  # prefix-free encodings: the next value begins here
+            # (_unseal inlined: this loop is the whole cost of an indexed read)
+            if len(stored) != 12 or crc_at(stored, 8)[0] != crc32(stored[:8], crc32(key)):
+                _unseal(ix_name, key, stored)  # raises, naming the entry
+                raise EntryDamaged(ix_name, key, "has a valid-from of the wrong size")
+            if read_u64(stored) > seq:
+                continue  # a run that began after `seq`
+            pk = key[vlen + 8 :]
+            if keys.set_range(pk + _PAST_ALL if now else pk + after):
+                found = keys.prev()
+            else:
+                found = keys.last()
+            version = keys.key() if found else b""
+            if len(version) != len(pk) + 8 or not version.startswith(pk):
+                continue  # as `get` would answer: no row
+            image = keys.value()
+            end = len(image) - 4
+            if end < head or crc_at(image, end)[0] != crc32(image[:end], crc32(version)):
+                _unseal("keys", version, image)  # raises, naming the entry
+                raise EntryDamaged("keys", version, "is shorter than a version head")
+            if end > head:
+                try:
+                    row = msgpack.unpackb(image[head:end], raw=False, strict_map_key=False)
+                except (ValueError, TypeError) as exc:
+                    raise EntryDamaged("keys", version, f"does not decode ({exc})") from None
+                yield row
 
     @_reports
     def keys_with_value(

@@ -6,12 +6,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from driftdb.errors import InvalidInputError
-from driftdb.index.keycodec import encode_value, is_exact
+from driftdb.index.keycodec import MAX_U64, encode_value, is_exact
 from driftdb.model.events import Document, Key
 from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
 from driftdb.query import ast
 from driftdb.query.aggregate import aggregates_of, finish, group_rows, is_grouped
-from driftdb.query.evaluate import matches, order_rows
+from driftdb.query.evaluate import matches, order_rows, resolve_path
 from driftdb.query.parser import parse_expression
 from driftdb.query.planner import (
     FullScan,
@@ -98,14 +98,30 @@ def iter_matching(
     where: ast.Expr | None,
     plan: Plan,
     seq: int,
+    streamed: bool = False,
 ) -> Iterator[Document]:
-    """Rows live at `seq` that match `where`, found through `plan`."""
+    """Rows live at `seq` that match `where`, found through `plan`. `streamed`: the caller
+    stops early (LIMIT), so a full scan walks the key directory rather than loading a
+    snapshot whole."""
     if isinstance(plan, FullScan):
-        for _, row in view.rows(seq):
+        exact = _exact_equality(where)
+        if exact is not None:  # `col = scalar`: compare encodings, as the index would
+            path, wanted = exact[0].split("."), encode_value(exact[1])
+            for _, row in view.rows(seq, streamed=streamed):
+                if encode_value(resolve_path(row, path)[1]) == wanted:
+                    yield row
+            return
+        for _, row in view.rows(seq, streamed=streamed):
             if where is None or matches(where, row):
                 yield row
         return
     check = where
+    exact = _exact_equality(where) if isinstance(plan, IndexRange) else None
+    if exact is not None:
+        fused = view.rows_with_value(exact[0], exact[1], seq)
+        if fused is not None:  # the index answers exactly this WHERE, rows in the same loop
+            yield from fused
+            return
     if isinstance(plan, IndexRange) and not view.overlay:
         keys: Iterator[Key] | list[Key] = view.keys_in_range(
             plan.column, plan.lower, plan.upper, seq, plan.include_lower, plan.include_upper
@@ -203,10 +219,15 @@ def select_rows(
     with table.view() as view:
         seq = table.resolve_point(view, to_timepoint(as_of))
         start = offset or 0
-        if _stream_in_key_order(table, view, where, plan, seq, order, limit, start):
-            # Rows come from the key directory in primary-key order already: stop at LIMIT.
-            plan, order = FullScan(), ()
-        rows = iter_matching(view, where, plan, seq)
+        in_order = _in_key_order_now(table, view, where, seq, order)
+        if in_order is not None:
+            rows: Iterator[Document] = in_order  # already in key order: stop at LIMIT
+            order = ()
+        else:
+            if _stream_in_key_order(table, view, where, plan, seq, order, limit, start):
+                # Rows come from the key directory in primary-key order already: stop at LIMIT.
+                plan, order = FullScan(), ()
+            rows = iter_matching(view, where, plan, seq, streamed=limit is not None and not order)
         if not order:
             out: list[Document] = []
             for i, row in enumerate(rows):
@@ -219,6 +240,30 @@ def select_rows(
         listed = order_rows(rows, order)
     end = None if limit is None else start + limit
     return [dict(row) for row in listed[start:end]]
+
+
+def _in_key_order_now(
+    table: ReadTable,
+    view: ReadView,
+    where: ast.Expr | None,
+    seq: int,
+    order: tuple[ast.OrderItem, ...],
+) -> Iterator[Document] | None:
+    """`WHERE col = v ORDER BY pk` at now: the temporal index keeps the open runs of a value
+    in primary-key order, so `rows_with_value` needs no sort (and LIMIT stops it early).
+    None: not this query, or the index cannot answer it alone."""
+    if (
+        seq != MAX_U64
+        or view.overlay
+        or len(order) != 1
+        or order[0].descending
+        or order[0].column.text != table.primary_key
+    ):
+        return None
+    exact = _exact_equality(where)
+    if exact is None or exact[0] not in table.schema.indexes:
+        return None
+    return view.rows_with_value(exact[0], exact[1], seq)
 
 
 def _stream_in_key_order(

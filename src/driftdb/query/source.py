@@ -36,7 +36,7 @@ class ReadView(Protocol):
 
     def get(self, key: Key, seq: int) -> Document | None: ...
 
-    def rows(self, seq: int) -> Iterator[tuple[Key, Document]]: ...
+    def rows(self, seq: int, streamed: bool = False) -> Iterator[tuple[Key, Document]]: ...
 
     def keys_in_range(
         self,
@@ -47,6 +47,10 @@ class ReadView(Protocol):
         include_lower: bool,
         include_upper: bool,
     ) -> Iterator[Key]: ...
+
+    def rows_with_value(self, column: str, value: Any, seq: int) -> Iterator[Document] | None:
+        """Rows holding exactly `value` (in key order at now), or None: use keys_in_range."""
+        ...
 
     def count_with_value(self, column: str, value: Any, seq: int) -> int | None: ...
 

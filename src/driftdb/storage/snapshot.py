@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
-import zstandard
 
 from driftdb.errors import DriftError, DriftWarning
 from driftdb.model.events import Document, Key, plain_json, plain_key
@@ -120,6 +119,8 @@ def encode_snapshot(
         parts.append(msgpack.packb(piece, use_bin_type=True)[len(_array_header(len(piece))) :])
         time.sleep(0)  # let a waiting thread (a commit) run
     raw = b"".join(parts)
+    import zstandard  # imported when used: `import driftdb` and point reads never need it
+
     body = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(raw)
     flags = (FLAG_BASE if base else 0) | (FLAG_HORIZON if horizon is not None else 0)
     h = horizon or Horizon(0, 0, 0)
@@ -319,6 +320,9 @@ class _BoundedStream:
     """Feeds an unpacker from a zstd body, never producing more than `limit` bytes."""
 
     def __init__(self, body: bytes, limit: int, raw_bytes: int, path: str) -> None:
+        import zstandard  # imported when used (see encode_snapshot)
+
+        self.error = zstandard.ZstdError
         self.reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body))
         self.limit = limit
         self.raw_bytes = raw_bytes
@@ -329,7 +333,7 @@ class _BoundedStream:
         """Decompress the next chunk into `unpacker`; False at the end of the body."""
         try:
             chunk = self.reader.read(min(_CHUNK, self.limit + 1 - self.produced))
-        except zstandard.ZstdError as exc:
+        except self.error as exc:
             raise SnapshotError(self.path, f"body does not decompress ({exc})") from None
         self.produced += len(chunk)
         if self.produced > self.limit:

@@ -257,6 +257,7 @@ def _in_key_order_now(
         or view.overlay
         or len(order) != 1
         or order[0].descending
+        or not isinstance(order[0].column, ast.Column)
         or order[0].column.text != table.primary_key
     ):
         return None

@@ -46,12 +46,6 @@ BAD_LINES = {
     "NUL byte": b'{"id": 3, "x": "a\x00b"}',
     "control char": b'{"id": 3, "x": "a\x01b"}',
 }
-KNOWN_BUGS = {
-    "lone surrogate escape": 'BUG: a string holding a lone surrogate (JSON "\\ud800") is '
-    "not rejected as invalid input: the insert fails while encoding the frame, is reported "
-    "as an I/O error (DriftIOError), and stops the writer (exit 3 from the CLI when it "
-    "fails in a read path first)",
-}
 
 
 @pytest.fixture
@@ -290,7 +284,6 @@ def test_invalid_utf8_in_a_dql_script_is_a_clear_error(
     assert truth_digest(db_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["lone surrogate escape"])
 def test_strings_that_are_not_unicode_text_are_invalid_input_and_the_writer_goes_on(
     db_path: Path,
 ) -> None:

@@ -132,14 +132,6 @@ def test_an_undecodable_index_entry_is_a_corruption_error(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(not HAS_DOCTOR, reason="driftdb.maintenance.doctor is not built yet")
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (doctor): a CRC-failing LAST frame that the index already covers (so it was "
-    "fsynced and acknowledged, never an interrupted write) is reported by doctor.check only "
-    "as a warning, 'torn tail ... truncated by the next writer open', and the verdict is ok; "
-    "it is damage to an acknowledged event (history() of its key raises CorruptionError), "
-    "and should be an error",
-)
 def test_doctor_reports_damage_to_an_acknowledged_last_frame_as_an_error(
     tmp_path: Path,
 ) -> None:
@@ -154,7 +146,9 @@ def test_doctor_reports_damage_to_an_acknowledged_last_frame_as_an_error(
     data = bytearray(segment.read_bytes())
     data[-3] ^= 0x01  # inside the last frame's payload: its CRC fails
     segment.write_bytes(bytes(data))
-    with driftdb.open(path) as db, pytest.raises(driftdb.CorruptionError):
-        db.table("t").history(4)
+    # The index covers the last frame, so it was acknowledged: the writer refuses to open
+    # (never truncates it as a torn write), naming the seq at stake, and doctor reports it.
+    with pytest.raises(driftdb.CorruptionError, match=r"@seq:5.*not a torn write"):
+        driftdb.open(path)
     report = doctor.check(path)
     assert not report.ok, report.render()

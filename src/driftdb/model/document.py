@@ -116,6 +116,9 @@ class _NotJson(Exception):
         return f"value at {self.at} has type {self.detail}, which is not JSON"
 
     def in_parameter(self) -> str:
+        if self.kind == "unicode":
+            what, exc = self.detail
+            return f"holds a {what} that is not valid Unicode text ({exc.reason} at {self.at})"
         if self.kind == "depth":
             return f"is nested deeper than {MAX_DEPTH} levels"
         if self.kind == "number":
@@ -133,8 +136,7 @@ def _walk(value: Any, path: str, depth: int, copy: bool, storable: bool) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        if storable:
-            _unicode(value, path, "string")
+        _unicode(value, path, "string")  # never stored, never matched: bad input either way
         return str(value) if copy else value
     if isinstance(value, int):
         if storable and not -MAX_INT - 1 <= value <= 2**64 - 1:

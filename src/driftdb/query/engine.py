@@ -7,6 +7,7 @@ from typing import Any
 
 from driftdb.errors import InvalidInputError
 from driftdb.index.keycodec import MAX_U64, encode_value, is_exact
+from driftdb.model.document import to_json_value
 from driftdb.model.events import Document, Key
 from driftdb.model.timepoint import AsOf, TimePoint, parse_timepoint
 from driftdb.query import ast
@@ -38,6 +39,8 @@ def to_expr(where: Where, params: Sequence[Any] = ()) -> ast.Expr | None:
             if value is None:
                 terms.append(ast.IsNull(col))
             else:
+                # Checked and copied as a DriftQL parameter is: a plain JSON value.
+                value = to_json_value(value, f"where[{str(column)!r}]")
                 terms.append(ast.Comparison("=", col, ast.Literal(value)))
         if not terms:
             return None

@@ -1492,38 +1492,11 @@ class IndexReader:
         include_upper: bool = True,
     ) -> Iterator[Key]:
         """Keys whose `column` value lay in [lower, upper] (bounds optional: pass the
-        `UNBOUNDED` marker) at `seq`. Equality is lower == upper."""
-        db = self.index.ix[column]
-        cursor = self.txn.cursor(db=db)
-        low = encode_value(lower) if lower is not UNBOUNDED else b""
-        high = encode_value(upper) if upper is not UNBOUNDED else None
-        after = u64(seq + 1) if seq < MAX_U64 else u64(MAX_U64)
-        start = low + after if low else b""
-        if low != high:
-            # A long bound's place among long values that share its prefix is unknown (they
-            # sort by digest): take them all; the caller re-checks ranges against the row.
-            if low and is_long(low):
-                low, include_lower = long_range(low)[0], True
-                start = low
-            if high is not None and is_long(high):
-                high, include_upper = long_range(high)[1], True
-        position = cursor.set_range(start)
-        while position:
-            key = cursor.key()
-            vlen = encoded_length(key)
-            value_enc = key[:vlen]
-            if high is not None and (value_enc > high or (value_enc == high and not include_upper)):
-                return
-            if value_enc == low and not include_lower:
-                position = cursor.set_range(value_enc + _PAST_ALL)
-                continue
-            if key[vlen : vlen + 8] < after:
-                # runs of this value that ended at or before seq: jump to the first that did not
-                position = cursor.set_range(value_enc + after)
-                continue
-            if read_u64(cursor.value()) <= seq:
-                yield decode_key(key, vlen + 8)
-            position = cursor.next()
+        `UNBOUNDED` marker) at `seq`. Equality is lower == upper. (At one seq a key holds one
+        value, so each key comes once.)"""
+        return self.keys_with_value_during(
+            column, lower, upper, seq, seq, include_lower, include_upper
+        )
 
     # -- versions over seq ranges (FOR SYSTEM_TIME, DIFF, RESTORE: engine/versions.py) ------
 
@@ -1580,13 +1553,17 @@ class IndexReader:
         cursor = self.txn.cursor(db=db)
         low = encode_value(lower) if lower is not UNBOUNDED else b""
         high = encode_value(upper) if upper is not UNBOUNDED else None
-        after = u64(lo + 1) if 0 <= lo < MAX_U64 else u64(0)
+        after = u64(min(max(lo + 1, 0), MAX_U64))  # runs that ended by lo are skipped
+        start = low + after if low else b""
         if low != high:
+            # A long bound's place among long values that share its prefix is unknown (they
+            # sort by digest): take them all; the caller re-checks ranges against the row.
             if low and is_long(low):
                 low, include_lower = long_range(low)[0], True
+                start = low
             if high is not None and is_long(high):
                 high, include_upper = long_range(high)[1], True
-        position = cursor.set_range(low)  # runs that ended by lo are skipped below
+        position = cursor.set_range(start)
         while position:
             key = cursor.key()
             vlen = encoded_length(key)
@@ -1597,6 +1574,7 @@ class IndexReader:
                 position = cursor.set_range(value_enc + _PAST_ALL)
                 continue
             if key[vlen : vlen + 8] < after:
+                # runs of this value that ended by lo: jump to the first that did not
                 position = cursor.set_range(value_enc + after)
                 continue
             if read_u64(cursor.value()) <= hi:

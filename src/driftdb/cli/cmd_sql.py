@@ -46,6 +46,11 @@ def run_script(directory: str, source: str, fmt: str, lock_timeout_s: float = 0.
                 render(result, fmt, out)
         if several and fmt == "json":
             render_json_array(results, out)
+        if db.in_transaction():
+            raise InvalidInputError(
+                "the script ended inside a transaction (BEGIN without COMMIT or ROLLBACK): "
+                "its writes were discarded; end it with COMMIT"
+            )
 
 
 def _stopped_at(number: int, total: int) -> str:

@@ -17,11 +17,31 @@ import click
 from driftdb.cli.main import report_error
 from driftdb.database import Database
 from driftdb.errors import DriftError
+from driftdb.query import ast
+from driftdb.query.parser import parse
 
 HELP = """Type DriftQL statements ending with ';'. Commands: .tables, .help, .quit
 Examples:
   SELECT * FROM orders WHERE status = 'paid' AS OF "@seq:10";
   SHOW DRIFT orders KEY 1;"""
+
+
+def inside_transaction(source: str) -> bool:
+    """Whether `source` leaves a BEGIN open (no COMMIT or ROLLBACK after it). The shell opens
+    the database per input, so it holds such an input until the transaction ends rather than
+    run a BEGIN whose writes the next input could never reach. A syntax error is not held:
+    running the input reports it."""
+    try:
+        statements = parse(source)
+    except DriftError:
+        return False
+    open_txn = False
+    for statement in statements:
+        if isinstance(statement, ast.Begin):
+            open_txn = True
+        elif isinstance(statement, ast.Commit | ast.Rollback):
+            open_txn = False
+    return open_txn
 
 
 def run_shell(directory: str, run: Callable[[str], None]) -> None:
@@ -40,10 +60,12 @@ def run_shell(directory: str, run: Callable[[str], None]) -> None:
     Database(directory, readonly=True).close()  # no database there: say so now, not per line
     click.echo(f"DriftDB shell on {directory}. {HELP.splitlines()[0]}")
     buffer: list[str] = []
+    pending_txn = False
     try:
         while True:
             try:
-                line = input("...> " if buffer else "drift> ")
+                prompt = "drift> " if not buffer else "txn> " if pending_txn else "...> "
+                line = input(prompt)
             except EOFError:
                 click.echo()
                 break
@@ -56,9 +78,13 @@ def run_shell(directory: str, run: Callable[[str], None]) -> None:
             if not buffer and stripped == ".tables":
                 stripped = line = "SHOW TABLES;"
             buffer.append(line)
+            pending_txn = False
             if not stripped.endswith(";"):
                 continue
             source = "\n".join(buffer)
+            if inside_transaction(source):
+                pending_txn = True
+                continue  # BEGIN ... COMMIT runs as one input: one writer, one lock, one batch
             buffer = []
             try:
                 run(source)

@@ -32,6 +32,25 @@ def test_an_empty_as_of_is_an_error_not_the_current_state(run: Runner, shop: Pat
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "absent"),
+    [
+        (("blame", "--table", "orders", "--key", "1"), "for the row as it stands now"),
+        (("sql", "--duckdb", "-e", "SELECT 1"), "for the current state"),
+    ],
+)
+def test_an_empty_as_of_is_an_error_in_every_command(
+    run: Runner, shop: Path, command: tuple[str, ...], absent: str
+) -> None:
+    done = run(command[0], "-d", "db", *command[1:], "--as-of", "")
+    assert (done.code, done.out, done.err) == (
+        1,
+        "",
+        "error: --as-of is empty; give a timepoint: @seq:N, @now or an RFC 3339 time such as "
+        f"2025-01-01T00:00:00Z (or leave --as-of out {absent})\n",
+    )
+
+
 def test_an_empty_before_is_an_error_not_a_compaction(run: Runner, shop: Path) -> None:
     before = tree_digest(shop, truth_only=True)
     done = run("compact", "-d", "db", "--table", "orders", "--before", " ")

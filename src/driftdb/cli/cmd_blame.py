@@ -6,27 +6,19 @@ import sys
 
 import click
 
-from driftdb.cli.cmd_drift import key_from_text
-from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
+from driftdb.cli.cmd_drift import key_from_text, key_option
+from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option, timepoint_option
 from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.errors import KeyNotFoundError
 from driftdb.query import ast
 from driftdb.query.executor import execute_statement
-from driftdb.query.parser import parse_timepoint
 
 
 @cli.command("blame")
 @db_dir_option
 @click.option("--table", "-t", required=True, help="The table.")
-@click.option(
-    "--key",
-    "-k",
-    "key_text",
-    required=True,
-    metavar="K",
-    help='The primary key: 42 is the integer 42, \'"42"\' the string "42", abc the string abc.',
-)
+@key_option
 @click.option("--as-of", default=None, metavar="X", help="Blame the row as it stood at X.")
 @format_option
 def blame_command(
@@ -41,7 +33,7 @@ def blame_command(
       driftdb blame -d shop.db --table orders --key 1 --as-of @seq:3 --json
     """
     key = key_from_text(key_text)
-    point = parse_timepoint(as_of) if as_of else None
+    point = timepoint_option("--as-of", as_of, "for the row as it stands now")
     with Database(directory, readonly=True) as db:
         try:
             result = execute_statement(db, ast.ShowBlame(table, key, point))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from typing import Any
 
 import click
 
@@ -31,17 +32,22 @@ def key_from_text(text: str) -> Key:
     return text
 
 
+def key_option(func: Any) -> Any:
+    """`--key K`, read by `key_from_text` (drift and blame)."""
+    return click.option(
+        "--key",
+        "-k",
+        "key_text",
+        required=True,
+        metavar="K",
+        help='The primary key: 42 is the integer 42, \'"42"\' the string "42", abc the string abc.',
+    )(func)
+
+
 @cli.command("drift")
 @db_dir_option
 @click.option("--table", "-t", required=True, help="The table.")
-@click.option(
-    "--key",
-    "-k",
-    "key_text",
-    required=True,
-    metavar="K",
-    help='The primary key: 42 is the integer 42, \'"42"\' the string "42", abc the string abc.',
-)
+@key_option
 @format_option
 def drift_command(directory: str, table: str, key_text: str, fmt: str, as_json: bool) -> None:
     """Show every event of one key, oldest first, with the row after each.

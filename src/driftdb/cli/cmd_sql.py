@@ -7,7 +7,14 @@ from typing import TextIO
 
 import click
 
-from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option, lock_timeout_option
+from driftdb.cli.main import (
+    chosen_format,
+    cli,
+    db_dir_option,
+    format_option,
+    lock_timeout_option,
+    timepoint_option,
+)
 from driftdb.cli.output import render, render_json_array
 from driftdb.cli.progress import install_terminal_progress
 from driftdb.database import Database
@@ -77,7 +84,6 @@ def run_duckdb(directory: str, source: str, as_of: str | None, fmt: str) -> None
     import decimal
 
     from driftdb.query.executor import Result
-    from driftdb.query.parser import parse_timepoint
 
     def plain(value: object) -> object:
         if isinstance(value, datetime.date | datetime.time):
@@ -92,7 +98,7 @@ def run_duckdb(directory: str, source: str, as_of: str | None, fmt: str) -> None
             return bytes(value).hex()
         return value
 
-    point = parse_timepoint(as_of) if as_of else None
+    point = timepoint_option("--as-of", as_of, "for the current state")
     with Database(directory, readonly=True) as db:
         connection = db.duckdb(point)
         try:

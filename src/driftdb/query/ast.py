@@ -690,3 +690,22 @@ Statement: TypeAlias = (
     | Commit
     | Rollback
 )
+
+
+def columns_of(expr: Expr | None) -> list[Column]:
+    """Every column a condition names (outside aggregates); none for no condition."""
+    if expr is None:
+        return []
+    if isinstance(expr, Not):
+        return columns_of(expr.operand)
+    if isinstance(expr, And | Or):
+        return [c for e in expr.operands for c in columns_of(e)]
+    if isinstance(expr, Comparison):
+        operands: list[Operand] = [expr.left, expr.right]
+    elif isinstance(expr, Between):
+        operands = [expr.operand, expr.low, expr.high]
+    elif isinstance(expr, Like):
+        operands = [expr.operand, expr.pattern]
+    else:
+        operands = [expr.operand]
+    return [o for o in operands if isinstance(o, Column)]

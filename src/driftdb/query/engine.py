@@ -132,7 +132,7 @@ def iter_matching(
         if _exact_equality(where) is not None:
             check = None  # the index answered exactly this WHERE: no re-check needed
     else:
-        keys = sorted(_candidate_keys(view, plan, seq), key=_key_order)
+        keys = sorted(_candidate_keys(view, plan, seq), key=key_order)
     for key in keys:
         found = view.get(key, seq)
         if found is not None and (check is None or matches(check, found)):
@@ -166,7 +166,8 @@ def display_columns(rows: list[Document], primary_key: str) -> list[str]:
     return list(seen)
 
 
-def _key_order(key: Key) -> tuple[int, Any]:
+def key_order(key: Key) -> tuple[int, Any]:
+    """Primary-key order: ints before strings (as the key directory stores them)."""
     return (0, key) if isinstance(key, int) else (1, key)
 
 

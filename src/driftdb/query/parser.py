@@ -63,6 +63,7 @@ from driftdb.query.ast import (
     SoftDelete,
     Statement,
     SystemTime,
+    columns_of,
 )
 from driftdb.query.lexer import tokenize
 from driftdb.query.tokens import AGGREGATES, RESERVED, STATEMENT_KEYWORDS, Token, TokenKind
@@ -736,7 +737,7 @@ class _Parser:
                     f"ORDER BY column '{term.text}' must be in GROUP BY or inside an aggregate",
                 )
         if select.having is not None:
-            for column in _columns_of(select.having):
+            for column in columns_of(select.having):
                 term = aliases.get(_alias_of(column), column)
                 if isinstance(term, Column) and term not in select.group_by:
                     raise self.error(
@@ -1328,23 +1329,6 @@ def _has_aggregate(select: Select) -> bool:
     if any(isinstance(i.expr, Aggregate) for i in select.items):
         return True
     return any(isinstance(o.column, Aggregate) for o in select.order_by)
-
-
-def _columns_of(expr: Expr) -> list[Column]:
-    """Every column a condition names, outside aggregates."""
-    if isinstance(expr, Not):
-        return _columns_of(expr.operand)
-    if isinstance(expr, And | Or):
-        return [c for e in expr.operands for c in _columns_of(e)]
-    if isinstance(expr, Comparison):
-        operands: list[Operand] = [expr.left, expr.right]
-    elif isinstance(expr, Between):
-        operands = [expr.operand, expr.low, expr.high]
-    elif isinstance(expr, Like):
-        operands = [expr.operand, expr.pattern]
-    else:
-        operands = [expr.operand]
-    return [o for o in operands if isinstance(o, Column)]
 
 
 def _object_param(value: object, name: str, role: str) -> Document:

@@ -19,6 +19,7 @@ from driftdb.model.docdiff import changed_paths, leaf_items, same_value, value_a
 from driftdb.model.events import Document, EventType, Key
 from driftdb.model.timepoint import TimePoint, format_unix_ms
 from driftdb.query import ast
+from driftdb.query.engine import display_columns, key_order
 from driftdb.query.evaluate import matches, order_rows
 from driftdb.query.planner import (
     FullScan,
@@ -131,26 +132,6 @@ def system_columns(version: RowVersion, meta: dict[str, Any] | None) -> dict[str
     }
 
 
-def _columns_in(expr: ast.Expr | None) -> Iterator[ast.Column]:
-    if expr is None:
-        return
-    if isinstance(expr, ast.Comparison):
-        yield from (o for o in (expr.left, expr.right) if isinstance(o, ast.Column))
-    elif isinstance(expr, ast.InList | ast.IsNull):
-        if isinstance(expr.operand, ast.Column):
-            yield expr.operand
-    elif isinstance(expr, ast.Between):
-        terms = (expr.operand, expr.low, expr.high)
-        yield from (o for o in terms if isinstance(o, ast.Column))
-    elif isinstance(expr, ast.Like):
-        yield from (o for o in (expr.operand, expr.pattern) if isinstance(o, ast.Column))
-    elif isinstance(expr, ast.Not):
-        yield from _columns_in(expr.operand)
-    else:
-        for operand in expr.operands:
-            yield from _columns_in(operand)
-
-
 def _needs_meta(select: ast.Select) -> bool:
     named = [c for c in select.columns or () if isinstance(c, ast.Column)]
     terms = [item.column for item in select.order_by] + [i.expr for i in select.items]
@@ -159,8 +140,8 @@ def _needs_meta(select: ast.Select) -> bool:
         column = term.column if isinstance(term, ast.Aggregate) else term  # None: COUNT(*)
         if isinstance(column, ast.Column):
             named.append(column)
-    named += list(_columns_in(select.where))
-    named += list(_columns_in(select.having))
+    named += list(ast.columns_of(select.where))
+    named += list(ast.columns_of(select.having))
     return any(c.path[0] == "_meta" for c in named)
 
 
@@ -213,7 +194,7 @@ def version_rows(table: ReadTable, select: ast.Select) -> list[dict[str, Any]]:
             # which the seqs index gives without visiting the keys live at lo.
             started = set(view.keys_changed(floor, hi)) if floor < hi else set()
             keys = started if keys is None else keys & started
-        chosen = None if keys is None else sorted(keys, key=_key_order)
+        chosen = None if keys is None else sorted(keys, key=key_order)
         rows: list[dict[str, Any]] = []
         for version in view.versions_in_range(lo, hi, chosen):
             meta = view.step_meta(version.key, version.start) if with_meta else None
@@ -254,10 +235,6 @@ def _seq_floor(where: ast.Expr | None) -> int | None:
     return max(floors) if floors else None
 
 
-def _key_order(key: Key) -> tuple[int, Any]:
-    return (0, key) if isinstance(key, int) else (1, key)
-
-
 def project_versions(
     rows: list[dict[str, Any]], select: ast.Select, primary_key: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -265,12 +242,12 @@ def project_versions(
     system = set(ast.SYSTEM_COLUMNS)
     docs = [{k: v for k, v in r.items() if k not in system} for r in rows]
     if select.columns is None:
-        return docs, _display(docs, primary_key)
+        return docs, display_columns(docs, primary_key)
     out: list[dict[str, Any]] = []
     names: list[str] = []
     for column in select.columns:
         if isinstance(column, ast.AllColumns):
-            names.extend(n for n in _display(docs, primary_key) if n not in names)
+            names.extend(n for n in display_columns(docs, primary_key) if n not in names)
         elif column.text not in names:
             names.append(column.text)
     for row, doc in zip(rows, docs, strict=True):
@@ -282,14 +259,6 @@ def project_versions(
                 shown[column.text] = value_at(row, column.path)[1]
         out.append(shown)
     return out, names
-
-
-def _display(rows: list[dict[str, Any]], primary_key: str) -> list[str]:
-    seen: dict[str, None] = {primary_key: None}
-    for row in rows:
-        for name in row:
-            seen.setdefault(name, None)
-    return list(seen)
 
 
 # ---------------------------------------------------------------- DIFF

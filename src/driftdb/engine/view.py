@@ -245,8 +245,14 @@ class TableView:
                     yield key
         elif self.base is not None:
             # No index: every base key is a candidate (the caller re-checks each row).
-            yield from (k for k in self.base if k not in self.overlay)
+            yield from (k for k in self.base if not self._touched(k, seq))
         yield from touched
+
+    def candidates_exact(self, column: str) -> bool:
+        """Whether `keys_in_range` on `column` yields exactly the keys in range (a temporal
+        index answers); without one it offers every key of the retention base, and the
+        caller must re-check each row."""
+        return self.reader is not None and column in self.reader.index.ix
 
     def rows_with_value(self, column: str, value: Any, seq: int) -> Iterator[Document] | None:
         """The rows holding exactly `value` in `column` at `seq` from the temporal index and

@@ -129,7 +129,7 @@ def iter_matching(
         keys: Iterator[Key] | list[Key] = view.keys_in_range(
             plan.column, plan.lower, plan.upper, seq, plan.include_lower, plan.include_upper
         )
-        if _exact_equality(where) is not None:
+        if _exact_equality(where) is not None and view.candidates_exact(plan.column):
             check = None  # the index answered exactly this WHERE: no re-check needed
     else:
         keys = sorted(_candidate_keys(view, plan, seq), key=key_order)

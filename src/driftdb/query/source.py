@@ -48,6 +48,10 @@ class ReadView(Protocol):
         include_upper: bool,
     ) -> Iterator[Key]: ...
 
+    def candidates_exact(self, column: str) -> bool:
+        """Whether keys_in_range yields exactly the keys in range (else: re-check rows)."""
+        ...
+
     def rows_with_value(self, column: str, value: Any, seq: int) -> Iterator[Document] | None:
         """Rows holding exactly `value` (in key order at now), or None: use keys_in_range."""
         ...

@@ -172,7 +172,9 @@ def profile_cold(cmd: list[str], out_path: str) -> dict[str, Any]:
         result.update(profile_stats_file(out_path))
     else:
         result["error"] = run[1][-400:]
-    _, err = subprocess_run([sys.executable, "-X", "importtime", "-c", "import driftdb.cli.main"])
+    _, err = subprocess_run(
+        [sys.executable, "-X", "importtime", "-c", "import driftdb.cli.select_run"]
+    )
     imports = []
     for line in err.splitlines():
         parts = line.split("|")

@@ -20,7 +20,6 @@ from driftdb.engine.catalog import (
 from driftdb.engine.commit import Batch as Batch  # public: driftdb.Batch
 from driftdb.engine.commit import GroupCommit, Pending, PendingWrite
 from driftdb.engine.reads import ReadViews
-from driftdb.engine.recovery import recover
 from driftdb.engine.view import TableView
 from driftdb.errors import (
     CorruptionError,
@@ -470,6 +469,8 @@ class Database:
     def _recover(self) -> None:
         """Make the log and indexes agree before the first write (engine/recovery.py), then
         say what recovery did."""
+        from driftdb.engine.recovery import recover  # a writer's only: readers skip loading it
+
         self.next_seq, self.clock = recover(self.path, self._tables, self.notes)
         self._group.indexed_seq = self._group.durable_seq = self.next_seq - 1
         for note in self.notes:

@@ -1,7 +1,7 @@
 """Every exception DriftDB raises, and when it raises it.
 
 One root (`DriftError`) over a closed set of kinds. The command line maps each kind to an exit
-code in one place (`driftdb.cli.main`). Messages say what went wrong, where, and what to do next.
+code in one place (`driftdb.cli.exits`). Messages say what went wrong, where, and what to do next.
 """
 
 from __future__ import annotations

@@ -194,12 +194,12 @@ def test_init_under_a_regular_file_is_an_error_naming_the_path(run: Runner, tmp_
 def test_an_operating_system_error_no_layer_named_still_exits_1_with_a_clear_line(
     invoke: Runner, shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import driftdb.cli.cmd_select
+    import driftdb.cli.select_run
 
     def broken(*args: object) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO), "/dev/stdout")
 
-    monkeypatch.setattr(driftdb.cli.cmd_select, "render", broken)
+    monkeypatch.setattr(driftdb.cli.select_run, "render", broken)
     done = invoke("select", "-d", "db", "--table", "orders")
     assert (done.code, done.err) == (
         1,

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 import driftdb
 from driftdb import doctor
-from driftdb.cli.main import cli
+from driftdb.cli.app import cli
 from driftdb.model.replay import state_at as replay_at
 from helpers.bytes_edit import flip_byte, segment_paths, truncate_tail
 from helpers.gap_support_a import damage_index, log_events

@@ -6,8 +6,9 @@ import sys
 
 import click
 
+from driftdb.cli.app import cli, db_dir_option, format_option
 from driftdb.cli.cmd_drift import key_from_text, key_option
-from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option, timepoint_option
+from driftdb.cli.flags import chosen_format, timepoint_option
 from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.errors import KeyNotFoundError

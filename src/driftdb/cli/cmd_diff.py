@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
+from driftdb.cli.app import cli, db_dir_option, format_option
+from driftdb.cli.flags import chosen_format
 from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.query import ast

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option
+from driftdb.cli.app import cli, db_dir_option, format_option
+from driftdb.cli.flags import chosen_format
 from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.errors import KeyNotFoundError

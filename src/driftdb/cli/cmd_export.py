@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from driftdb.cli.main import cli, db_dir_option
+from driftdb.cli.app import cli, db_dir_option
 from driftdb.database import Database
 from driftdb.errors import DriftError
 

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import click
 
-from driftdb.cli.main import cli, db_dir_option, lock_timeout_option
+from driftdb.cli.app import cli, db_dir_option, lock_timeout_option
 from driftdb.database import Database
 from driftdb.errors import DriftError, InvalidInputError
 from driftdb.model.document import json_type_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from driftdb.cli.main import cli
+from driftdb.cli.app import cli
 from driftdb.database import Database, is_database
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from driftdb.cli.main import EXIT_ERROR, cli, db_dir_option, lock_timeout_option, timepoint_option
+from driftdb.cli.app import cli, db_dir_option, lock_timeout_option
+from driftdb.cli.exits import EXIT_ERROR
+from driftdb.cli.flags import timepoint_option
 from driftdb.database import Database
 from driftdb.query import ast
 from driftdb.query.executor import execute_statement

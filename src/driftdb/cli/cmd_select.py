@@ -1,19 +1,13 @@
 """`driftdb select`: a query from flags, for scripts and quick looks (read-only, no lock).
-The flags build the SELECT statement DriftQL would, and the executor runs it."""
+Its flags and help in click; the query they mean is cli/select_run.py (which also reads plain
+flags without click, for a fast cold start: keep its flag spellings in step with these)."""
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from driftdb.cli.main import chosen_format, cli, db_dir_option, format_option, timepoint_option
-from driftdb.cli.output import render
-from driftdb.database import Database
-from driftdb.query import ast
-from driftdb.query.engine import order_items
-from driftdb.query.executor import execute_statement
-from driftdb.query.parser import parse_expression
+from driftdb.cli.app import cli, db_dir_option, format_option
+from driftdb.cli.select_run import run_select
 
 
 @cli.command("select")
@@ -60,13 +54,4 @@ def select_command(
       driftdb select -d shop.db --table orders --as-of @seq:42 --order-by "total DESC" --limit 5
       driftdb select -d shop.db --table orders --as-of 2025-01-01T00:00:00Z --json
     """
-    statement = ast.Select(
-        table,
-        count=count_only,
-        where=parse_expression(where) if where else None,
-        as_of=timepoint_option("--as-of", as_of, "for the current state"),
-        order_by=order_items([s.strip() for s in order_by.split(",")]) if order_by else (),
-        limit=limit,
-    )
-    with Database(directory, readonly=True) as db:
-        render(execute_statement(db, statement), chosen_format(fmt, as_json), sys.stdout)
+    run_select(directory, table, where, as_of, order_by, limit, count_only, fmt, as_json)

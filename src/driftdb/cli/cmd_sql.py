@@ -7,14 +7,8 @@ from typing import TextIO
 
 import click
 
-from driftdb.cli.main import (
-    chosen_format,
-    cli,
-    db_dir_option,
-    format_option,
-    lock_timeout_option,
-    timepoint_option,
-)
+from driftdb.cli.app import cli, db_dir_option, format_option, lock_timeout_option
+from driftdb.cli.flags import chosen_format, timepoint_option
 from driftdb.cli.output import render, render_json_array
 from driftdb.cli.progress import install_terminal_progress
 from driftdb.database import Database

@@ -13,6 +13,7 @@ widths count terminal columns (a wide character takes two), so every row stays o
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import TYPE_CHECKING, Any, TextIO
@@ -41,13 +42,16 @@ def _cell(value: Any, escape: bool = False) -> str:
 
 # What a terminal would obey rather than show: C0 controls (ESC starts a sequence that can
 # retitle the window, move the cursor or rewrite what is on screen; BEL rings), DEL, C1
-# controls, and the bidirectional overrides that reorder what is shown.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# controls, and the bidirectional overrides that reorder what is shown. Patterns are compiled
+# on first use: JSON output needs none of them, and a cold start would pay for the compiles.
+@functools.cache
+def _control() -> re.Pattern[str]:
+    return re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _escape(text: str) -> str:
     """`text` with every control character shown as an escape (ESC as \\x1b)."""
-    return _CONTROL.sub(
+    return _control().sub(
         lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text
     )
 
@@ -83,13 +87,15 @@ def text_table(
     return "\n".join(out)
 
 
-_BREAKS = re.compile("[\x00-\x1f\x7f\u0085\u2028\u2029]")
+@functools.cache
+def _breaks() -> re.Pattern[str]:
+    return re.compile("[\x00-\x1f\x7f\u0085\u2028\u2029]")
 
 
 def _one_line(text: str) -> str:
     """Line breaks, tabs and other C0 controls as escapes, so a cell stays on its line."""
     named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    return _BREAKS.sub(lambda m: named.get(m[0]) or f"\\u{ord(m[0]):04x}", text)
+    return _breaks().sub(lambda m: named.get(m[0]) or f"\\u{ord(m[0]):04x}", text)
 
 
 def _char_width(char: str) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import click
 
-from driftdb.cli.main import report_error
+from driftdb.cli.exits import report_error
 from driftdb.database import Database
 from driftdb.errors import DriftError
 from driftdb.query import ast

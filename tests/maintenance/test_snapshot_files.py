@@ -106,7 +106,7 @@ def test_a_damaged_snapshot_is_ignored_with_a_warning_and_never_used(
 
 
 def test_snapshots_are_taken_automatically_every_n_events(db: driftdb.Database) -> None:
-    table = db.create_table("t", options={"snapshot_every_events": 10})
+    table = db.create_table("t", options={"snapshot_every_events": 10, "snapshots_keep": 2})
     for i in range(25):
         table.insert({"id": i})
     table.finish_snapshot()  # taken in the background
@@ -114,8 +114,16 @@ def test_snapshots_are_taken_automatically_every_n_events(db: driftdb.Database) 
     assert snap.read_snapshot(f"{table.snapshots_dir}/20.snap")[0].row_count == 20
 
 
+def test_automatic_snapshots_keep_only_the_newest_by_default(db: driftdb.Database) -> None:
+    table = db.create_table("t", options={"snapshot_every_events": 10})
+    for i in range(35):
+        table.insert({"id": i})
+    table.finish_snapshot()
+    assert snap.list_snapshots(table.snapshots_dir) == [30]
+
+
 def test_snapshots_are_taken_automatically_every_n_log_bytes(db: driftdb.Database) -> None:
-    table = db.create_table("t", options={"snapshot_every_bytes": 2000})
+    table = db.create_table("t", options={"snapshot_every_bytes": 2000, "snapshots_keep": 2})
     for i in range(40):
         table.insert({"id": i, "pad": "x" * 80})
     table.finish_snapshot()
@@ -128,7 +136,7 @@ def test_the_snapshot_counter_resumes_from_the_newest_snapshot_after_reopen(
     db_path: Path,
 ) -> None:
     with driftdb.open(db_path, create=True) as db:
-        table = db.create_table("t", options={"snapshot_every_events": 10})
+        table = db.create_table("t", options={"snapshot_every_events": 10, "snapshots_keep": 2})
         for i in range(14):
             table.insert({"id": i})
     with driftdb.open(db_path) as db:

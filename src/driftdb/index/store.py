@@ -66,6 +66,7 @@ from driftdb.index.keycodec import (
     read_u64,
     u64,
 )
+from driftdb.index.pack import copy_packed
 from driftdb.model.events import EventType, Key
 from driftdb.model.replay import event_row_after
 from driftdb.model.retention import Horizon
@@ -251,6 +252,7 @@ class Version:
 MAX_DBS = 8 + 2 * 64  # keys, seqs, time, meta, and ix:/cnt: for up to 64 indexed columns
 MAX_OPEN_ENVS = 256  # per process: each open environment holds 3 descriptors and 2 mappings
 FIRST_MAP_BYTES = 8 << 20
+PACK_MIN_PAGES = 4096  # 16 MiB: below it, what packing reclaims is not worth a rewrite
 SYNC_MARK_NAME = "synced"  # beside data.mdb: the last transaction known durable
 _MARK = struct.Struct("<8sQB16sI")  # magic, txn id, clean (1) or dirty (0), boot id, crc32
 _MARK_MAGIC = b"DRIFTIDX"
@@ -390,6 +392,7 @@ class TableIndex:
         self._readers = 0
         self._marked_dirty = False
         self._compact_pending = False  # a purge's rewrite waits for the readers to close
+        self._packed_pages: int | None = None  # data.mdb's size when last packed (0: never)
         self._page_bytes = 4096
         self.names: dict[int, str] = {}
         self.txn_meta: _TxnMeta | None = None  # the meta entries of the newest txn read
@@ -432,6 +435,7 @@ class TableIndex:
                         os.path.join("tables", self.table, "indexes", "data.mdb"), None, why
                     )
             self._env = env
+            self._packed_pages = None  # read from meta when `close` asks
             self._page_bytes = int(env.stat()["psize"])
             create = not self.readonly
             self.keys = env.open_db(b"keys", create=create)
@@ -510,11 +514,17 @@ class TableIndex:
     def close(self) -> None:
         """Close the environment, syncing it first. A failed sync loses nothing that was
         acknowledged (the log is durable): it only leaves the mark dirty, so the index is
-        rebuilt if the machine restarts before the next clean close."""
-        with _open_lock, contextlib.suppress(OSError):
-            if self._compact_pending and self._readers == 0:
-                self.rewrite_compacted()
-            self._release()
+        rebuilt if the machine restarts before the next clean close.
+        Before closing, data.mdb is rewritten packed when a purge asked for it or it has
+        grown by half since it was last packed (`_wants_packing`). A rewrite that fails (a
+        full disk) leaves data.mdb as it was, which is correct, only bigger: the close goes
+        on, and the next one tries again."""
+        with _open_lock:
+            if (self._compact_pending and self._readers == 0) or self._wants_packing():
+                with contextlib.suppress(OSError, lmdb.Error):
+                    self.rewrite_compacted()
+            with contextlib.suppress(OSError):
+                self._release()
 
     def sync(self, force: bool = False) -> None:
         """Make every committed transaction durable and mark the environment clean (nothing
@@ -526,11 +536,34 @@ class TableIndex:
         _write_mark(self.directory, SyncMark(int(env.info()["last_txnid"]), True, boot_id()))
         self._marked_dirty = False
 
+    @staticmethod
+    def _packed_record(pages: int) -> dict[bytes, list[tuple[bytes, bytes]]]:
+        """The meta entry a packed copy carries: its size, so `close` can tell how far the
+        file has grown since."""
+        return {b"meta": [(b"packed", _seal(b"packed", _pack({"pages": pages})))]}
+
+    def _wants_packing(self) -> bool:
+        """Whether `close` should rewrite data.mdb packed: it is big enough to matter and
+        has grown by half since it was last packed (so packing costs O(1) per byte written,
+        amortised), or was never packed. See docs/format.md, "Packing"."""
+        env = self._env
+        if env is None or self.readonly or self._readers:
+            return False
+        pages = int(env.info()["last_pgno"]) + 1
+        if pages < PACK_MIN_PAGES:
+            return False
+        if self._packed_pages is None:
+            with env.begin(buffers=False) as txn:
+                raw = _SealedTxn(txn, self.names).get(b"packed", db=self.meta)
+            self._packed_pages = int(_unpack(raw)["pages"]) if raw is not None else 0
+        return pages * 2 >= self._packed_pages * 3
+
     def rewrite_compacted(self) -> None:
-        """Replace data.mdb by a compacted copy of itself (LMDB's copy walks the live tree
-        only), so pages freed by earlier transactions, and whatever bytes they held, are
-        gone from the file: PURGE's erasure. Needs no open reader in this process.
-        1. copy to indexes/.compact/data.mdb (compact), fsync it;
+        """Replace data.mdb by a packed copy of itself (`index/pack.py`: the live entries
+        only, every page filled), so pages freed by earlier transactions, and whatever bytes
+        they held, are gone from the file: PURGE's erasure, and the space `close` reclaims.
+        Needs no open reader in this process.
+        1. copy to indexes/.compact/data.mdb (packed), fsync it;
         2. mark the copy's transaction as the synced one, then rename it over data.mdb and
            fsync the directory (a crash between the two leaves a mark that does not match:
            the next writer rebuilds from the log, which holds no purged byte either);
@@ -549,13 +582,14 @@ class TableIndex:
         shutil.rmtree(staging, ignore_errors=True)
         os.makedirs(staging)
         try:
-            self.env.copy(staging, compact=True)
+            pages = copy_packed(self.env, staging, MAX_DBS, self._packed_record)
             copied = os.path.join(staging, "data.mdb")
             fd = os.open(copied, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self._packed_pages = pages
             probe = lmdb.open(staging, readonly=True, lock=False, max_dbs=MAX_DBS)
             try:
                 txn_id = int(probe.info()["last_txnid"])
@@ -627,6 +661,7 @@ class TableIndex:
     def _drop_all(self, txn: Any) -> None:
         raw = txn.get(b"generation", db=self.meta)
         generation = int(_unpack(raw)) if raw is not None else 0
+        self._packed_pages = None  # a rebuilt index has never been packed
         identity = txn.get(b"identity", db=self.meta)  # whose index this is outlives a rebuild
         for db in (
             self.keys,

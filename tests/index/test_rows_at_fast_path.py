@@ -182,3 +182,20 @@ def test_joined_decoding_says_when_an_image_does_not_decode() -> None:
     assert scan.decode_rows([good, good], 21) == [{}, {}]
     assert scan.decode_rows([good, bad], 21) is None
     assert scan.decode_rows([], 21) == []
+
+
+def test_points_past_every_seq_and_before_the_first_read_the_whole_directory(
+    tmp_path: Path,
+) -> None:
+    """Seqs outside u64 (`@seq:99999999999999999999` is now; a negative one is before
+    everything) reach the key directory's pass as they are."""
+    with driftdb.open(tmp_path / "db", create=True) as db:
+        table = db.create_table("t", primary_key="id")
+        table.insert_many([{"id": 2}, {"id": 1}])
+        table.soft_delete(2)
+        with table.view() as view:
+            assert view.reader is not None
+            assert view.reader.row_list_at(10**20) == [{"id": 1}]
+            assert list(view.reader.rows_at(10**20)) == [(1, {"id": 1})]
+            assert view.reader.row_list_at(-1) == []
+            assert view.reader.row_list_at(0) == []

@@ -214,7 +214,9 @@ class TableView:
         except SnapshotError as exc:
             warnings.warn(DriftWarning(f"ignoring damaged snapshot {exc}"), stacklevel=3)
             return None
-        budget = self.reader.version_count() // 2 - info.row_count
+        # Measured (5,000 rows of 6 fields): a snapshot read costs about what a pass over
+        # 3 versions per row does (index/scan.py), a changed key about one row more.
+        budget = self.reader.version_count() // 3 - info.row_count
         if SNAPSHOT_READS == "always":
             budget = MAX_U64
         elif budget <= 0:

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-from driftdb.index.keycodec import u64
+from driftdb.index.keycodec import MAX_U64, u64
 
 SLICE = 512
 # CRC-32 (zlib) of any message followed by its own CRC-32, little-endian (the "residue").
@@ -59,7 +59,8 @@ def newest_at(
     version <= seq has a row (a value longer than `head` + checksum), that entry. `entries`
     is the directory in key order; `damaged(batch)` is called on a slice that fails
     `all_sealed` and must raise, naming the entry."""
-    bound = u64(seq)
+    # (A point past every u64 is now; before 0, nothing: b"" sorts before every seq.)
+    bound = u64(min(seq, MAX_U64)) if seq >= 0 else b""
     live = head + CHECKSUM_BYTES
     held: dict[bytes, Entry] = {}
     while batch := list(islice(entries, SLICE)):

@@ -55,6 +55,7 @@ import lmdb
 import msgpack
 
 from driftdb.errors import CorruptionError
+from driftdb.index import scan
 from driftdb.index.keycodec import (
     MAX_U64,
     decode_key,
@@ -135,6 +136,15 @@ def _unseal(db: str, key: bytes, stored: bytes) -> bytes:
     if _CRC.unpack_from(stored, len(stored) - _CRC.size)[0] != zlib.crc32(value, zlib.crc32(key)):
         raise EntryDamaged(db, key, "fails its checksum")
     return bytes(value)
+
+
+def _name_damage(batch: list[tuple[bytes, bytes]]) -> None:
+    """Raise for the first entry of `batch` that fails its checksum or is shorter than a
+    version head (index/scan.py found one)."""
+    for key, stored in batch:
+        if len(_unseal("keys", key, stored)) < _VERSION.size:
+            raise EntryDamaged("keys", key, "is shorter than a version head")
+    raise AssertionError("index/scan.py reported damage that _unseal does not find")
 
 
 class _SealedTxn:
@@ -1442,34 +1452,32 @@ class IndexReader:
 
     @_reports
     def rows_at(self, seq: int) -> Iterator[tuple[Key, dict[str, Any]]]:
-        """Every row live at `seq`, in primary-key order: one pass over the key directory."""
+        """Every row live at `seq`, in primary-key order: one pass over the key directory
+        (index/scan.py), every entry's checksum checked."""
+        for chosen in self._newest_at(seq):
+            rows = self._decode_rows(chosen)
+            yield from zip([decode_key(key[:-8]) for key, _ in chosen], rows, strict=True)
+
+    @_reports
+    def row_list_at(self, seq: int) -> list[dict[str, Any]]:
+        """The rows of `rows_at` without their keys, as one list (no key is decoded)."""
+        out: list[dict[str, Any]] = []
+        for chosen in self._newest_at(seq):
+            out.extend(self._decode_rows(chosen))
+        return out
+
+    def _newest_at(self, seq: int) -> Iterator[list[tuple[bytes, bytes]]]:
         cursor = self.txn.txn.cursor(db=self.index.keys)
-        current_pk: bytes | None = None
-        best: bytes | None = None
-        best_key = b""
-        crc32, crc_at, u64_at = zlib.crc32, _CRC.unpack_from, _U64_BE.unpack_from
-        head, unpackb = _VERSION.size, msgpack.unpackb
-        for key, stored in cursor.iternext(keys=True, values=True):
-            # (_unseal and _version_row inlined: this loop is the whole cost of a full-table
-            # read; a row is decoded only for the newest version <= seq of each key)
-            end = len(stored) - 4
-            if end < 0 or crc_at(stored, end)[0] != crc32(stored[:end], crc32(key)):
-                _unseal("keys", key, stored)  # raises, naming the entry
-            pk = key[:-8]
-            if pk != current_pk:
-                if best is not None and len(best) > head + 4:
-                    try:
-                        row = unpackb(best[head:-4], raw=False, strict_map_key=False)
-                    except (ValueError, TypeError) as exc:
-                        raise EntryDamaged("keys", best_key, f"does not decode ({exc})") from None
-                    yield decode_key(best_key[:-8]), row
-                current_pk, best = pk, None
-            if u64_at(key, len(key) - 8)[0] <= seq:
-                best, best_key = stored, key
-        if best is not None and len(best) > head + 4:
-            row = _version_row(best[:-4], best_key)
-            if row is not None:
-                yield decode_key(best_key[:-8]), row
+        return scan.newest_at(
+            cursor.iternext(keys=True, values=True), seq, _VERSION.size, _name_damage
+        )
+
+    @staticmethod
+    def _decode_rows(chosen: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+        rows = scan.decode_rows(chosen, _VERSION.size)
+        if rows is None:  # find and name the entry that does not decode
+            rows = [_unpack(stored[_VERSION.size : -4], "keys", key) for key, stored in chosen]
+        return rows
 
     @_reports
     def rows_with_value(self, column: str, value: Any, seq: int) -> Iterator[dict[str, Any]]:

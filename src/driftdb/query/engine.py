@@ -107,6 +107,9 @@ def iter_matching(
     stops early (LIMIT), so a full scan walks the key directory rather than loading a
     snapshot whole."""
     if isinstance(plan, FullScan):
+        if where is None and not streamed:
+            yield from view.row_list(seq)  # decoded in bulk, no key decoded
+            return
         exact = _exact_equality(where)
         if exact is not None:  # `col = scalar`: compare encodings, as the index would
             path, wanted = exact[0].split("."), encode_value(exact[1])
@@ -223,6 +226,9 @@ def select_rows(
     with table.view() as view:
         seq = table.resolve_point(view, to_timepoint(as_of))
         start = offset or 0
+        if where is None and not order and limit is None:
+            every = view.row_list(seq)  # the whole table: decoded in bulk, no key decoded
+            return every[start:] if start else every
         in_order = _in_key_order_now(table, view, where, seq, order)
         if in_order is not None:
             rows: Iterator[Document] = in_order  # already in key order: stop at LIMIT

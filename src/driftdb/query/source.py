@@ -38,6 +38,10 @@ class ReadView(Protocol):
 
     def rows(self, seq: int, streamed: bool = False) -> Iterator[tuple[Key, Document]]: ...
 
+    def row_list(self, seq: int) -> list[Document]:
+        """The rows of `rows(seq)` without their keys (the whole table: never streamed)."""
+        ...
+
     def keys_in_range(
         self,
         column: str,

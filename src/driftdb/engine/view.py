@@ -13,11 +13,12 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
+from driftdb.engine.payloads import FramePayloads, Reload, changed_error, same_event
 from driftdb.errors import CorruptionError, DriftWarning
 from driftdb.index.keycodec import MAX_U64, decode_value, encode_key
 from driftdb.index.store import NO_SEGMENT, IndexReader, Version
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
-from driftdb.model.replay import DriftEntry, apply_event
+from driftdb.model.replay import DriftEntry, Payload, PayloadGroup, apply_event
 from driftdb.model.retention import Horizon
 from driftdb.storage import paths
 from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
@@ -299,11 +300,23 @@ class TableView:
             return self.reader.live_count_at(seq)
         return sum(1 for _ in self.rows(seq))
 
-    def history(self, key: Key) -> list[DriftEntry]:
-        """Every event of `key` in order with the row after it; payloads come from the frames
-        the key directory points at (CRC-checked on the way)."""
-        versions = self.reader.versions(key) if self.reader is not None else []
-        entries = [self._entry(key, v) for v in versions]
+    def history(self, key: Key, reload: Reload | None = None) -> list[DriftEntry]:
+        """Every event of `key` in order with the row after it. Without `reload`, payloads
+        come from the frames the key directory points at (CRC-checked on the way). With it,
+        the key directory alone gives each indexed entry and payloads are read when first
+        asked for (engine/payloads.py; `reload` calls `payloads` on a fresh view)."""
+        if reload is None:
+            versions = self.reader.versions(key) if self.reader is not None else []
+            entries = [self._entry(key, v) for v in versions]
+        else:
+            listed = self.reader.version_tuples(key) if self.reader is not None else []
+            # a retention base entry (no frame; it sorts first) is built whole
+            based = 1 if listed and listed[0][3] == NO_SEGMENT else 0
+            framed = listed[based:] if based else listed
+            entries = [self._entry(key, Version(*v)) for v in listed[:based]]
+            entries += PayloadGroup(FramePayloads(self.segments_dir, key, reload, framed)).defer(
+                framed
+            )
         if self.base is not None and self.horizon is not None and key in self.base:
             entries.append(synthetic_entry(self.horizon, self.base[key]))
         state: dict[Key, Document] = {}
@@ -314,10 +327,30 @@ class TableView:
             entries.append(DriftEntry.of(event, state.get(key)))
         return entries
 
+    def payloads(self, key: Key, entries: list[DriftEntry]) -> list[Payload]:
+        """The payloads of `entries` (indexed events of `key` an earlier view listed) from
+        the frames this view's key directory points at now: an event that is gone or changed
+        since is an error (engine/payloads.py)."""
+        located = {v.seq: v for v in self.reader.versions(key)} if self.reader is not None else {}
+        out: list[Payload] = []
+        for entry in entries:
+            version = located.get(entry.seq)
+            framed = version is not None and version.segment != NO_SEGMENT
+            event = self._event(key, version) if framed and version is not None else None
+            if event is None or not same_event(entry, event):
+                raise changed_error(key, entry)
+            out.append((event.data, event.meta, event.purged))
+        return out
+
     def _entry(self, key: Key, version: Version) -> DriftEntry:
         if version.segment == NO_SEGMENT:
             assert self.horizon is not None and version.row is not None
             return synthetic_entry(self.horizon, version.row)
+        return DriftEntry.of(self._event(key, version), version.row)
+
+    def _event(self, key: Key, version: Version) -> Event:
+        """The event of an indexed version, from its frame; damage, or a frame that is not
+        the one the key directory names, is a CorruptionError."""
         if self._frames is None:
             self._frames = FrameReader(self.segments_dir)
         found = self._frames.read(version.segment, version.offset)
@@ -333,7 +366,7 @@ class TableView:
                 version.offset,
                 f"key directory says seq {version.seq}, frame has {event.seq}",
             )
-        return DriftEntry.of(event, version.row)
+        return event
 
     # -- versions over seq ranges (engine/versions.py) -------------------------------------
 

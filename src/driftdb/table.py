@@ -215,9 +215,10 @@ class Table(TableStore):
 
     def history(self, key: Key) -> list[DriftEntry]:
         """Every event of `key` in seq order, each with the row as it stood after it."""
-        if key_too_long(key):
-            return []
-        check_key(key, f"history of {self.name}")
+        if type(key) is not int or not -(2**63) <= key < 2**63:  # (ints: checked here)
+            if key_too_long(key):
+                return []
+            check_key(key, f"history of {self.name}")
 
         def reload(entries: list[DriftEntry]) -> list[Payload]:
             return self._read_frames(lambda view: view.payloads(key, entries))
@@ -226,8 +227,11 @@ class Table(TableStore):
         # frames only if asked for (q6 of the benchmark never asks). The listing opens no
         # frame, so a rewrite cannot move one under it: one read, no retry (engine/payloads.py
         # checks the frames when they are read).
-        with self.view() as view:
+        view = self.db.view_of(self)
+        try:
             return view.history(key, reload)
+        finally:
+            view.close()
 
     def _read_frames(self, read: Callable[[TableView], T]) -> T:
         """Run a read that opens frames by location, again if a maintenance rewrite moved

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from driftdb.errors import DriftError
 from driftdb.index.store import VersionTuple
 from driftdb.model.events import Event, EventType, Key, unpack_event
-from driftdb.model.replay import DriftEntry, Payload
+from driftdb.model.replay import DriftEntry, Payload, PayloadGroup
 from driftdb.storage.segment import FrameReader
 
 Reload = Callable[[list[DriftEntry]], list[Payload]]
@@ -41,20 +41,21 @@ def changed_error(key: Key, entry: DriftEntry) -> DriftError:
     )
 
 
-class FramePayloads:
-    """The loader of one history's PayloadGroup (see the module docstring)."""
+class FramePayloads(PayloadGroup):
+    """The deferred payloads of one history (see the module docstring)."""
 
     __slots__ = ("key", "listed", "reload", "segments_dir")
 
     def __init__(
         self, segments_dir: str, key: Key, reload: Reload, listed: list[VersionTuple]
     ) -> None:
+        self.entries = []  # (PayloadGroup's, without the call)
         self.segments_dir = segments_dir
         self.key = key
         self.reload = reload
         self.listed = listed  # the key directory's versions as the listing read them
 
-    def __call__(self, entries: list[DriftEntry]) -> list[Payload]:
+    def load(self, entries: list[DriftEntry]) -> list[Payload]:
         found = self._read_listed(entries)
         return found if found is not None else self.reload(entries)
 

@@ -18,7 +18,7 @@ from driftdb.errors import CorruptionError, DriftWarning
 from driftdb.index.keycodec import MAX_U64, decode_value, encode_key
 from driftdb.index.store import NO_SEGMENT, IndexReader, Version
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
-from driftdb.model.replay import DriftEntry, Payload, PayloadGroup, apply_event
+from driftdb.model.replay import DriftEntry, Payload, apply_event
 from driftdb.model.retention import Horizon
 from driftdb.storage import paths
 from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
@@ -156,6 +156,9 @@ class TableView:
             return None
         if self.overlay and self._touched(key, seq):
             return self._overlaid_row(key, seq)
+        reader = self.reader
+        if reader is not None:  # (_base_row's first case, inline: the whole of a point read)
+            return reader.row_at(key, seq)
         return self._base_row(key, seq)
 
     def rows(self, seq: int, streamed: bool = False) -> Iterator[tuple[Key, Document]]:
@@ -310,21 +313,21 @@ class TableView:
             entries = [self._entry(key, v) for v in versions]
         else:
             listed = self.reader.version_tuples(key) if self.reader is not None else []
-            # a retention base entry (no frame; it sorts first) is built whole
-            based = 1 if listed and listed[0][3] == NO_SEGMENT else 0
-            framed = listed[based:] if based else listed
-            entries = [self._entry(key, Version(*v)) for v in listed[:based]]
-            entries += PayloadGroup(FramePayloads(self.segments_dir, key, reload, framed)).defer(
-                framed
-            )
+            entries = []
+            if listed and listed[0][3] == NO_SEGMENT:  # a retention base entry: no frame
+                entries.append(self._entry(key, Version(*listed[0])))  # (it sorts first)
+                listed = listed[1:]
+            entries += FramePayloads(self.segments_dir, key, reload, listed).defer(listed)
         if self.base is not None and self.horizon is not None and key in self.base:
             entries.append(synthetic_entry(self.horizon, self.base[key]))
-        state: dict[Key, Document] = {}
-        if entries and entries[-1].row is not None:
-            state[key] = entries[-1].row
-        for event in self.overlay.get(key, []):
-            apply_event(state, event, self.primary_key)
-            entries.append(DriftEntry.of(event, state.get(key)))
+        overlaid = self.overlay.get(key) if self.overlay else None
+        if overlaid:
+            state: dict[Key, Document] = {}
+            if entries and entries[-1].row is not None:
+                state[key] = entries[-1].row
+            for event in overlaid:
+                apply_event(state, event, self.primary_key)
+                entries.append(DriftEntry.of(event, state.get(key)))
         return entries
 
     def payloads(self, key: Key, entries: list[DriftEntry]) -> list[Payload]:

@@ -1194,8 +1194,9 @@ class IndexReader:
         self._meta = meta
 
     def close(self) -> None:
-        if self.txn is not None:
-            self.txn.abort()
+        txn = self.txn
+        if txn is not None:
+            txn.txn.abort()  # (the LMDB transaction itself: once per point read)
             self.txn = None
             self.index.reader_closed()
 
@@ -1366,11 +1367,10 @@ class IndexReader:
 
     _KINDS: ClassVar[dict[int, EventType]] = {int(kind): kind for kind in EventType}
 
-    @_reports
     def version_tuples(self, key: Key) -> list[VersionTuple]:
         """Every version of `key` in seq order as (seq, type, unix_ms, segment, offset, row)
         tuples: a history, one seek then one step per version (no frozen dataclass to build,
-        the cost of each step of q6)."""
+        the cost of each step of q6). Reports its own damage (no _reports wrapper)."""
         pk = encode_key(key)
         out: list[VersionTuple] = []
         cursor = self._raw_keys
@@ -1381,50 +1381,31 @@ class IndexReader:
         width = len(pk) + 8
         head = _VERSION.size
         kinds = self._KINDS
-        for found, stored in cursor.iternext():
-            if len(found) != width or not found.startswith(pk):
-                break
-            # (_unseal, _decode_version and _version_row inlined, as in row_at)
-            end = len(stored) - 4
-            if end < head or _CRC.unpack_from(stored, end)[0] != zlib.crc32(
-                stored[:end], zlib.crc32(found)
-            ):
-                _unseal("keys", found, stored)  # raises, naming the entry
-                raise EntryDamaged("keys", found, "is shorter than a version head")
-            kind, unix_ms, segment, offset = _VERSION.unpack_from(stored)
-            event_type = kinds.get(kind)
-            if event_type is None:
-                raise EntryDamaged("keys", found, f"has an unknown event type {kind}")
-            row = None
-            if end > head:
-                try:
-                    row = msgpack.unpackb(stored[head:end], raw=False, strict_map_key=False)
-                except (ValueError, TypeError) as exc:
-                    raise EntryDamaged("keys", found, f"does not decode ({exc})") from None
-            seq = _U64_BE.unpack_from(found, width - 8)[0]
-            out.append((seq, event_type, unix_ms, segment, offset, row))
-        return out
-        width = len(pk) + 8
-        head = _VERSION.size
-        for found, stored in cursor.iternext():
-            if len(found) != width or not found.startswith(pk):
-                break
-            # (_unseal, _decode_version and _version_row inlined, as in row_at)
-            end = len(stored) - 4
-            if end < head or _CRC.unpack_from(stored, end)[0] != zlib.crc32(
-                stored[:end], zlib.crc32(found)
-            ):
-                _unseal("keys", found, stored)  # raises, naming the entry
-                raise EntryDamaged("keys", found, "is shorter than a version head")
-            kind, unix_ms, segment, offset = _VERSION.unpack_from(stored)
-            row = None
-            if end > head:
-                try:
-                    row = msgpack.unpackb(stored[head:end], raw=False, strict_map_key=False)
-                except (ValueError, TypeError) as exc:
-                    raise EntryDamaged("keys", found, f"does not decode ({exc})") from None
-            seq = _U64_BE.unpack_from(found, width - 8)[0]
-            out.append(Version(seq, EventType(kind), unix_ms, segment, offset, row))
+        try:
+            for found, stored in cursor.iternext():
+                if len(found) != width or not found.startswith(pk):
+                    break
+                # (_unseal, _decode_version and _version_row inlined, as in row_at)
+                end = len(stored) - 4
+                if end < head or _CRC.unpack_from(stored, end)[0] != zlib.crc32(
+                    stored[:end], zlib.crc32(found)
+                ):
+                    _unseal("keys", found, stored)  # raises, naming the entry
+                    raise EntryDamaged("keys", found, "is shorter than a version head")
+                kind, unix_ms, segment, offset = _VERSION.unpack_from(stored)
+                event_type = kinds.get(kind)
+                if event_type is None:
+                    raise EntryDamaged("keys", found, f"has an unknown event type {kind}")
+                row = None
+                if end > head:
+                    try:
+                        row = msgpack.unpackb(stored[head:end], raw=False, strict_map_key=False)
+                    except (ValueError, TypeError) as exc:
+                        raise EntryDamaged("keys", found, f"does not decode ({exc})") from None
+                seq = _U64_BE.unpack_from(found, width - 8)[0]
+                out.append((seq, event_type, unix_ms, segment, offset, row))
+        except EntryDamaged as exc:
+            raise _corruption(self, exc) from None
         return out
 
     @_reports

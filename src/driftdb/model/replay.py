@@ -8,7 +8,7 @@ checked; it is not how DriftDB answers queries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -70,13 +70,16 @@ class PayloadGroup:
     """The entries of one history whose payloads (data, meta, purged) are still in their
     frames: the key directory gives each entry's seq, time, type and row, so a history that is
     only walked for those never opens a frame; the first entry asked for a payload reads the
-    frames of the whole group at once (`load`, which checks every frame: engine/payloads.py)."""
+    frames of the whole group at once (`load`, which a subclass gives: engine/payloads.py,
+    where every frame is checked to be the event listed)."""
 
-    __slots__ = ("entries", "load")
+    __slots__ = ("entries",)
 
-    def __init__(self, load: Callable[[list[DriftEntry]], list[Payload]]) -> None:
+    def __init__(self) -> None:
         self.entries: list[DriftEntry] = []
-        self.load = load
+
+    def load(self, entries: list[DriftEntry]) -> list[Payload]:
+        raise NotImplementedError
 
     def defer(
         self, versions: list[tuple[int, EventType, int, int, int, Document | None]]
@@ -84,8 +87,11 @@ class PayloadGroup:
         """Entries for key directory versions (seq, type, unix_ms, segment, offset, row) whose
         payloads this group reads when one is first asked for."""
         out = []
+        new = object.__new__
         for seq, kind, unix_ms, _segment, _offset, row in versions:
-            entry = DriftEntry(seq, unix_ms, kind, None, None, row)
+            # (no __init__: the payload slots stay unset until `fill`, the only way to them)
+            entry = new(DriftEntry)
+            entry._seq, entry._unix_ms, entry._type, entry._row = seq, unix_ms, kind, row
             entry._group = self
             out.append(entry)
         self.entries += out

@@ -22,6 +22,7 @@ from driftdb.model.replay import DriftEntry, Payload, apply_event
 from driftdb.model.retention import Horizon
 from driftdb.storage import paths
 from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
+from driftdb.storage.position import Covered
 from driftdb.storage.segment import FrameReader
 from driftdb.storage.snapshot import SnapshotError, read_info, read_snapshot
 
@@ -63,17 +64,47 @@ class TableView:
         self.segments_dir = segments_dir
         self._frames: FrameReader | None = None
         self.reader = reader
-        covered = reader.covered() if reader is not None else None
-        self.covered_seq = covered.seq if covered is not None else -1
-        self.covered_live = covered.live if covered is not None else 0
-        self.horizon: Horizon | None = reader.horizon() if reader is not None else horizon
+        # With an index, its covered position and horizon are read when first asked for (a
+        # point read asks for neither): see the properties below.
+        self._horizon: Horizon | None = horizon
+        self._covered: Covered | None = None
+        self._unread = reader is not None
         self.base: dict[Key, Document] | None = base if reader is None else None
-        if self.base is not None and self.horizon is not None:
-            self.covered_seq = self.horizon.seq
         self.tail = tail
         self.overlay: dict[Key, list[Event]] = {}
         for event in tail:
             self.overlay.setdefault(event.key, []).append(event)
+
+    def _read_index_meta(self) -> None:
+        assert self.reader is not None
+        self._covered = self.reader.covered()
+        self._horizon = self.reader.horizon()
+        self._unread = False
+
+    @property
+    def horizon(self) -> Horizon | None:
+        """The retention horizon (from the index, or the base snapshot without one)."""
+        if self._unread:
+            self._read_index_meta()
+        return self._horizon
+
+    @property
+    def covered_seq(self) -> int:
+        """The last seq the indexes cover (without them: the base snapshot's, or -1)."""
+        if self._unread:
+            self._read_index_meta()
+        if self._covered is not None:
+            return self._covered.seq
+        if self.base is not None and self._horizon is not None:
+            return self._horizon.seq
+        return -1
+
+    @property
+    def covered_live(self) -> int:
+        """Live rows at the covered position (0 without an index)."""
+        if self._unread:
+            self._read_index_meta()
+        return self._covered.live if self._covered is not None else 0
 
     def overlay_pending(self, events: list[Event]) -> None:
         """Lay a batch's pending events (seqs after every committed one, in order) over this
@@ -313,13 +344,15 @@ class TableView:
             entries = [self._entry(key, v) for v in versions]
         else:
             listed = self.reader.version_tuples(key) if self.reader is not None else []
-            entries = []
             if listed and listed[0][3] == NO_SEGMENT:  # a retention base entry: no frame
-                entries.append(self._entry(key, Version(*listed[0])))  # (it sorts first)
+                entries = [self._entry(key, Version(*listed[0]))]  # (it sorts first)
                 listed = listed[1:]
-            entries += FramePayloads(self.segments_dir, key, reload, listed).defer(listed)
-        if self.base is not None and self.horizon is not None and key in self.base:
-            entries.append(synthetic_entry(self.horizon, self.base[key]))
+                entries += FramePayloads(self.segments_dir, key, reload, listed).defer(listed)
+            else:
+                entries = FramePayloads(self.segments_dir, key, reload, listed).defer(listed)
+        base = self.base
+        if base is not None and self.horizon is not None and key in base:
+            entries.append(synthetic_entry(self.horizon, base[key]))
         overlaid = self.overlay.get(key) if self.overlay else None
         if overlaid:
             state: dict[Key, Document] = {}

@@ -1381,29 +1381,29 @@ class IndexReader:
         width = len(pk) + 8
         head = _VERSION.size
         kinds = self._KINDS
+        # (globals and methods bound to locals: this loop is the whole cost of a history)
+        crc32, crc_at, version_head = zlib.crc32, _CRC.unpack_from, _VERSION.unpack_from
+        unpackb, seq_at, append = msgpack.unpackb, _U64_BE.unpack_from, out.append
         try:
             for found, stored in cursor.iternext():
                 if len(found) != width or not found.startswith(pk):
                     break
                 # (_unseal, _decode_version and _version_row inlined, as in row_at)
                 end = len(stored) - 4
-                if end < head or _CRC.unpack_from(stored, end)[0] != zlib.crc32(
-                    stored[:end], zlib.crc32(found)
-                ):
+                if end < head or crc_at(stored, end)[0] != crc32(stored[:end], crc32(found)):
                     _unseal("keys", found, stored)  # raises, naming the entry
                     raise EntryDamaged("keys", found, "is shorter than a version head")
-                kind, unix_ms, segment, offset = _VERSION.unpack_from(stored)
+                kind, unix_ms, segment, offset = version_head(stored)
                 event_type = kinds.get(kind)
                 if event_type is None:
                     raise EntryDamaged("keys", found, f"has an unknown event type {kind}")
                 row = None
                 if end > head:
                     try:
-                        row = msgpack.unpackb(stored[head:end], raw=False, strict_map_key=False)
+                        row = unpackb(stored[head:end], raw=False, strict_map_key=False)
                     except (ValueError, TypeError) as exc:
                         raise EntryDamaged("keys", found, f"does not decode ({exc})") from None
-                seq = _U64_BE.unpack_from(found, width - 8)[0]
-                out.append((seq, event_type, unix_ms, segment, offset, row))
+                append((seq_at(found, width - 8)[0], event_type, unix_ms, segment, offset, row))
         except EntryDamaged as exc:
             raise _corruption(self, exc) from None
         return out

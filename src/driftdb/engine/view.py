@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from driftdb.engine.payloads import FramePayloads, Reload, changed_error, same_event
-from driftdb.errors import CorruptionError, DriftWarning
+from driftdb.errors import CorruptionError, DriftError, DriftWarning
 from driftdb.index.keycodec import MAX_U64, decode_value, encode_key
 from driftdb.index.store import NO_SEGMENT, IndexReader, Version
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
@@ -77,6 +77,8 @@ class TableView:
 
     def _read_index_meta(self) -> None:
         assert self.reader is not None
+        if self.reader.txn is None:
+            raise DriftError("this view is closed: read its horizon and position while open")
         self._covered = self.reader.covered()
         self._horizon = self.reader.horizon()
         self._unread = False

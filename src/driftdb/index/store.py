@@ -1187,11 +1187,22 @@ class IndexReader:
         self.txn = txn
         self._keys_cursor: Any = None
         self._raw_keys: Any = None  # row_at's cursor (checksums checked inline)
-        env, txn_id = index._env, txn.txn.id()
-        meta = index.txn_meta
-        if meta is None or meta.env is not env or meta.txn_id != txn_id:
-            meta = index.txn_meta = _TxnMeta(env, txn_id)
-        self._meta = meta
+        self._env = index._env  # the environment this transaction belongs to
+        self._txn_meta: _TxnMeta | None = None  # found when first asked for (`_meta`)
+
+    @property
+    def _meta(self) -> _TxnMeta:
+        """The meta entries of this transaction, shared by every reader of the same
+        committed transaction (a point read or a history asks for none of them)."""
+        meta = self._txn_meta
+        if meta is None:
+            index = self.index
+            env, txn_id = self._env, self.txn.txn.id()
+            meta = index.txn_meta
+            if meta is None or meta.env is not env or meta.txn_id != txn_id:
+                meta = index.txn_meta = _TxnMeta(env, txn_id)
+            self._txn_meta = meta
+        return meta
 
     def close(self) -> None:
         txn = self.txn
@@ -1394,9 +1405,7 @@ class IndexReader:
                     _unseal("keys", found, stored)  # raises, naming the entry
                     raise EntryDamaged("keys", found, "is shorter than a version head")
                 kind, unix_ms, segment, offset = version_head(stored)
-                event_type = kinds.get(kind)
-                if event_type is None:
-                    raise EntryDamaged("keys", found, f"has an unknown event type {kind}")
+                event_type = kinds[kind]  # (a KeyError: below)
                 row = None
                 if end > head:
                     try:
@@ -1406,6 +1415,9 @@ class IndexReader:
                 append((seq_at(found, width - 8)[0], event_type, unix_ms, segment, offset, row))
         except EntryDamaged as exc:
             raise _corruption(self, exc) from None
+        except KeyError:
+            why = f"has an unknown event type {kind}"
+            raise _corruption(self, EntryDamaged("keys", found, why)) from None
         return out
 
     @_reports

@@ -69,13 +69,15 @@ class ReadViews:
         """A consistent view of `table`. A reader process checks that no maintenance rewrite
         overlapped its read of the log (see storage/rewrite.py) and reads again if one did,
         waiting up to READ_RETRY_S for it to finish."""
-        if table.index is not None and table.index.damaged:
+        index = table.index
+        if index is not None and index.damaged:
             self._replace_damaged_index(table)
-        if not self.readonly and table.index is not None:
+            index = table.index
+        if index is not None and not self.readonly:
             # The writer's indexes cover everything it committed (no tail, no rewrite from
             # another process): one read transaction; its meta entries are decoded once per
-            # committed transaction (index/store.py, _TxnMeta).
-            fast = table.index.read()
+            # committed transaction (index/store.py, _TxnMeta), and only if asked for.
+            fast = index.read()
             try:
                 return TableView(table.primary_key, table.segments_dir, fast, [])
             except BaseException:

@@ -32,7 +32,9 @@ class TableView(Protocol):
     reader: IndexReader | None
     overlay: dict[Key, list[Event]]
     base: dict[Key, Document] | None
-    horizon: Horizon | None
+
+    @property
+    def horizon(self) -> Horizon | None: ...
 
     def history(self, key: Key) -> list[DriftEntry]: ...
 

@@ -13,14 +13,16 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from driftdb.errors import CorruptionError, DriftWarning
+from driftdb.engine.payloads import FramePayloads, Reload, changed_error, same_event
+from driftdb.errors import CorruptionError, DriftError, DriftWarning
 from driftdb.index.keycodec import MAX_U64, decode_value, encode_key
 from driftdb.index.store import NO_SEGMENT, IndexReader, Version
 from driftdb.model.events import Document, Event, EventType, Key, unpack_event
-from driftdb.model.replay import DriftEntry, apply_event
+from driftdb.model.replay import DriftEntry, Payload, apply_event
 from driftdb.model.retention import Horizon
 from driftdb.storage import paths
 from driftdb.storage.paths import list_snapshots, segment_path, snapshot_name
+from driftdb.storage.position import Covered
 from driftdb.storage.segment import FrameReader
 from driftdb.storage.snapshot import SnapshotError, read_info, read_snapshot
 
@@ -62,17 +64,49 @@ class TableView:
         self.segments_dir = segments_dir
         self._frames: FrameReader | None = None
         self.reader = reader
-        covered = reader.covered() if reader is not None else None
-        self.covered_seq = covered.seq if covered is not None else -1
-        self.covered_live = covered.live if covered is not None else 0
-        self.horizon: Horizon | None = reader.horizon() if reader is not None else horizon
+        # With an index, its covered position and horizon are read when first asked for (a
+        # point read asks for neither): see the properties below.
+        self._horizon: Horizon | None = horizon
+        self._covered: Covered | None = None
+        self._unread = reader is not None
         self.base: dict[Key, Document] | None = base if reader is None else None
-        if self.base is not None and self.horizon is not None:
-            self.covered_seq = self.horizon.seq
         self.tail = tail
         self.overlay: dict[Key, list[Event]] = {}
         for event in tail:
             self.overlay.setdefault(event.key, []).append(event)
+
+    def _read_index_meta(self) -> None:
+        assert self.reader is not None
+        if self.reader.txn is None:
+            raise DriftError("this view is closed: read its horizon and position while open")
+        self._covered = self.reader.covered()
+        self._horizon = self.reader.horizon()
+        self._unread = False
+
+    @property
+    def horizon(self) -> Horizon | None:
+        """The retention horizon (from the index, or the base snapshot without one)."""
+        if self._unread:
+            self._read_index_meta()
+        return self._horizon
+
+    @property
+    def covered_seq(self) -> int:
+        """The last seq the indexes cover (without them: the base snapshot's, or -1)."""
+        if self._unread:
+            self._read_index_meta()
+        if self._covered is not None:
+            return self._covered.seq
+        if self.base is not None and self._horizon is not None:
+            return self._horizon.seq
+        return -1
+
+    @property
+    def covered_live(self) -> int:
+        """Live rows at the covered position (0 without an index)."""
+        if self._unread:
+            self._read_index_meta()
+        return self._covered.live if self._covered is not None else 0
 
     def overlay_pending(self, events: list[Event]) -> None:
         """Lay a batch's pending events (seqs after every committed one, in order) over this
@@ -155,6 +189,9 @@ class TableView:
             return None
         if self.overlay and self._touched(key, seq):
             return self._overlaid_row(key, seq)
+        reader = self.reader
+        if reader is not None:  # (_base_row's first case, inline: the whole of a point read)
+            return reader.row_at(key, seq)
         return self._base_row(key, seq)
 
     def rows(self, seq: int, streamed: bool = False) -> Iterator[tuple[Key, Document]]:
@@ -320,25 +357,59 @@ class TableView:
             return self.reader.live_count_at(seq)
         return sum(1 for _ in self.rows(seq))
 
-    def history(self, key: Key) -> list[DriftEntry]:
-        """Every event of `key` in order with the row after it; payloads come from the frames
-        the key directory points at (CRC-checked on the way)."""
-        versions = self.reader.versions(key) if self.reader is not None else []
-        entries = [self._entry(key, v) for v in versions]
-        if self.base is not None and self.horizon is not None and key in self.base:
-            entries.append(synthetic_entry(self.horizon, self.base[key]))
-        state: dict[Key, Document] = {}
-        if entries and entries[-1].row is not None:
-            state[key] = entries[-1].row
-        for event in self.overlay.get(key, []):
-            apply_event(state, event, self.primary_key)
-            entries.append(DriftEntry.of(event, state.get(key)))
+    def history(self, key: Key, reload: Reload | None = None) -> list[DriftEntry]:
+        """Every event of `key` in order with the row after it. Without `reload`, payloads
+        come from the frames the key directory points at (CRC-checked on the way). With it,
+        the key directory alone gives each indexed entry and payloads are read when first
+        asked for (engine/payloads.py; `reload` calls `payloads` on a fresh view)."""
+        if reload is None:
+            versions = self.reader.versions(key) if self.reader is not None else []
+            entries = [self._entry(key, v) for v in versions]
+        else:
+            listed = self.reader.version_tuples(key) if self.reader is not None else []
+            if listed and listed[0][3] == NO_SEGMENT:  # a retention base entry: no frame
+                entries = [self._entry(key, Version(*listed[0]))]  # (it sorts first)
+                listed = listed[1:]
+                entries += FramePayloads(self.segments_dir, key, reload, listed).defer(listed)
+            else:
+                entries = FramePayloads(self.segments_dir, key, reload, listed).defer(listed)
+        base = self.base
+        if base is not None and self.horizon is not None and key in base:
+            entries.append(synthetic_entry(self.horizon, base[key]))
+        overlaid = self.overlay.get(key) if self.overlay else None
+        if overlaid:
+            state: dict[Key, Document] = {}
+            if entries and entries[-1].row is not None:
+                state[key] = entries[-1].row
+            for event in overlaid:
+                apply_event(state, event, self.primary_key)
+                entries.append(DriftEntry.of(event, state.get(key)))
         return entries
+
+    def payloads(self, key: Key, entries: list[DriftEntry]) -> list[Payload]:
+        """The payloads of `entries` (indexed events of `key` an earlier view listed) from
+        the frames this view's key directory points at now: an event that is gone or changed
+        since is an error (engine/payloads.py)."""
+        located = {v.seq: v for v in self.reader.versions(key)} if self.reader is not None else {}
+        out: list[Payload] = []
+        for entry in entries:
+            version = located.get(entry.seq)
+            framed = version is not None and version.segment != NO_SEGMENT
+            event = self._event(key, version) if framed and version is not None else None
+            if event is None or not same_event(entry, event):
+                raise changed_error(key, entry)
+            out.append((event.data, event.meta, event.purged))
+        return out
 
     def _entry(self, key: Key, version: Version) -> DriftEntry:
         if version.segment == NO_SEGMENT:
             assert self.horizon is not None and version.row is not None
             return synthetic_entry(self.horizon, version.row)
+        return DriftEntry.of(self._event(key, version), version.row)
+
+    def _event(self, key: Key, version: Version) -> Event:
+        """The event of an indexed version, from its frame; damage, or a frame that is not
+        the one the key directory names, is a CorruptionError."""
         if self._frames is None:
             self._frames = FrameReader(self.segments_dir)
         found = self._frames.read(version.segment, version.offset)
@@ -354,7 +425,7 @@ class TableView:
                 version.offset,
                 f"key directory says seq {version.seq}, frame has {event.seq}",
             )
-        return DriftEntry.of(event, version.row)
+        return event
 
     # -- versions over seq ranges (engine/versions.py) -------------------------------------
 

@@ -49,7 +49,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import lmdb
 import msgpack
@@ -255,6 +255,10 @@ class Version:
     segment: int
     offset: int
     row: dict[str, Any] | None
+
+
+VersionTuple = tuple[int, EventType, int, int, int, dict[str, Any] | None]
+"""A Version's fields in order, for loops that build none (IndexReader.version_tuples)."""
 
 
 # -- open environments, map size, and the durable marker ------------------------------------
@@ -1228,15 +1232,27 @@ class IndexReader:
         self.txn = txn
         self._keys_cursor: Any = None
         self._raw_keys: Any = None  # row_at's cursor (checksums checked inline)
-        env, txn_id = index._env, txn.txn.id()
-        meta = index.txn_meta
-        if meta is None or meta.env is not env or meta.txn_id != txn_id:
-            meta = index.txn_meta = _TxnMeta(env, txn_id)
-        self._meta = meta
+        self._env = index._env  # the environment this transaction belongs to
+        self._txn_meta: _TxnMeta | None = None  # found when first asked for (`_meta`)
+
+    @property
+    def _meta(self) -> _TxnMeta:
+        """The meta entries of this transaction, shared by every reader of the same
+        committed transaction (a point read or a history asks for none of them)."""
+        meta = self._txn_meta
+        if meta is None:
+            index = self.index
+            env, txn_id = self._env, self.txn.txn.id()
+            meta = index.txn_meta
+            if meta is None or meta.env is not env or meta.txn_id != txn_id:
+                meta = index.txn_meta = _TxnMeta(env, txn_id)
+            self._txn_meta = meta
+        return meta
 
     def close(self) -> None:
-        if self.txn is not None:
-            self.txn.abort()
+        txn = self.txn
+        if txn is not None:
+            txn.txn.abort()  # (the LMDB transaction itself: once per point read)
             self.txn = None
             self.index.reader_closed()
 
@@ -1337,10 +1353,10 @@ class IndexReader:
             cursor = self._keys_cursor = self.txn.cursor(db=self.index.keys)
         return _last_version(cursor, encode_key(key), seq)
 
-    @_reports
     def row_at(self, key: Key, seq: int) -> dict[str, Any] | None:
         """The row of `key` as it stood at `seq` (None: absent or deleted): `version_at`
-        without building a Version."""
+        without building a Version. (Not wrapped by _reports: the whole of a point read, it
+        reports its own damage.)"""
         cursor = self._raw_keys
         if cursor is None:
             cursor = self._raw_keys = self.txn.txn.cursor(db=self.index.keys)
@@ -1350,17 +1366,19 @@ class IndexReader:
                 return None
         elif not cursor.last():
             return None
-        found = cursor.key()
+        found, stored = cursor.item()
         if len(found) != len(pk) + 8 or not found.startswith(pk):
             return None
-        # (_unseal and _version_row inlined: this is the whole of a point read)
-        stored = cursor.value()
+        # (_unseal and _version_row inlined)
         end = len(stored) - 4
         if end < _VERSION.size or _CRC.unpack_from(stored, end)[0] != zlib.crc32(
             stored[:end], zlib.crc32(found)
         ):
-            _unseal("keys", found, stored)  # raises, naming the entry
-            raise EntryDamaged("keys", found, "is shorter than a version head")
+            try:
+                _unseal("keys", found, stored)  # raises, naming the entry
+                raise EntryDamaged("keys", found, "is shorter than a version head")
+            except EntryDamaged as exc:
+                raise _corruption(self, exc) from None
         if end == _VERSION.size:
             return None  # deleted
         try:
@@ -1368,7 +1386,8 @@ class IndexReader:
                 stored[_VERSION.size : end], raw=False, strict_map_key=False
             )
         except (ValueError, TypeError) as exc:
-            raise EntryDamaged("keys", found, f"does not decode ({exc})") from None
+            damage = EntryDamaged("keys", found, f"does not decode ({exc})")
+            raise _corruption(self, damage) from None
         return row
 
     @_reports
@@ -1398,17 +1417,52 @@ class IndexReader:
             found = cursor.set_range(value + _PAST_ALL)
         return out
 
-    @_reports
     def versions(self, key: Key) -> list[Version]:
+        """Every version of `key` in seq order."""
+        return [Version(*v) for v in self.version_tuples(key)]
+
+    _KINDS: ClassVar[dict[int, EventType]] = {int(kind): kind for kind in EventType}
+
+    def version_tuples(self, key: Key) -> list[VersionTuple]:
+        """Every version of `key` in seq order as (seq, type, unix_ms, segment, offset, row)
+        tuples: a history, one seek then one step per version (no frozen dataclass to build,
+        the cost of each step of q6). Reports its own damage (no _reports wrapper)."""
         pk = encode_key(key)
-        out: list[Version] = []
-        cursor = self.txn.cursor(db=self.index.keys)
+        out: list[VersionTuple] = []
+        cursor = self._raw_keys
+        if cursor is None:
+            cursor = self._raw_keys = self.txn.txn.cursor(db=self.index.keys)
         if not cursor.set_range(pk):
             return out
-        for k, v in cursor:
-            if len(k) != len(pk) + 8 or not k.startswith(pk):
-                break
-            out.append(_decode_version(k, v))
+        width = len(pk) + 8
+        head = _VERSION.size
+        kinds = self._KINDS
+        # (globals and methods bound to locals: this loop is the whole cost of a history)
+        crc32, crc_at, version_head = zlib.crc32, _CRC.unpack_from, _VERSION.unpack_from
+        unpackb, seq_at, append = msgpack.unpackb, _U64_BE.unpack_from, out.append
+        try:
+            for found, stored in cursor.iternext():
+                if len(found) != width or not found.startswith(pk):
+                    break
+                # (_unseal, _decode_version and _version_row inlined, as in row_at)
+                end = len(stored) - 4
+                if end < head or crc_at(stored, end)[0] != crc32(stored[:end], crc32(found)):
+                    _unseal("keys", found, stored)  # raises, naming the entry
+                    raise EntryDamaged("keys", found, "is shorter than a version head")
+                kind, unix_ms, segment, offset = version_head(stored)
+                event_type = kinds[kind]  # (a KeyError: below)
+                row = None
+                if end > head:
+                    try:
+                        row = unpackb(stored[head:end], raw=False, strict_map_key=False)
+                    except (ValueError, TypeError) as exc:
+                        raise EntryDamaged("keys", found, f"does not decode ({exc})") from None
+                append((seq_at(found, width - 8)[0], event_type, unix_ms, segment, offset, row))
+        except EntryDamaged as exc:
+            raise _corruption(self, exc) from None
+        except KeyError:
+            why = f"has an unknown event type {kind}"
+            raise _corruption(self, EntryDamaged("keys", found, why)) from None
         return out
 
     @_reports

@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +262,47 @@ def test_an_index_that_fails_to_catch_up_stops_the_writer(
     monkeypatch.undo()
     with driftdb.open(path) as again:
         assert again.table("t").count() == 2
+
+
+@pytest.mark.parametrize("bound", [1, 3, 10**6])
+def test_threads_read_their_own_acknowledged_writes_while_others_catch_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bound: int
+) -> None:
+    """Several threads commit single writes (leaders catching up, or skipping while another
+    thread applies) and each reads its own write back at once, at its seq and now."""
+    lag_bound(monkeypatch, bound)
+    path = tmp_path / "db"
+    db = driftdb.open(path, create=True)
+    table = db.create_table("t", indexes=["status"])
+    errors: list[BaseException] = []
+    seen: list[tuple[int, str, Any]] = []
+
+    def work(number: int) -> None:
+        try:
+            for n in range(25):
+                key = f"{number}-{n % 7}"
+                try:
+                    seq = table.insert({"id": key, "status": n % 3})
+                except driftdb.DuplicateKeyError:
+                    seq = table.patch(key, {"status": n % 3, "n": n})
+                now = table.get(key)
+                assert now is not None and now["status"] == n % 3  # its own write, now
+                seen.append((seq, key, table.get(key, as_of=seq)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors, errors
+    events = replayed(path)
+    assert [e.seq for e in events] == list(range(1, db.head() + 1)) and db.head() == 100
+    for seq, key, row in seen:
+        assert row == state_at(events, seq, "id")[key]
+    for seq in range(0, db.head() + 1, 7):
+        state = state_at(events, seq, "id")
+        got = {r["id"] for r in table.select({"status": 1}, as_of=seq)}
+        assert got == {k for k, r in state.items() if r.get("status") == 1}
+    db.close()

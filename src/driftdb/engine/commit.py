@@ -286,7 +286,7 @@ class GroupCommit:
                     self._syncing = False
                     self._cond.notify_all()
             if self._lagging():
-                self.catch_up()
+                self.catch_up(block=False)
 
     def drain(self) -> None:
         """Wait until every appended batch is durable and indexed (or the group failed):
@@ -298,13 +298,17 @@ class GroupCommit:
                 self.wait(last)
             self.catch_up()
 
-    def catch_up(self) -> None:
+    def catch_up(self, block: bool = True) -> None:
         """Apply every durable batch not yet indexed to the indexes (in seq order, one
-        transaction per table); raise DriftIOError if the indexes failed (now or before)."""
+        transaction per table); raise DriftIOError if the indexes failed (now or before).
+        `block=False` (a leader over the lag bound): if another thread is applying, leave
+        the rest to the next leader rather than hold an acknowledged commit back."""
         if self.indexed_seq >= self.durable_seq and self._index_failure is None:
             return  # the common case, without a lock (not `_unindexed`: it is emptied
             # before its batches are applied, and a reader must wait for those)
-        with self._index_lock:
+        if not self._index_lock.acquire(blocking=block):
+            return
+        try:
             if self._index_failure is not None:
                 raise DriftIOError(self._index_failure)
             with self._cond:
@@ -312,6 +316,8 @@ class GroupCommit:
                 self._unindexed_events = 0
             if group:
                 self._index(group)
+        finally:
+            self._index_lock.release()
 
     def _lagging(self) -> bool:
         return bool(self._unindexed) and (
@@ -331,7 +337,7 @@ class GroupCommit:
 
     def _sync(self, group: list[_Appended]) -> None:
         """fsync every table `group` appended to, then acknowledge it (and queue it for the
-        indexes)."""
+        indexes) and count it towards the automatic snapshots."""
         if not group:
             return
         names = list(dict.fromkeys(name for item in group for name in item.located))
@@ -357,10 +363,21 @@ class GroupCommit:
             self._unindexed.extend(group)
             self._unindexed_events += sum(item.count for item in group)
             self.durable_seq = group[-1].last_seq
+        for item in group:
+            # per batch, so a snapshot falls where its threshold is crossed; its background
+            # thread catches the indexes up to it first
+            for name, spots in item.located.items():
+                newest = spots[-1].event
+                self.tables[name].note_commit(
+                    len(spots),
+                    spots[-1].end_offset - spots[0].offset,
+                    (newest.seq, newest.unix_ms),
+                    self.catch_up,
+                )
 
     def _index(self, group: list[_Appended]) -> None:
         """Apply durable batches to the indexes (under `_index_lock`), one transaction per
-        table for all of them, then count them towards the automatic snapshots."""
+        table for all of them."""
         names = list(dict.fromkeys(name for item in group for name in item.located))
         last = group[-1].last_seq
         for name in names:
@@ -386,9 +403,3 @@ class GroupCommit:
                 raise DriftIOError(message) from exc
         with self._cond:
             self.indexed_seq = last
-        for name in names:
-            spots = [s for item in group for s in item.located.get(name, ())]
-            newest = spots[-1].event
-            self.tables[name].note_commit(
-                len(spots), spots[-1].end_offset - spots[0].offset, (newest.seq, newest.unix_ms)
-            )

@@ -13,10 +13,13 @@ all at once (one LMDB transaction per table, however many batches: the per-commi
 the indexes is mostly that transaction):
 - the leader of a group, after acknowledging it, once the lag reaches INDEX_LAG_EVENTS
   events or its oldest batch is INDEX_LAG_S old (so a reader process, which reads the log
-  after what the index covers, never has more than that to read);
+  after what the index covers, has little to read), unless another thread is applying;
 - a read of the writer's database (Database.view_of), so a read after an acknowledged
   commit in the same process sees it;
-- maintenance and close (`drain`).
+- maintenance and close (`drain`);
+- the background thread of an automatic snapshot, before it reads the rows at its seq.
+The bounds are checked when a group is acknowledged: an idle writer's indexes stay behind
+until its next commit, read or close.
 Only durable batches are ever applied, so an index that covers a seq still proves the events
 up to it were acknowledged (docs/format.md, "Batches", gives the batch marks this writes).
 

@@ -19,6 +19,7 @@ from driftdb.engine.catalog import (
 )
 from driftdb.engine.commit import Batch as Batch  # public: driftdb.Batch
 from driftdb.engine.commit import GroupCommit, Pending, PendingWrite
+from driftdb.engine.handle import TableHandle
 from driftdb.engine.reads import ReadViews
 from driftdb.engine.view import TableView
 from driftdb.errors import (
@@ -86,6 +87,7 @@ class Database:
         self._explicit = False  # the batch is a BEGIN ... COMMIT transaction (begin())
         self._mutex = threading.RLock()
         self.pending: Pending = {}  # rows of batches appended but not yet indexed
+        self._pruned_at = -1  # the indexed seq `pending` was last pruned at
         self._group = GroupCommit(self._tables, self._stop)
         self._reads = ReadViews(self.path, self._tables, readonly, self._mutex)
         self._failed: str | None = None
@@ -246,6 +248,9 @@ class Database:
         maintenance rewrite overlapped)."""
         if self._closed:
             raise DriftError("the database is closed")
+        if not self.readonly:
+            # acknowledged batches the indexes do not hold yet (write-behind, engine/commit.py)
+            self._group.catch_up()
         view = self._reads.view_of(table)
         batch = self._batch
         if batch is not None and batch.writes and self._batch_thread == threading.get_ident():
@@ -257,6 +262,11 @@ class Database:
             if pending:
                 view.overlay_pending(pending)
         return view
+
+    def batch_view(self, table: TableHandle) -> TableView:
+        """The view a batch validates its writes against: the indexes as they stand (the
+        rows of acknowledged batches they do not hold yet are in `pending`)."""
+        return self._reads.view_of(table)
 
     def read_stamp(self, table: Table) -> rewrite.Stamp | int:
         """Taken before a read that opens frames by location (see `read_was_stable`)."""
@@ -356,8 +366,9 @@ class Database:
     def _prune_pending(self) -> None:
         """Forget pending rows the indexes now hold (under the mutex, before any view of the
         batch is opened: see engine/commit.py)."""
-        if self.pending:
-            indexed = self._group.indexed_seq
+        indexed = self._group.indexed_seq
+        if self.pending and indexed != self._pruned_at:
+            self._pruned_at = indexed
             for marker in [m for m, (seq, _) in self.pending.items() if seq <= indexed]:
                 del self.pending[marker]
 

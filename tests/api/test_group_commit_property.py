@@ -5,8 +5,9 @@ some small batches), while automatic snapshots are due every few events and run 
 background; another thread reads all along. Afterwards:
 - the seqs handed out are exactly 1..head, each once, and every failing statement wrote
   nothing (a refused duplicate or a patch of a missing key leaves no event);
-- every write was readable at its own seq as soon as its call returned (it was indexed before
-  it was acknowledged), and what a reader saw was the replay's answer at some seq;
+- every write was readable at its own seq as soon as its call returned (a read in the
+  writer's process catches the write-behind indexes up first), and what a reader saw was the
+  replay's answer at some seq;
 - at every seq, get, count and indexed WHERE equal the replay of the whole log, in the writer,
   after a reopen, and from every snapshot left on disk (each equals the replay at its seq);
 - plain snapshots are pruned to `snapshots_keep`.
@@ -104,7 +105,8 @@ def test_concurrent_single_commits_match_the_replay_and_snapshots_are_pruned(
                 seqs = run_op(db, table, op)
                 returned[number] += seqs
                 if seqs and op[0] != "batch":
-                    # acknowledged means indexed: readable at its own seq at once
+                    # acknowledged means readable here at its own seq at once (a read catches the
+                    # write-behind indexes up)
                     seen_at_return.append((seqs[-1], op[1], table.get(op[1], as_of=seqs[-1])))
         except BaseException as exc:
             errors.append(exc)

@@ -3,6 +3,7 @@ engine and maintenance never import the API's `Table` or `Database` (which satis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -75,5 +76,9 @@ class TableHandle(Protocol):
     def close_appender(self) -> None: ...
 
     def note_commit(
-        self, events: int, size_bytes: int, last: tuple[int, int] | None = None
+        self,
+        events: int,
+        size_bytes: int,
+        last: tuple[int, int] | None = None,
+        index_up_to_date: Callable[[], None] | None = None,
     ) -> None: ...

@@ -1,6 +1,7 @@
 """Read views: a consistent read of one table, for the writer and for reader processes.
 
-The writer's indexes cover everything it committed, so its views read the indexes alone. A
+The writer's indexes cover everything it acknowledged once Database.view_of has caught them
+up (write-behind, engine/commit.py), so its views read the indexes alone. A
 reader process (no lock) also reads the log after what the indexes cover (the writer may have
 appended and not yet indexed), hides batches that are not whole (storage/tail.py), and
 checks that no maintenance rewrite overlapped its read, reading again if one did
@@ -74,8 +75,9 @@ class ReadViews:
             self._replace_damaged_index(table)
             index = table.index
         if index is not None and not self.readonly:
-            # The writer's indexes cover everything it committed (no tail, no rewrite from
-            # another process): one read transaction; its meta entries are decoded once per
+            # The writer's indexes cover everything it acknowledged (Database.view_of caught
+            # them up; a batch's own view has the rest in `pending`), no tail, no rewrite from
+            # another process: one read transaction; its meta entries are decoded once per
             # committed transaction (index/store.py, _TxnMeta), and only if asked for.
             fast = index.read()
             try:

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 
 from driftdb.errors import CorruptionError, DriftWarning
 from driftdb.index.keycodec import MAX_U64
@@ -55,6 +56,7 @@ class TableStore:
         self._snapshot_thread: threading.Thread | None = None
         self._snapshot_due: tuple[int, int] | None = None  # (seq, unix_ms) to snapshot next
         self._snapshot_lock = threading.Lock()
+        self._index_up_to_date: Callable[[], None] | None = None  # see note_commit
 
     @property
     def name(self) -> str:
@@ -115,9 +117,12 @@ class TableStore:
         self.events_since_snapshot = 0
         self.bytes_since_snapshot = 0
 
-    def _init_snapshot_counters(self) -> None:
+    def _init_snapshot_counters(self) -> bool:
+        """Count from the indexes and the segment files (once per session or rewrite);
+        whether the bytes were measured on disk (they then include frames appended and not
+        yet indexed)."""
         if self.events_since_snapshot is not None:
-            return
+            return False
         assert self.index is not None
         newest = max(
             [*list_snapshots(self.snapshots_dir), *list_bases(self.snapshots_dir)], default=-1
@@ -126,27 +131,35 @@ class TableStore:
         with self.index.read() as reader:
             count, first = reader.count_after(newest, budget)
         size = 0
-        if first is not None and first[0] != NO_SEGMENT:
+        measured = first is not None and first[0] != NO_SEGMENT
+        if first is not None and measured:
             for number in list_segments(self.segments_dir):
                 if number >= first[0]:
                     size += os.path.getsize(segment_path(self.segments_dir, number))
             size -= first[1]
         self.events_since_snapshot = count
         self.bytes_since_snapshot = max(size, 0)
+        return measured
 
     def note_commit(
-        self, events: int, size_bytes: int, last: tuple[int, int] | None = None
+        self,
+        events: int,
+        size_bytes: int,
+        last: tuple[int, int] | None = None,
+        index_up_to_date: Callable[[], None] | None = None,
     ) -> None:
-        """Count a commit (whose newest event has (seq, unix_ms) `last`) towards the next
-        automatic snapshot; when due, have the background thread take one at that seq. A
-        failed automatic snapshot does not fail the (already durable) commit: it warns."""
-        if self.events_since_snapshot is None:
-            self._init_snapshot_counters()  # counts this commit too: it is indexed
-        else:
-            self.events_since_snapshot += events
-            assert self.bytes_since_snapshot is not None
-            self.bytes_since_snapshot += size_bytes
+        """Count a durable commit (whose newest event has (seq, unix_ms) `last`) towards the
+        next automatic snapshot; when due, have the background thread take one at that seq,
+        after `index_up_to_date()` (the indexes may not hold the commit yet: write-behind,
+        engine/commit.py). A failed automatic snapshot does not fail the commit: it warns."""
+        # The first count is from what the indexes hold (everything before this commit's
+        # group: they are caught up on open and by maintenance) and the log on disk (this
+        # commit's frames included).
+        on_disk = self._init_snapshot_counters()
         assert self.events_since_snapshot is not None and self.bytes_since_snapshot is not None
+        self.events_since_snapshot += events
+        if not on_disk:
+            self.bytes_since_snapshot += size_bytes
         if last is None:
             return
         if self.events_since_snapshot >= self.schema.option(
@@ -157,6 +170,7 @@ class TableStore:
                 # One thread at a time; a snapshot due while one runs is taken after it
                 # (only the newest due one: an older one would be pruned at once).
                 self._snapshot_due = last
+                self._index_up_to_date = index_up_to_date
                 running = self._snapshot_thread
                 if running is not None and running.is_alive():
                     return
@@ -194,6 +208,8 @@ class TableStore:
                     return
             seq, unix_ms = due
             try:
+                if self._index_up_to_date is not None:
+                    self._index_up_to_date()  # the index must cover `seq`
                 index = self.index
                 assert index is not None
                 with index.read() as reader:

@@ -82,6 +82,33 @@ def test_select_by_key_loads_nothing_a_query_does_not_need(shop: Path) -> None:
     assert sorted(m for m in loaded if m.startswith(NOT_FOR_SELECT)) == []
 
 
+# Modules on the path of a select that still declare dataclasses (their conversion to
+# model/frozen.py is pending elsewhere). `import dataclasses` alone loads inspect, ast and
+# tokenize, and each class compiles its methods on import: when this set is empty,
+# "dataclasses" joins NOT_FOR_A_QUERY.
+STILL_DATACLASSES = {"driftdb.index.store", "driftdb.engine.commit", "driftdb.model.replay"}
+
+
+def test_select_by_key_builds_no_dataclass_outside_the_known_few(shop: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "from driftdb.cli.main import main\n"
+        f"sys.argv = ['driftdb', 'select', '-d', {str(shop)!r}, '--table', 'orders',"
+        " '--where', 'id = 1', '--format', 'json']\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert done.code == 0, done.code\n"
+        "found = sorted({c.__module__ for m in list(sys.modules.values())"
+        " for c in vars(m).values() if isinstance(c, type) and '__dataclass_fields__' in"
+        " c.__dict__ and c.__module__.startswith('driftdb')})\n"
+        "print(json.dumps(found), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    declaring = set(json.loads(done.stderr.splitlines()[-1]))
+    assert declaring <= STILL_DATACLASSES
+    if not STILL_DATACLASSES:
+        assert "dataclasses" not in loaded_after(code)
+
+
 def test_the_fast_select_prints_what_click_prints(run: Runner, shop: Path) -> None:
     """The same query with plain flags (read without click) and with a repeated flag (which
     only click reads): one answer."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -13,6 +12,7 @@ from driftdb.errors import InvalidInputError
 from driftdb.model.document import Document as Document  # re-exported: the event vocabulary
 from driftdb.model.document import Key as Key
 from driftdb.model.document import check_document, check_json, check_key
+from driftdb.model.frozen import Frozen, set_field
 
 
 class EventType(enum.IntEnum):
@@ -23,15 +23,20 @@ class EventType(enum.IntEnum):
     SOFT_DELETE = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Txn:
+class Txn(Frozen):
     """Marks an event as part of a batch: the batch's first seq, its event count, and how many
     of its events each table holds, so recovery and readers can tell a whole batch from a cut one.
     """
 
+    __slots__ = __match_args__ = ("first", "count", "parts")
     first: int
     count: int
-    parts: dict[str, int] = field(default_factory=dict)
+    parts: dict[str, int]
+
+    def __init__(self, first: int, count: int, parts: dict[str, int] | None = None) -> None:
+        set_field(self, "first", first)
+        set_field(self, "count", count)
+        set_field(self, "parts", {} if parts is None else parts)
 
     def to_wire(self) -> dict[str, Any]:
         return {"first": self.first, "count": self.count, "parts": self.parts}
@@ -64,22 +69,44 @@ def _is_count(value: Any, least: int) -> bool:
     return type(value) is int and least <= value <= MAX_SEQ
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(Frozen):
     """One change to one key of one table.
 
     `data` is the full document for INSERT, the merge patch for PATCH, None for SOFT_DELETE.
     `purged` is set when the key was purged: the payload then carries no data.
     """
 
+    __slots__ = __match_args__ = (
+        "seq", "unix_ms", "type", "key", "data", "meta", "txn", "purged"
+    )  # fmt: skip
     seq: int
     unix_ms: int
     type: EventType
     key: Key
-    data: Document | None = None
-    meta: dict[str, Any] | None = None
-    txn: Txn | None = None
-    purged: dict[str, Any] | None = None
+    data: Document | None
+    meta: dict[str, Any] | None
+    txn: Txn | None
+    purged: dict[str, Any] | None
+
+    def __init__(
+        self,
+        seq: int,
+        unix_ms: int,
+        type: EventType,
+        key: Key,
+        data: Document | None = None,
+        meta: dict[str, Any] | None = None,
+        txn: Txn | None = None,
+        purged: dict[str, Any] | None = None,
+    ) -> None:
+        set_field(self, "seq", seq)
+        set_field(self, "unix_ms", unix_ms)
+        set_field(self, "type", type)
+        set_field(self, "key", key)
+        set_field(self, "data", data)
+        set_field(self, "meta", meta)
+        set_field(self, "txn", txn)
+        set_field(self, "purged", purged)
 
     def payload(self) -> dict[str, Any]:
         """The msgpack map stored in the frame."""

@@ -14,22 +14,26 @@ reader sees the horizon and the entries it implies in one consistent read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from driftdb.errors import HistoryUnavailableError
+from driftdb.model.frozen import Frozen, set_field
 from driftdb.model.timepoint import TimePoint, format_unix_ms
 
 
-@dataclass(frozen=True, slots=True)
-class Horizon:
+class Horizon(Frozen):
     """`seq`: the base snapshot's seq (state after every event with seq <= seq is kept).
     `unix_ms`: the earliest time an `AS OF <time>` may name (the requested time for a
     time-based horizon, else the time of the newest folded event; 0 if none).
     `base_unix_ms`: the timestamp of the newest event folded into the base (0 if none)."""
 
+    __slots__ = __match_args__ = ("seq", "unix_ms", "base_unix_ms")
     seq: int
     unix_ms: int
     base_unix_ms: int
+
+    def __init__(self, seq: int, unix_ms: int, base_unix_ms: int) -> None:
+        set_field(self, "seq", seq)
+        set_field(self, "unix_ms", unix_ms)
+        set_field(self, "base_unix_ms", base_unix_ms)
 
     def to_wire(self) -> dict[str, int]:
         return {"seq": self.seq, "unix_ms": self.unix_ms, "base_unix_ms": self.base_unix_ms}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from driftdb.errors import InvalidInputError
+from driftdb.model.frozen import Frozen, set_field
 from driftdb.model.untrusted import MAX_SCHEMA_BYTES, check_size, load_yaml, short
 
 MAX_INDEXES = 64
@@ -63,17 +63,31 @@ def check_column(name: object, what: str = "column") -> str:
     return name
 
 
-@dataclass(frozen=True)
-class TableSchema:
+class TableSchema(Frozen):
     """What schema.yaml says. `indexes` are dotted column paths; options override defaults."""
 
+    __slots__ = __match_args__ = ("name", "primary_key", "indexes", "options", "index_changes")
     name: str
     primary_key: str
-    indexes: tuple[str, ...] = ()
-    options: dict[str, int] = field(default_factory=dict)
+    indexes: tuple[str, ...]
+    options: dict[str, int]
     # ALTER TABLE ... ADD/DROP INDEX, in order: {"action": "add"|"drop", "columns": [...],
     # "seq": the head when it happened}. Absent from schema.yaml while empty.
-    index_changes: tuple[dict[str, Any], ...] = ()
+    index_changes: tuple[dict[str, Any], ...]
+
+    def __init__(
+        self,
+        name: str,
+        primary_key: str,
+        indexes: tuple[str, ...] = (),
+        options: dict[str, int] | None = None,
+        index_changes: tuple[dict[str, Any], ...] = (),
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "primary_key", primary_key)
+        set_field(self, "indexes", indexes)
+        set_field(self, "options", {} if options is None else options)
+        set_field(self, "index_changes", index_changes)
 
     def option(self, name: str) -> int:
         return int(self.options.get(name, DEFAULT_OPTIONS[name]))

@@ -5,86 +5,22 @@ whatever runs a statement cannot confuse data with syntax. Nodes compare by valu
 what the round-trip tests rely on (`parse(to_driftql(s)) == s`). They carry no positions:
 errors that need one are raised by the parser, before a tree exists.
 
-The nodes are written out by hand on a shared `Frozen` base instead of as frozen dataclasses:
-they behave the same (keyword defaults, immutable, equal by type and value, hashable, the
-dataclass repr), but a dataclass compiles its methods with `exec` when its module is imported,
-which cost a cold `driftdb select` about 20 ms for this module alone.
+The nodes are written out by hand on the shared `model.frozen.Frozen` base instead of as
+frozen dataclasses: they behave the same, and a cold `driftdb select` does not pay for building
+dataclasses (about 20 ms for this module alone; see model/frozen.py).
 """
 
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
-from operator import attrgetter
-from typing import Any, ClassVar, TypeAlias
+from typing import ClassVar, TypeAlias
 
 from driftdb.model.document import JsonValue
+from driftdb.model.frozen import Frozen as Frozen  # re-exported: the base of every node
+from driftdb.model.frozen import set_field
 from driftdb.model.timepoint import TimePoint
 
-_set = object.__setattr__  # how a node's __init__ fills its slots; `Frozen` blocks `obj.x = v`
-
-
-class Frozen:
-    """Base of the immutable value classes of the query package (nodes, tokens, plans).
-
-    A subclass lists its fields in constructor order as `__slots__ = __match_args__ = (...)`,
-    annotates them, and fills them in its `__init__` with `object.__setattr__`. From that list
-    this base derives what a `@dataclass(frozen=True)` would generate: `==` between instances
-    of the same class with equal fields (instances of different classes are never equal, so
-    `And((x,)) != Or((x,))`), a matching `hash`, the repr `Name(field=value, ...)`, positional
-    `match` patterns, copy and pickle support, and `dataclasses.FrozenInstanceError` on any
-    attempt to set or delete an attribute.
-    """
-
-    __slots__: tuple[str, ...] = ()
-    __match_args__: tuple[str, ...] = ()  # the fields in constructor order, as in a dataclass
-    _get_values: ClassVar[Callable[[Any], tuple[Any, ...]]]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._get_values = staticmethod(_getter(cls.__match_args__))
-
-    def _values(self) -> tuple[Any, ...]:
-        """The field values, in constructor order."""
-        return type(self)._get_values(self)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        values = type(self)._get_values
-        return values(self) == values(other)
-
-    def __hash__(self) -> int:
-        return hash(type(self)._get_values(self))
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
-        return f"{self.__class__.__qualname__}({fields})"
-
-    def __reduce__(self) -> tuple[type[Frozen], tuple[Any, ...]]:
-        return self.__class__, self._values()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise _frozen(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise _frozen(f"cannot delete field {name!r}")
-
-
-def _getter(fields: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """A fast `obj -> (obj.f1, obj.f2, ...)`, always a tuple (attrgetter alone is not)."""
-    if len(fields) > 1:
-        return attrgetter(*fields)
-    if fields:
-        one = attrgetter(fields[0])
-        return lambda obj: (one(obj),)
-    return lambda obj: ()
-
-
-def _frozen(message: str) -> AttributeError:
-    from dataclasses import FrozenInstanceError  # only on misuse: keeps dataclasses off startup
-
-    return FrozenInstanceError(message)
+_set = set_field  # how a node's __init__ fills its slots; `Frozen` blocks `obj.x = v`
 
 
 Document: TypeAlias = dict[str, JsonValue]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from driftdb.errors import InvalidInputError, KeyNotFoundError
+from driftdb.model.frozen import Record
 from driftdb.model.replay import DriftEntry
 from driftdb.model.timepoint import format_unix_ms
 from driftdb.query import ast
@@ -31,18 +31,32 @@ from driftdb.query.parser import output_name, parse
 from driftdb.query.source import Catalog
 
 
-@dataclass
-class Result:
+class Result(Record):
     """What a statement produced: rows (with their column order), and/or a message.
 
     Iterating a Result iterates its rows; `seq` is the last seq a write produced.
     """
 
+    __slots__ = __match_args__ = ("kind", "rows", "columns", "message", "seq")
     kind: str
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
-    message: str | None = None
-    seq: int | None = None
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    message: str | None
+    seq: int | None
+
+    def __init__(
+        self,
+        kind: str,
+        rows: list[dict[str, Any]] | None = None,
+        columns: list[str] | None = None,
+        message: str | None = None,
+        seq: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.rows = [] if rows is None else rows
+        self.columns = [] if columns is None else columns
+        self.message = message
+        self.seq = seq
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.rows)

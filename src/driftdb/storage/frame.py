@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
 
+from driftdb.model.frozen import Frozen, set_field
 from driftdb.storage.varint import decode_varint, encode_varint
 
 MAGIC = b"DRIFTSEG"
@@ -55,14 +55,20 @@ def encode_frame(seq: int, unix_ms: int, event_type: int, payload: bytes) -> byt
     return PREFIX.pack(len(body), zlib.crc32(body)) + body
 
 
-@dataclass(frozen=True, slots=True)
-class FrameBody:
+class FrameBody(Frozen):
     """The decoded fields of a frame body (after its CRC was checked)."""
 
+    __slots__ = __match_args__ = ("seq", "unix_ms", "event_type", "payload")
     seq: int
     unix_ms: int
     event_type: int
     payload: bytes
+
+    def __init__(self, seq: int, unix_ms: int, event_type: int, payload: bytes) -> None:
+        set_field(self, "seq", seq)
+        set_field(self, "unix_ms", unix_ms)
+        set_field(self, "event_type", event_type)
+        set_field(self, "payload", payload)
 
 
 def decode_body(body: bytes) -> FrameBody:

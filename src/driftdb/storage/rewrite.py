@@ -29,10 +29,10 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from driftdb.errors import CorruptionError
+from driftdb.model.frozen import Frozen, Record, set_field
 from driftdb.storage import fs, paths, safe_path
 from driftdb.storage.frame import segment_header
 from driftdb.storage.paths import segment_path
@@ -48,15 +48,29 @@ MAX_ENTRY_CHARS = 120
 WRITE_SLICE_BYTES = 1 << 20
 
 
-@dataclass
-class Rewrite:
+class Rewrite(Record):
     """A rewrite of one table's files being built (steps 1-2), then applied (3, 5)."""
 
+    __slots__ = __match_args__ = ("table_dir", "op", "install", "remove", "committed")
     table_dir: str
     op: str
-    install: list[dict[str, Any]] = field(default_factory=list)
-    remove: list[str] = field(default_factory=list)
-    committed: bool = False
+    install: list[dict[str, Any]]
+    remove: list[str]
+    committed: bool
+
+    def __init__(
+        self,
+        table_dir: str,
+        op: str,
+        install: list[dict[str, Any]] | None = None,
+        remove: list[str] | None = None,
+        committed: bool = False,
+    ) -> None:
+        self.table_dir = table_dir
+        self.op = op
+        self.install = [] if install is None else install
+        self.remove = [] if remove is None else remove
+        self.committed = committed
 
     def _stage(self, rel_final: str, chunks: Iterable[bytes]) -> int:
         final = os.path.join(self.table_dir, rel_final)
@@ -284,13 +298,17 @@ def _leftovers(table_dir: str) -> list[str]:
     return sorted(out)
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(Frozen):
     """What a reader checks before and after reading a table's log: whether a rewrite was in
     progress, and which file (inode) each segment number was."""
 
+    __slots__ = __match_args__ = ("rewriting", "segments")
     rewriting: bool
     segments: tuple[tuple[int, int], ...]
+
+    def __init__(self, rewriting: bool, segments: tuple[tuple[int, int], ...]) -> None:
+        set_field(self, "rewriting", rewriting)
+        set_field(self, "segments", segments)
 
 
 def stamp(table_dir: str) -> Stamp:

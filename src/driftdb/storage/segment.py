@@ -12,8 +12,8 @@ import os
 import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+from driftdb.model.frozen import Frozen, set_field
 from driftdb.storage import fs, safe_path
 from driftdb.storage.frame import (
     HEADER_SIZE,
@@ -30,33 +30,53 @@ from driftdb.storage.paths import list_segments, segment_path
 from driftdb.storage.varint import decode_varint
 
 
-@dataclass(frozen=True, slots=True)
-class FrameRecord:
+class FrameRecord(Frozen):
     """A good frame and where it lies: segment number, byte offset and total size."""
 
+    __slots__ = __match_args__ = ("segment", "offset", "size", "body")
     segment: int
     offset: int
     size: int
     body: FrameBody
 
+    def __init__(self, segment: int, offset: int, size: int, body: FrameBody) -> None:
+        set_field(self, "segment", segment)
+        set_field(self, "offset", offset)
+        set_field(self, "size", size)
+        set_field(self, "body", body)
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+
+class Problem(Frozen):
     """Why reading stopped at `offset`. `torn` means nothing valid follows: an interrupted
     write, safe to truncate; otherwise good frames follow and this is corruption."""
 
+    __slots__ = __match_args__ = ("path", "offset", "reason", "torn", "next_good_offset")
     path: str
     offset: int
     reason: str
     torn: bool
-    next_good_offset: int | None = None
+    next_good_offset: int | None
+
+    def __init__(
+        self, path: str, offset: int, reason: str, torn: bool, next_good_offset: int | None = None
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "offset", offset)
+        set_field(self, "reason", reason)
+        set_field(self, "torn", torn)
+        set_field(self, "next_good_offset", next_good_offset)
 
 
-@dataclass(frozen=True, slots=True)
-class ScanResult:
+class ScanResult(Frozen):
+    __slots__ = __match_args__ = ("frames", "end_offset", "problem")
     frames: list[FrameRecord]
     end_offset: int  # just after the last good frame
     problem: Problem | None
+
+    def __init__(self, frames: list[FrameRecord], end_offset: int, problem: Problem | None) -> None:
+        set_field(self, "frames", frames)
+        set_field(self, "end_offset", end_offset)
+        set_field(self, "problem", problem)
 
 
 def read_frame_at(data: bytes, offset: int) -> tuple[FrameBody, int] | str:
@@ -90,15 +110,20 @@ def read_frame_at(data: bytes, offset: int) -> tuple[FrameBody, int] | str:
     return decoded, PREFIX_SIZE + length
 
 
-@dataclass(frozen=True, slots=True)
-class Rescan:
+class Rescan(Frozen):
     """What the search for the next good frame found: `offset` (None if nothing), how far it
     looked (`searched_to`, an offset into the data), and whether it `gave_up` before the end
     because its work budget ran out (then nothing after `searched_to` may be called torn)."""
 
+    __slots__ = __match_args__ = ("offset", "searched_to", "gave_up")
     offset: int | None
     searched_to: int
-    gave_up: bool = False
+    gave_up: bool
+
+    def __init__(self, offset: int | None, searched_to: int, gave_up: bool = False) -> None:
+        set_field(self, "offset", offset)
+        set_field(self, "searched_to", searched_to)
+        set_field(self, "gave_up", gave_up)
 
     def describe(self, start: int, base: int = 0) -> str:
         """The reason suffix for a search that gave up ("" otherwise)."""

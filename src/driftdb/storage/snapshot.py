@@ -34,13 +34,13 @@ import time
 import warnings
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
 from driftdb.errors import DriftError, DriftWarning
 from driftdb.model.events import Document, Key, plain_json, plain_key
+from driftdb.model.frozen import Frozen, set_field
 from driftdb.model.retention import Horizon
 from driftdb.model.untrusted import short
 from driftdb.storage import fs, safe_path
@@ -71,10 +71,19 @@ class SnapshotError(DriftError):
         super().__init__(f"{path}: {reason}")
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotInfo:
+class SnapshotInfo(Frozen):
     """What a snapshot header says, and where the file is."""
 
+    __slots__ = __match_args__ = (
+        "path",
+        "seq",
+        "unix_ms",
+        "row_count",
+        "raw_bytes",
+        "body_bytes",
+        "flags",
+        "horizon",
+    )
     path: str
     seq: int
     unix_ms: int
@@ -83,6 +92,26 @@ class SnapshotInfo:
     body_bytes: int
     flags: int
     horizon: Horizon | None
+
+    def __init__(
+        self,
+        path: str,
+        seq: int,
+        unix_ms: int,
+        row_count: int,
+        raw_bytes: int,
+        body_bytes: int,
+        flags: int,
+        horizon: Horizon | None,
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "seq", seq)
+        set_field(self, "unix_ms", unix_ms)
+        set_field(self, "row_count", row_count)
+        set_field(self, "raw_bytes", raw_bytes)
+        set_field(self, "body_bytes", body_bytes)
+        set_field(self, "flags", flags)
+        set_field(self, "horizon", horizon)
 
     @property
     def base(self) -> bool:

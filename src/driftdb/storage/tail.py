@@ -8,9 +8,9 @@ events is on disk, in every table it touches.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from driftdb.model.events import Event, Txn, unpack_event
+from driftdb.model.frozen import Record
 from driftdb.model.retention import Horizon
 from driftdb.storage.frame import HEADER_SIZE
 from driftdb.storage.paths import list_segments, segment_number, segment_path
@@ -18,14 +18,26 @@ from driftdb.storage.position import Covered, Located
 from driftdb.storage.segment import Problem, iter_frames
 
 
-@dataclass
-class Tail:
+class Tail(Record):
     """Events after the covered point (`located`, in seq order), and the first problem found."""
 
-    located: list[Located] = field(default_factory=list)
-    problem: Problem | None = None
-    problem_segment: int | None = None
-    last_segment: int = 0
+    __slots__ = __match_args__ = ("located", "problem", "problem_segment", "last_segment")
+    located: list[Located]
+    problem: Problem | None
+    problem_segment: int | None
+    last_segment: int
+
+    def __init__(
+        self,
+        located: list[Located] | None = None,
+        problem: Problem | None = None,
+        problem_segment: int | None = None,
+        last_segment: int = 0,
+    ) -> None:
+        self.located = [] if located is None else located
+        self.problem = problem
+        self.problem_segment = problem_segment
+        self.last_segment = last_segment
 
 
 def read_tail(segments_dir: str, covered: Covered | None) -> Tail:

@@ -11,10 +11,10 @@ the log's content, only a floor for the next seq, so that a lost seq is never ha
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from driftdb.errors import CorruptionError, InvalidInputError
+from driftdb.model.frozen import Frozen, set_field
 from driftdb.model.untrusted import MAX_META_BYTES, load_json
 from driftdb.storage import paths, safe_path
 from driftdb.storage.position import NO_SEGMENT, Covered
@@ -22,14 +22,19 @@ from driftdb.storage.segment import read_frame_at
 from driftdb.storage.tail import read_tail
 
 
-@dataclass(frozen=True, slots=True)
-class Witness:
+class Witness(Frozen):
     """The highest seq a table's files prove was acknowledged (-1: none), what proves it,
     and the lowest seq the next event may not go below (`floor`)."""
 
+    __slots__ = __match_args__ = ("seq", "source", "floor")
     seq: int
     source: str
     floor: int
+
+    def __init__(self, seq: int, source: str, floor: int) -> None:
+        set_field(self, "seq", seq)
+        set_field(self, "source", source)
+        set_field(self, "floor", floor)
 
     def at_least(self, seq: int, source: str) -> Witness:
         """This witness, or `source` at `seq` if it proves more."""

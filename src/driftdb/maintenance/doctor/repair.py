@@ -10,7 +10,6 @@ never imports the API.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from driftdb.maintenance.doctor.check import (
 )
 from driftdb.maintenance.doctor.restore import Restorable, find_restorable
 from driftdb.model.events import Event, EventType, Txn, pack_payload
+from driftdb.model.frozen import replace
 from driftdb.model.retention import Horizon
 from driftdb.storage import fs, paths, rewrite, safe_path
 from driftdb.storage.frame import encode_frame
@@ -359,7 +359,7 @@ def _rejoin_batches(restorable: dict[str, Restorable], events: dict[str, list[Ev
         for i, (segment, event) in enumerate(found.events):
             at = bisect.bisect_right(firsts, event.seq) - 1
             if at >= 0 and event.seq < txns[at].first + txns[at].count:
-                found.events[i] = (segment, dataclasses.replace(event, txn=txns[at]))
+                found.events[i] = (segment, replace(event, txn=txns[at]))
 
 
 def _restorable(state: TableState) -> Restorable:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from driftdb.engine.commit import PendingWrite
+from driftdb.index.store import SyncMark, Version
 from driftdb.model.events import Event, EventType, Txn
 from driftdb.model.frozen import Frozen, Record, replace
 from driftdb.model.retention import Horizon
@@ -53,6 +55,10 @@ CASES: list[tuple[type[Any], tuple[Any, ...], dict[str, Any]]] = [
                                                           "committed": False}),
     (Result, ("rows", [{"id": 1}], ["id"], "m", 4), {"rows": list, "columns": list,
                                                      "message": None, "seq": None}),
+    (Version, (3, EventType.PATCH, 1700, 1, 16, {"id": 1}), {}),
+    (SyncMark, (7, True, b"\0" * 16), {}),
+    (PendingWrite, ("t", EventType.INSERT, 1, {"id": 1}, None, 4, None, {"id": 1}), {
+        "before": None, "after": None}),
 ]  # fmt: skip
 
 

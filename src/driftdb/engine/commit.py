@@ -37,7 +37,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from driftdb.engine.handle import TableHandle
@@ -45,6 +44,7 @@ from driftdb.engine.view import TableView
 from driftdb.errors import DriftIOError, InvalidInputError
 from driftdb.model.document import check_document
 from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payload
+from driftdb.model.frozen import Record
 from driftdb.model.replay import row_after
 from driftdb.storage import fs
 from driftdb.storage.frame import encode_frame
@@ -73,19 +73,33 @@ class Writer(Protocol):
     def batch_view(self, table: TableHandle) -> TableView: ...
 
 
-@dataclass
-class PendingWrite:
+class PendingWrite(Record):
     """One event queued by a batch, with the seq it will have and the rows before and after
     it (computed once, here, and reused by the index writer)."""
 
+    __slots__ = __match_args__ = ("table", "type", "key", "data", "meta", "seq", "before", "after")
     table: TableHandle
     type: EventType
     key: Key
     data: Document | None
     meta: dict[str, Any] | None
     seq: int
-    before: Document | None = None
-    after: Document | None = None
+    before: Document | None
+    after: Document | None
+
+    def __init__(
+        self,
+        table: TableHandle,
+        type: EventType,
+        key: Key,
+        data: Document | None,
+        meta: dict[str, Any] | None,
+        seq: int,
+        before: Document | None = None,
+        after: Document | None = None,
+    ) -> None:
+        self.table, self.type, self.key, self.data = table, type, key, data
+        self.meta, self.seq, self.before, self.after = meta, seq, before, after
 
 
 class Batch:
@@ -169,40 +183,45 @@ class Batch:
         return seq
 
 
-@dataclass
 class _Appended:
     """A batch whose frames are in the log (not yet fsynced): what the index writer needs."""
 
-    located: dict[str, list[Located]]
-    rows: dict[str, list[tuple[Document | None, Document | None]]]
-    last_seq: int
-    count: int  # events
+    __slots__ = ("count", "last_seq", "located", "rows")
+
+    def __init__(
+        self,
+        located: dict[str, list[Located]],
+        rows: dict[str, list[tuple[Document | None, Document | None]]],
+        last_seq: int,
+        count: int,  # events
+    ) -> None:
+        self.located, self.rows, self.last_seq, self.count = located, rows, last_seq, count
 
 
-@dataclass
 class GroupCommit:
     """The writer's commit pipeline: `append` (under the writer's mutex), then `wait` (outside
     it) until the batch is fsynced; `catch_up` applies acknowledged batches to the indexes.
     See the module docstring."""
 
-    tables: Mapping[str, TableHandle]
-    stop: Callable[[str], None]
-    _cond: threading.Condition = field(default_factory=threading.Condition)
-    # fsync and closing a segment (rotation, maintenance) exclude each other: an fsync never
-    # meets a descriptor closed (or reused) under it
-    sync_lock: threading.Lock = field(default_factory=threading.Lock)
-    _queue: list[_Appended] = field(default_factory=list)
-    _syncing: bool = False
-    indexed_seq: int = 0  # every batch up to this seq is durable and indexed
-    durable_seq: int = 0  # every batch up to this seq is fsynced (acknowledged)
-    _failure: str | None = None
-    # durable batches the indexes do not hold yet (seq order), their events, and since when
-    _unindexed: list[_Appended] = field(default_factory=list)
-    _unindexed_events: int = 0
-    _unindexed_since: float = 0.0
-    # applying to the indexes: one at a time, in seq order (the leader, a read, close)
-    _index_lock: threading.Lock = field(default_factory=threading.Lock)
-    _index_failure: str | None = None
+    def __init__(self, tables: Mapping[str, TableHandle], stop: Callable[[str], None]) -> None:
+        self.tables = tables
+        self.stop = stop
+        self._cond = threading.Condition()
+        # fsync and closing a segment (rotation, maintenance) exclude each other: an fsync
+        # never meets a descriptor closed (or reused) under it
+        self.sync_lock = threading.Lock()
+        self._queue: list[_Appended] = []
+        self._syncing = False
+        self.indexed_seq = 0  # every batch up to this seq is durable and indexed
+        self.durable_seq = 0  # every batch up to this seq is fsynced (acknowledged)
+        self._failure: str | None = None
+        # durable batches the indexes do not hold yet (seq order), their events, and since when
+        self._unindexed: list[_Appended] = []
+        self._unindexed_events = 0
+        self._unindexed_since = 0.0
+        # applying to the indexes: one at a time, in seq order (the leader, a read, close)
+        self._index_lock = threading.Lock()
+        self._index_failure: str | None = None
 
     def append(self, writes: Sequence[PendingWrite], unix_ms: int) -> int:
         """Append the frames of `writes` (one batch, all stamped `unix_ms`) to each table's

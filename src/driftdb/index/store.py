@@ -48,7 +48,6 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, cast
 
 import lmdb
@@ -69,6 +68,7 @@ from driftdb.index.keycodec import (
 )
 from driftdb.index.pack import copy_packed
 from driftdb.model.events import EventType, Key
+from driftdb.model.frozen import Frozen, set_field
 from driftdb.model.replay import event_row_after
 from driftdb.model.retention import Horizon
 from driftdb.storage import fs, paths
@@ -245,16 +245,32 @@ def resolve(row: dict[str, Any], column: str) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
+class Version(Frozen):
     """One entry of the key directory."""
 
+    __slots__ = __match_args__ = ("seq", "type", "unix_ms", "segment", "offset", "row")
     seq: int
     type: EventType
     unix_ms: int
     segment: int
     offset: int
     row: dict[str, Any] | None
+
+    def __init__(
+        self,
+        seq: int,
+        type: EventType,
+        unix_ms: int,
+        segment: int,
+        offset: int,
+        row: dict[str, Any] | None,
+    ) -> None:
+        set_field(self, "seq", seq)
+        set_field(self, "type", type)
+        set_field(self, "unix_ms", unix_ms)
+        set_field(self, "segment", segment)
+        set_field(self, "offset", offset)
+        set_field(self, "row", row)
 
 
 VersionTuple = tuple[int, EventType, int, int, int, dict[str, Any] | None]
@@ -292,11 +308,18 @@ def boot_id() -> bytes:
         return bytes(16)
 
 
-@dataclass(frozen=True, slots=True)
-class SyncMark:
+class SyncMark(Frozen):
+    """The content of `indexes/synced` (docs/format.md, "Indexes")."""
+
+    __slots__ = __match_args__ = ("txn_id", "clean", "boot")
     txn_id: int
     clean: bool
     boot: bytes
+
+    def __init__(self, txn_id: int, clean: bool, boot: bytes) -> None:
+        set_field(self, "txn_id", txn_id)
+        set_field(self, "clean", clean)
+        set_field(self, "boot", boot)
 
 
 def read_mark(directory: str) -> SyncMark | None:

@@ -234,8 +234,10 @@ def bench_size(  # noqa: C901 (one measurement per storage engine, side by side 
             answer = f"  answer: {res.get('answer')}" if res.get("ok") and "answer" in res else ""
             say(f"    {name:<22} {shown}{answer}")
     by_key = result["cold"]["DriftDB.by_key"]
-    if is_target and not args.no_profile and by_key.get("ok") and by_key["median_ms"] >= 150:
-        say("  profiling the cold DriftDB CLI select by key (missed < 150 ms)")
+    startup = result["cold"]["python_startup"].get("median_ms") or 0.0
+    limit = min(100.0, 5 * startup)  # the target: <= 100 ms and <= 5 x python -c pass
+    if is_target and not args.no_profile and by_key.get("ok") and by_key["median_ms"] > limit:
+        say(f"  profiling the cold DriftDB CLI select by key (missed <= {limit:.0f} ms)")
         argv = [
             cold.driftdb_cli(),
             "select",

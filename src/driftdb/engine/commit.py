@@ -206,12 +206,13 @@ class GroupCommit:
     def __init__(self, tables: Mapping[str, TableHandle], stop: Callable[[str], None]) -> None:
         self.tables = tables
         self.stop = stop
-        self._cond = threading.Condition()
+        self._state = threading.Lock()  # guards the fields below and the queues
         # fsync and closing a segment (rotation, maintenance) exclude each other: an fsync
         # never meets a descriptor closed (or reused) under it
         self.sync_lock = threading.Lock()
         self._queue: list[_Appended] = []
         self._syncing = False
+        self._waiters: list[tuple[int, threading.Lock]] = []  # (last seq, its turn), see wait
         self.indexed_seq = 0  # every batch up to this seq is durable and indexed
         self.durable_seq = 0  # every batch up to this seq is fsynced (acknowledged)
         self._failure: str | None = None
@@ -281,39 +282,61 @@ class GroupCommit:
                 ) from exc
             raise
         rows = {name: [(w.before, w.after) for w in group] for name, group in per_table.items()}
-        with self._cond:
+        with self._state:
             self._queue.append(_Appended(located, rows, writes[-1].seq, len(writes)))
         return writes[-1].seq
 
     def wait(self, last_seq: int) -> None:
         """Return once the batch ending at `last_seq` is fsynced (leading the group's fsync
         if none is in flight; the leader then applies the indexes if they lag too far);
-        raise DriftIOError if its group failed."""
+        raise DriftIOError if its group failed. A waiter sleeps on its own lock and is woken
+        once: when its batch is durable (or failed), or to lead the next fsync; waking every
+        waiter after each fsync costs each commit a GIL hand-off per waiting thread."""
         while True:
-            with self._cond:
-                while True:
-                    if self.durable_seq >= last_seq:
-                        return
-                    if self._failure is not None:
-                        raise DriftIOError(self._failure)
-                    if not self._syncing:
-                        break
-                    self._cond.wait()
-                self._syncing = True
-                group, self._queue = self._queue, []
+            with self._state:
+                if self.durable_seq >= last_seq:
+                    return
+                if self._failure is not None:
+                    raise DriftIOError(self._failure)
+                turn = None
+                if self._syncing:
+                    turn = threading.Lock()
+                    turn.acquire()
+                    self._waiters.append((last_seq, turn))
+                else:
+                    self._syncing = True
+                    group, self._queue = self._queue, []
+            if turn is not None:
+                turn.acquire()  # released by a leader: durable, failed, or this one leads next
+                continue
             try:
                 self._sync(group)
             finally:
-                with self._cond:
+                with self._state:
                     self._syncing = False
-                    self._cond.notify_all()
+                    woken = self._release_waiters()
+                for turn in woken:
+                    turn.release()
             if self._lagging():
                 self.catch_up(block=False)
+
+    def _release_waiters(self) -> list[threading.Lock]:
+        """(Under `_state`.) The waiters to wake after an fsync: those now durable (every one
+        if the writer failed), and the first still waiting, to lead the next fsync."""
+        if self._failure is not None:
+            woken, self._waiters = [turn for _, turn in self._waiters], []
+            return woken
+        durable = self.durable_seq
+        woken = [turn for seq, turn in self._waiters if seq <= durable]
+        self._waiters = [(seq, turn) for seq, turn in self._waiters if seq > durable]
+        if self._waiters:
+            woken.append(self._waiters.pop(0)[1])
+        return woken
 
     def drain(self) -> None:
         """Wait until every appended batch is durable and indexed (or the group failed):
         before maintenance and close."""
-        with self._cond:
+        with self._state:
             last = self._queue[-1].last_seq if self._queue else 0
         with contextlib.suppress(DriftIOError):  # the writer is stopped; its waiters say why
             if last:
@@ -333,7 +356,7 @@ class GroupCommit:
         try:
             if self._index_failure is not None:
                 raise DriftIOError(self._index_failure)
-            with self._cond:
+            with self._state:
                 group, self._unindexed = self._unindexed, []
                 self._unindexed_events = 0
             if group:
@@ -349,13 +372,15 @@ class GroupCommit:
 
     def _fail(self, why: str) -> None:
         self.stop(why)
-        with self._cond:
+        with self._state:
             if self._failure is None:
                 self._failure = (
                     f"write failed ({why}); nothing was acknowledged and the writer is "
                     "stopped: reopen the database"
                 )
-            self._cond.notify_all()
+            woken = self._release_waiters()
+        for turn in woken:
+            turn.release()
 
     def _sync(self, group: list[_Appended]) -> None:
         """fsync every table `group` appended to, then acknowledge it (and queue it for the
@@ -379,7 +404,7 @@ class GroupCommit:
                     "stopped: reopen the database"
                 ) from exc
             raise
-        with self._cond:
+        with self._state:
             if not self._unindexed:
                 self._unindexed_since = time.monotonic()
             self._unindexed.extend(group)
@@ -417,11 +442,13 @@ class GroupCommit:
                     f"the writes up to seq {last} are durable but updating the index of "
                     f'table "{name}" failed ({exc}); reopen the database to catch it up'
                 )
-                with self._cond:
+                with self._state:
                     self._index_failure = message
                     if self._failure is None:
                         self._failure = message
-                    self._cond.notify_all()
+                    woken = self._release_waiters()
+                for turn in woken:
+                    turn.release()
                 raise DriftIOError(message) from exc
-        with self._cond:
+        with self._state:
             self.indexed_seq = last

@@ -837,18 +837,23 @@ class TableIndex:
         self.columns = tuple(c for c in self.columns if c not in columns)
         self.sync(force=True)
 
-    def snapshot_rows(self, seq: int, chunk_keys: int = 4096) -> list[tuple[Key, dict[str, Any]]]:
+    def snapshot_rows(
+        self, seq: int, chunk_keys: int = 4096
+    ) -> Iterator[tuple[Key, dict[str, Any]]]:
         """Every row live at `seq`, in primary-key order, read in short read transactions of
         `chunk_keys` keys each: a background snapshot's consistent read (the key directory
         only gains versions after `seq`, and maintenance waits for the snapshot), which
-        never holds one transaction open long enough to stop the writer growing the map."""
-        out: list[tuple[Key, dict[str, Any]]] = []
+        never holds one transaction open long enough to stop the writer growing the map.
+        Yielded a chunk at a time, so the rows are packed and freed as they come (freeing
+        a whole table's rows at once holds the interpreter for tens of milliseconds)."""
         start = b""
         while True:
+            chunk: list[tuple[Key, dict[str, Any]]] = []
+            finished = True
             with self.read() as reader:
                 cursor = reader.txn.cursor(db=self.keys)
                 if not cursor.set_range(start):
-                    return out
+                    return
                 current_pk: bytes | None = None
                 best: bytes | None = None
                 seen = 0
@@ -858,13 +863,14 @@ class TableIndex:
                         if best is not None and current_pk is not None:
                             row = _version_row(best, current_pk)
                             if row is not None:
-                                out.append((decode_key(current_pk), row))
+                                chunk.append((decode_key(current_pk), row))
                         current_pk, best = pk, None
                         seen += 1
                         if seen % 128 == 0:
                             time.sleep(0)  # let a waiting thread (a commit) run
                         if seen > chunk_keys:
                             start = pk  # this key starts the next chunk
+                            finished = False
                             break
                     if read_u64(key, len(key) - 8) <= seq:
                         best = value
@@ -872,8 +878,10 @@ class TableIndex:
                     if best is not None and current_pk is not None:
                         row = _version_row(best, current_pk)
                         if row is not None:
-                            out.append((decode_key(current_pk), row))
-                    return out
+                            chunk.append((decode_key(current_pk), row))
+            yield from chunk
+            if finished:
+                return
 
     @_reports
     def remap(self, moves: dict[int, tuple[int, int]], covered_end: tuple[int, int] | None) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import struct
 import time
@@ -136,21 +137,56 @@ def encode_snapshot(
     horizon: Horizon | None,
     base: bool,
 ) -> tuple[bytes, int]:
-    """The bytes of a snapshot file, and its row count.
+    """The bytes of a snapshot file, and its row count."""
+    head, body, count = _encode_in_parts(rows, seq, unix_ms, horizon, base)
+    return head + b"".join(body), count
 
-    The rows are packed in slices (the same bytes as one msgpack array of every pair), with
-    a pause between slices: a background snapshot must not hold the interpreter for the
-    whole table while a commit waits to run."""
-    pairs = [[key, row] for key, row in rows]
-    parts = [_array_header(len(pairs))]
-    for start in range(0, len(pairs), _PACK_SLICE):
-        piece = pairs[start : start + _PACK_SLICE]
-        parts.append(msgpack.packb(piece, use_bin_type=True)[len(_array_header(len(piece))) :])
+
+def _encode_in_parts(
+    rows: Iterable[tuple[Key, Document]],
+    seq: int,
+    unix_ms: int,
+    horizon: Horizon | None,
+    base: bool,
+) -> tuple[bytes, list[bytes], int]:
+    """A snapshot file as its header, the pieces of its compressed body, and its row count.
+
+    A background snapshot must never hold the interpreter long while a commit waits to run
+    (measured at 645k rows: building one list of every pair, joining the packed bytes,
+    compressing them in one call and freeing the list each held it 45-400 ms). So the rows
+    are packed in slices as they come (the same bytes as one msgpack array of every pair),
+    each slice is compressed as it is packed (one zstd frame, streamed, with its content
+    size), and the bytes are never joined whole; with a pause between slices."""
+    packed: list[bytes] = []
+    count = 0
+    raw_bytes = 0
+    source = iter(rows)
+    while True:
+        piece = [[key, row] for key, row in itertools.islice(source, _PACK_SLICE)]
+        if not piece:
+            break
+        count += len(piece)
+        part = msgpack.packb(piece, use_bin_type=True)[len(_array_header(len(piece))) :]
+        packed.append(part)
+        raw_bytes += len(part)
         time.sleep(0)  # let a waiting thread (a commit) run
-    raw = b"".join(parts)
     import zstandard  # imported when used: `import driftdb` and point reads never need it
 
-    body = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(raw)
+    array = _array_header(count)
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
+    stream = compressor.compressobj(size=len(array) + raw_bytes)
+    body = [stream.compress(array)]
+    crc = zlib.crc32(body[0])
+    body_bytes = len(body[0])
+    for index, part in enumerate(packed):
+        chunk = stream.compress(part)
+        packed[index] = b""  # freed as it goes, never all at once
+        body.append(chunk)
+        crc, body_bytes = zlib.crc32(chunk, crc), body_bytes + len(chunk)
+        time.sleep(0)
+    tail = stream.flush()
+    body.append(tail)
+    crc, body_bytes = zlib.crc32(tail, crc), body_bytes + len(tail)
     flags = (FLAG_BASE if base else 0) | (FLAG_HORIZON if horizon is not None else 0)
     h = horizon or Horizon(0, 0, 0)
     fields = (
@@ -159,17 +195,17 @@ def encode_snapshot(
         flags,
         seq,
         unix_ms,
-        len(pairs),
-        len(raw),
-        len(body),
+        count,
+        len(array) + raw_bytes,
+        body_bytes,
         h.seq,
         h.unix_ms,
         h.base_unix_ms,
-        zlib.crc32(body),
+        crc,
     )
     head = HEADER.pack(*fields, 0)
     head = head[:-4] + struct.pack("<I", zlib.crc32(head[:-4]))
-    return head + body, len(pairs)
+    return head, body, count
 
 
 _PACK_SLICE = 512
@@ -195,28 +231,36 @@ def write_snapshot(
     """Write `<seq>.snap` durably (temp file, fsync, rename, directory fsync) and return its
     header. An existing file of that name is replaced atomically."""
     fs.make_dirs_durably(directory)
-    data, _ = encode_snapshot(rows, seq, unix_ms, horizon, base)
+    head, body, _ = _encode_in_parts(rows, seq, unix_ms, horizon, base)
     path = os.path.join(directory, snapshot_name(seq, base))
-    _write_in_steps(path, data)
-    return parse_header(data[:HEADER_SIZE], path, len(data))
+    _write_in_steps(path, [head, *body])
+    return parse_header(head, path, len(head) + sum(len(chunk) for chunk in body))
 
 
 _STEP_BYTES = 512 * 1024
 
 
-def _write_in_steps(path: str, data: bytes) -> None:
-    """fs.write_file_atomically, with an fsync after every _STEP_BYTES: on a journaling file
-    system (ext4, data=ordered) a commit's fsync also flushes other files' newly written
-    blocks, so a snapshot written whole would make the next commit pay for all of it."""
+def _write_in_steps(path: str, pieces: list[bytes]) -> None:
+    """fs.write_file_atomically of the concatenated `pieces`, with an fsync after every
+    _STEP_BYTES: on a journaling file system (ext4, data=ordered) a commit's fsync also
+    flushes other files' newly written blocks, so a snapshot written whole would make the
+    next commit pay for all of it."""
     fl = fs.layer()
     tmp = path + TEMP_SUFFIX
     with contextlib.suppress(FileNotFoundError):
         os.remove(tmp)
     fd = fl.open_append(tmp, create=True)
     try:
-        for start in range(0, max(len(data), 1), _STEP_BYTES):
-            fl.write(fd, data[start : start + _STEP_BYTES])
-            fl.fsync(fd)
+        unsynced = 0
+        for piece in pieces:
+            for start in range(0, len(piece), _STEP_BYTES):
+                step = piece[start : start + _STEP_BYTES]
+                fl.write(fd, step)
+                unsynced += len(step)
+                if unsynced >= _STEP_BYTES:
+                    fl.fsync(fd)
+                    unsynced = 0
+        fl.fsync(fd)
     finally:
         fl.close(fd)
     fl.rename(tmp, path)

@@ -1,0 +1,50 @@
+"""Snapshots are packed, compressed and written in slices as the rows come (so a background
+snapshot never holds the interpreter long while a commit waits): the file must hold exactly
+the bytes of one msgpack array of every (key, row) pair, and read back as the rows given,
+whatever the number of slices and write steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+import zstandard
+
+from driftdb.model.retention import Horizon
+from driftdb.storage import snapshot
+from driftdb.storage.snapshot import HEADER_SIZE, encode_snapshot, read_snapshot, write_snapshot
+
+
+def rows(count: int) -> list[tuple[Any, dict[str, Any]]]:
+    return [(i, {"id": i, "note": f"row {i} " * (i % 7), "n": i * 1.5}) for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [0, 1, 511, 512, 513, 1500])
+def test_the_body_is_one_msgpack_array_of_every_pair(tmp_path: Path, count: int) -> None:
+    given = rows(count)
+    data, written = encode_snapshot(iter(given), 9, 1700, Horizon(3, 1600, 1500), False)
+    assert written == count
+    raw = zstandard.ZstdDecompressor().decompress(data[HEADER_SIZE:])  # content size in frame
+    assert raw == msgpack.packb([[k, r] for k, r in given], use_bin_type=True)
+    path = tmp_path / "9.snap"
+    path.write_bytes(data)
+    info, back = read_snapshot(str(path))
+    assert (info.seq, info.row_count, info.horizon) == (9, count, Horizon(3, 1600, 1500))
+    assert back == given
+
+
+def test_a_file_written_in_steps_equals_the_encoded_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "_STEP_BYTES", 4096)  # many steps, each fsynced
+    given = rows(3000)
+    info = write_snapshot(str(tmp_path), iter(given), 12, 1800, None, False)
+    data, _ = encode_snapshot(iter(given), 12, 1800, None, False)
+    written = (tmp_path / "12.snap").read_bytes()
+    assert written[HEADER_SIZE:] and len(written) == info.size_bytes == len(data)
+    assert zstandard.ZstdDecompressor().decompress(written[HEADER_SIZE:]) == (
+        zstandard.ZstdDecompressor().decompress(data[HEADER_SIZE:])
+    )
+    assert read_snapshot(str(tmp_path / "12.snap"))[1] == given

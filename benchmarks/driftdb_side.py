@@ -100,7 +100,8 @@ class DriftSide:
 
     def snapshot_crossing_commits(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
         """Single durable inserts, one of which crosses the automatic-snapshot threshold half
-        way: the table's count of events since its newest snapshot is set just short of it
+        way, then more while the snapshot runs: the table's count of events since its newest
+        snapshot is set just short of it
         (an internal of the engine, `events_since_snapshot`: the only way to place the
         crossing without writing 100,000 events first), so that commit triggers a snapshot of
         the whole loaded table. Returns the per-commit seconds and whether a new snapshot
@@ -117,6 +118,15 @@ class DriftSide:
             start = time.perf_counter()
             t.insert(doc)
             out.append(time.perf_counter() - start)
+        # Go on committing while the background snapshot runs (up to 100,000 more), so the
+        # commits cover the whole snapshot, not only its start.
+        extra = max(d["id"] for d in docs) + 1
+        running = getattr(t, "_snapshot_thread", None)
+        while running is not None and running.is_alive() and extra < docs[0]["id"] + 100_000:
+            start = time.perf_counter()
+            t.insert(dict(docs[-1], id=extra))
+            out.append(time.perf_counter() - start)
+            extra += 1
         finish = getattr(t, "finish_snapshot", None)
         if finish is not None:
             finish()  # a background snapshot: wait for it before looking for its file

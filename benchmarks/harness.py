@@ -302,18 +302,22 @@ def bench_size(  # noqa: C901 (one measurement per storage engine, side by side 
             dict(proto[i % len(proto)], id=base_id + i) for i in range(args.crossing_commits + 1)
         ]
         crossing = drift.snapshot_crossing_commits(crossing_docs)
-        summary = measure.summarize(crossing["samples"])
-        summary["slowest_over_median"] = round(
-            max(crossing["samples"])
-            / max(sorted(crossing["samples"])[len(crossing["samples"]) // 2], 1e-9),
-            2,
-        )
+        # The target's figure: the first `crossing_commits` (the crossing half way); then every
+        # commit made until the background snapshot finished, as a second figure.
+        first = crossing["samples"][: args.crossing_commits]
+        summary = measure.summarize(first)
+        summary["slowest_over_median"] = _slowest_over_median(first)
         summary["snapshot_taken"] = crossing["snapshot_taken"]
+        summary["during_snapshot"] = len(crossing["samples"])
+        summary["during_slowest_over_median"] = _slowest_over_median(crossing["samples"])
         result["snapshot_crossing"] = summary
         say(
             f"    {args.crossing_commits} single commits crossing a snapshot threshold: median "
             f"{summary['median_ms']:.3f} ms, slowest {summary['max_ms']:.3f} ms "
-            f"({summary['slowest_over_median']:.1f}x; snapshot taken: {crossing['snapshot_taken']})"
+            f"({summary['slowest_over_median']:.1f}x; snapshot taken: "
+            f"{crossing['snapshot_taken']}); {len(crossing['samples']):,} commits until the "
+            "snapshot finished: slowest "
+            f"{summary['during_slowest_over_median']:.1f}x the median"
         )
         n = args.concurrent_commits
         one = [dict(proto[i % len(proto)], id=base_id + 100_000 + i) for i in range(n)]
@@ -511,3 +515,7 @@ def _write(
         for ext in ("json", "md"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(out, f"partial.{ext}"))
+
+
+def _slowest_over_median(samples: list[float]) -> float:
+    return round(max(samples) / max(sorted(samples)[len(samples) // 2], 1e-9), 2)

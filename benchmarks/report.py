@@ -40,6 +40,13 @@ TARGETS: list[tuple[str, str, str, str | None, str]] = [
         "<=20x",
         "<= 20",
     ),
+    (
+        "commit_tail_all",
+        "  slowest of every commit until the background snapshot finished / median",
+        "x",
+        None,
+        "-",
+    ),
     ("group_commit", "8 threads' single commits/s / 1 thread's", "x", ">=4x", ">= 4"),
     ("fsync", "raw fsync of 100 bytes, median", "ms", None, "-"),
     (
@@ -88,6 +95,8 @@ def metric_values(size: dict[str, Any], base: dict[str, Any] | None) -> dict[str
     crossing = size.get("snapshot_crossing") or {}
     tail = crossing.get("slowest_over_median")
     out["commit_tail"] = (tail if crossing.get("snapshot_taken") else None, None)
+    during = crossing.get("during_slowest_over_median")
+    out["commit_tail_all"] = (during if crossing.get("snapshot_taken") else None, None)
     out["group_commit"] = ((size.get("group_commit") or {}).get("ratio"), None)
     cold = size["cold"]
     out["cold.by_key"] = (

@@ -96,9 +96,25 @@ def _body(value: Any) -> bytes:
     return b"".join(_raw(str(k)) + _raw(v) for k, v in sorted(value.items()))
 
 
+# Encodings of short strings already seen: an indexed column repeats a few values (a status,
+# a customer), and every write encodes its row's old and new value of each indexed column.
+# Exact `str` only (a subclass may compare differently); bounded, then started afresh.
+_SHORT_STRINGS: dict[str, bytes] = {}
+_SHORT_STRING_CHARS = 64
+_SHORT_STRINGS_KEPT = 65536
+
+
 def encode_value(value: Any) -> bytes:
     """Encode an indexed value. Strings, lists and objects longer than LONG_VALUE_BYTES are cut
     to a prefix plus a digest (see `_escape_bounded` and `is_exact`)."""
+    if type(value) is str and len(value) <= _SHORT_STRING_CHARS:
+        found = _SHORT_STRINGS.get(value)
+        if found is None:
+            found = bytes((TAG_STRING,)) + _escape_bounded(_body(value))
+            if len(_SHORT_STRINGS) >= _SHORT_STRINGS_KEPT:
+                _SHORT_STRINGS.clear()
+            _SHORT_STRINGS[value] = found
+        return found
     if value is None or isinstance(value, bool | int | float):
         return _raw(value)
     return bytes((_tag(value),)) + _escape_bounded(_body(value))

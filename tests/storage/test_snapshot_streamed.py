@@ -48,3 +48,17 @@ def test_a_file_written_in_steps_equals_the_encoded_bytes(
         zstandard.ZstdDecompressor().decompress(data[HEADER_SIZE:])
     )
     assert read_snapshot(str(tmp_path / "12.snap"))[1] == given
+
+
+def test_a_snapshot_of_row_images_is_the_snapshot_of_the_rows(tmp_path: Path) -> None:
+    """A background snapshot copies the rows' msgpack bytes from the index without decoding
+    them: the file must be byte for byte the one written from the decoded rows."""
+    given = [*rows(700), ("k", {"s": "ü", "b": None, "l": [1, {"x": 2.5}]})]
+    images = [(key, msgpack.packb(row, use_bin_type=True)) for key, row in given]
+    horizon = Horizon(3, 1600, 1500)
+    from_images = snapshot.write_snapshot_images(str(tmp_path / "a"), iter(images), 9, 1, horizon)
+    from_rows = write_snapshot(str(tmp_path / "b"), iter(given), 9, 1, horizon, False)
+    assert (tmp_path / "a" / "9.snap").read_bytes() == (tmp_path / "b" / "9.snap").read_bytes()
+    assert from_images == snapshot.read_info(str(tmp_path / "a" / "9.snap"))
+    assert from_rows.row_count == len(given)
+    assert read_snapshot(str(tmp_path / "a" / "9.snap"))[1] == given

@@ -32,6 +32,7 @@ from driftdb.storage.snapshot import (
     prune_snapshots,
     read_snapshot,
     write_snapshot,
+    write_snapshot_images,
 )
 
 SNAPSHOT_SWITCH_S = 0.0005  # the GIL switch interval while a background snapshot runs
@@ -214,8 +215,8 @@ class TableStore:
                 assert index is not None
                 with index.read() as reader:
                     horizon = reader.horizon()
-                rows = index.snapshot_rows(seq)
-                write_snapshot(self.snapshots_dir, rows, seq, unix_ms, horizon, False)
+                images = index.snapshot_images(seq)  # (rows copied, never decoded)
+                write_snapshot_images(self.snapshots_dir, images, seq, unix_ms, horizon)
                 prune_snapshots(self.snapshots_dir, self.schema.option("snapshots_keep"))
             except Exception as exc:
                 warnings.warn(

@@ -34,7 +34,7 @@ import struct
 import time
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgpack
@@ -142,12 +142,28 @@ def encode_snapshot(
     return head + b"".join(body), count
 
 
+def _pack_rows(pairs: list[tuple[Key, Document]]) -> bytes:
+    """(key, row) pairs as the items of a msgpack array of [key, row] arrays (no header)."""
+    items = [[key, row] for key, row in pairs]
+    return msgpack.packb(items, use_bin_type=True)[len(_array_header(len(items))) :]  # type: ignore[no-any-return]
+
+
+_PAIR = b"\x92"  # msgpack: an array of 2 items
+
+
+def _pack_images(pairs: list[tuple[Key, bytes]]) -> bytes:
+    """(key, row already packed as msgpack) pairs, the same bytes as `_pack_rows` makes of
+    the decoded rows."""
+    return b"".join(_PAIR + msgpack.packb(key) + image for key, image in pairs)
+
+
 def _encode_in_parts(
-    rows: Iterable[tuple[Key, Document]],
+    rows: Iterable[Any],
     seq: int,
     unix_ms: int,
     horizon: Horizon | None,
     base: bool,
+    pack_pairs: Callable[[list[Any]], bytes] = _pack_rows,
 ) -> tuple[bytes, list[bytes], int]:
     """A snapshot file as its header, the pieces of its compressed body, and its row count.
 
@@ -162,11 +178,11 @@ def _encode_in_parts(
     raw_bytes = 0
     source = iter(rows)
     while True:
-        piece = [[key, row] for key, row in itertools.islice(source, _PACK_SLICE)]
+        piece = list(itertools.islice(source, _PACK_SLICE))
         if not piece:
             break
         count += len(piece)
-        part = msgpack.packb(piece, use_bin_type=True)[len(_array_header(len(piece))) :]
+        part = pack_pairs(piece)
         packed.append(part)
         raw_bytes += len(part)
         time.sleep(0)  # let a waiting thread (a commit) run
@@ -230,8 +246,27 @@ def write_snapshot(
 ) -> SnapshotInfo:
     """Write `<seq>.snap` durably (temp file, fsync, rename, directory fsync) and return its
     header. An existing file of that name is replaced atomically."""
+    return _write_parts(directory, seq, base, _encode_in_parts(rows, seq, unix_ms, horizon, base))
+
+
+def write_snapshot_images(
+    directory: str,
+    images: Iterable[tuple[Key, bytes]],
+    seq: int,
+    unix_ms: int,
+    horizon: Horizon | None,
+) -> SnapshotInfo:
+    """`write_snapshot` of rows given as their msgpack bytes (as the index stores them,
+    checksummed there), copied into the file without being decoded: a background snapshot."""
+    parts = _encode_in_parts(images, seq, unix_ms, horizon, False, _pack_images)
+    return _write_parts(directory, seq, False, parts)
+
+
+def _write_parts(
+    directory: str, seq: int, base: bool, parts: tuple[bytes, list[bytes], int]
+) -> SnapshotInfo:
     fs.make_dirs_durably(directory)
-    head, body, _ = _encode_in_parts(rows, seq, unix_ms, horizon, base)
+    head, body, _ = parts
     path = os.path.join(directory, snapshot_name(seq, base))
     _write_in_steps(path, [head, *body])
     return parse_header(head, path, len(head) + sum(len(chunk) for chunk in body))

@@ -62,6 +62,14 @@ INDEX_LAG_EVENTS = 32
 INDEX_LAG_S = 0.05
 
 
+def _write_failed(why: object) -> str:
+    """What a failed append or fsync says, to its own caller and to every batch after it."""
+    return (
+        f"write failed ({why}); nothing was acknowledged and the writer is stopped: "
+        "reopen the database"
+    )
+
+
 class Writer(Protocol):
     """The database a batch commits to: the seq its first write will have, the rows of
     batches appended but not yet indexed, and a view of a table's indexes (without
@@ -276,10 +284,7 @@ class GroupCommit:
             # re-validates the log from disk, may write again.
             self._fail(f"{type(exc).__name__}: {exc}")
             if isinstance(exc, Exception):
-                raise DriftIOError(
-                    f"write failed ({exc}); nothing was acknowledged and the writer is "
-                    "stopped: reopen the database"
-                ) from exc
+                raise DriftIOError(_write_failed(exc)) from exc
             raise
         rows = {name: [(w.before, w.after) for w in group] for name, group in per_table.items()}
         with self._state:
@@ -374,10 +379,7 @@ class GroupCommit:
         self.stop(why)
         with self._state:
             if self._failure is None:
-                self._failure = (
-                    f"write failed ({why}); nothing was acknowledged and the writer is "
-                    "stopped: reopen the database"
-                )
+                self._failure = _write_failed(why)
             woken = self._release_waiters()
         for turn in woken:
             turn.release()
@@ -399,10 +401,7 @@ class GroupCommit:
         except BaseException as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
             if isinstance(exc, Exception):
-                raise DriftIOError(
-                    f"write failed ({exc}); nothing was acknowledged and the writer is "
-                    "stopped: reopen the database"
-                ) from exc
+                raise DriftIOError(_write_failed(exc)) from exc
             raise
         with self._state:
             if not self._unindexed:

@@ -41,15 +41,21 @@ def changed_error(key: Key, entry: DriftEntry) -> DriftError:
     )
 
 
-class FramePayloads(PayloadGroup):
-    """The deferred payloads of one history (see the module docstring)."""
+def deferred_history(
+    segments_dir: str, key: Key, reload: Reload, listed: list[VersionTuple]
+) -> list[DriftEntry]:
+    """Entries for the key directory's versions `listed`, their payloads read on first use."""
+    return PayloadGroup(FramePayloads(segments_dir, key, reload, listed).load).defer(listed)
+
+
+class FramePayloads:
+    """Reads the deferred payloads of one history (see the module docstring)."""
 
     __slots__ = ("key", "listed", "reload", "segments_dir")
 
     def __init__(
         self, segments_dir: str, key: Key, reload: Reload, listed: list[VersionTuple]
     ) -> None:
-        self.entries = []  # (PayloadGroup's, without the call)
         self.segments_dir = segments_dir
         self.key = key
         self.reload = reload

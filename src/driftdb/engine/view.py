@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from driftdb.engine.payloads import FramePayloads, Reload, changed_error, same_event
+from driftdb.engine.payloads import Reload, changed_error, deferred_history, same_event
 from driftdb.errors import CorruptionError, DriftError, DriftWarning
 from driftdb.index.keycodec import MAX_U64, decode_value, encode_key
 from driftdb.index.store import NO_SEGMENT, IndexReader, Version
@@ -370,9 +370,9 @@ class TableView:
             if listed and listed[0][3] == NO_SEGMENT:  # a retention base entry: no frame
                 entries = [self._entry(key, Version(*listed[0]))]  # (it sorts first)
                 listed = listed[1:]
-                entries += FramePayloads(self.segments_dir, key, reload, listed).defer(listed)
+                entries += deferred_history(self.segments_dir, key, reload, listed)
             else:
-                entries = FramePayloads(self.segments_dir, key, reload, listed).defer(listed)
+                entries = deferred_history(self.segments_dir, key, reload, listed)
         base = self.base
         if base is not None and self.horizon is not None and key in base:
             entries.append(synthetic_entry(self.horizon, base[key]))

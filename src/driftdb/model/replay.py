@@ -8,7 +8,7 @@ checked; it is not how DriftDB answers queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -70,16 +70,14 @@ class PayloadGroup:
     """The entries of one history whose payloads (data, meta, purged) are still in their
     frames: the key directory gives each entry's seq, time, type and row, so a history that is
     only walked for those never opens a frame; the first entry asked for a payload reads the
-    frames of the whole group at once (`load`, which a subclass gives: engine/payloads.py,
-    where every frame is checked to be the event listed)."""
+    frames of the whole group at once with `load` (engine/payloads.py, where every frame is
+    checked to be the event listed)."""
 
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "load")
 
-    def __init__(self) -> None:
+    def __init__(self, load: Callable[[list[DriftEntry]], list[Payload]]) -> None:
         self.entries: list[DriftEntry] = []
-
-    def load(self, entries: list[DriftEntry]) -> list[Payload]:
-        raise NotImplementedError
+        self.load = load
 
     def defer(
         self, versions: list[tuple[int, EventType, int, int, int, Document | None]]

@@ -171,8 +171,9 @@ def _encode_in_parts(
     (measured at 645k rows: building one list of every pair, joining the packed bytes,
     compressing them in one call and freeing the list each held it 45-400 ms). So the rows
     are packed in slices as they come (the same bytes as one msgpack array of every pair),
-    each slice is compressed as it is packed (one zstd frame, streamed, with its content
-    size), and the bytes are never joined whole; with a pause between slices."""
+    then the packed slices are compressed one by one into one streamed zstd frame (after
+    all are packed: the frame states its content size, which the reader bounds), and the
+    bytes are never joined whole; with a pause between slices."""
     packed: list[bytes] = []
     count = 0
     raw_bytes = 0

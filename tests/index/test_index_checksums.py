@@ -96,3 +96,42 @@ def test_a_changed_byte_in_a_secondary_index_key_is_never_answered(tmp_path: Pat
             except driftdb.CorruptionError:
                 continue
             assert answer in ([], 0, [{"id": 2, "note": "other", "city": "Oslo"}]), answer
+
+
+def test_a_damaged_row_image_met_through_the_value_index_names_its_key(tmp_path: Path) -> None:
+    """`col = v` reads runs of the temporal index and then the key directory, a chunk at a
+    time with one checksum run per chunk: the damaged image is still named."""
+    for as_of in (None, 2):  # now (open runs in key order), and AS OF a seq
+        path = tmp_path / f"db{as_of}"
+        _make(path)
+        assert _replace_in_index(path, b"balance-0000100", b"balance-9000100") > 0
+        with driftdb.open(path, readonly=True) as db:
+            table = db.table("t")
+            with pytest.raises(driftdb.CorruptionError, match=r'table "t".*key 1'):
+                list(table.select(where={"city": "Lyon"}, as_of=as_of))
+
+
+def test_a_damaged_run_of_the_value_index_is_named(tmp_path: Path) -> None:
+    """A changed valid-from (the value of a temporal index entry) fails its checksum."""
+    import lmdb
+
+    from driftdb.index.keycodec import encode_value
+
+    path = tmp_path / "db"
+    _make(path)
+    indexes = path / "tables" / "t" / "indexes"
+    env = lmdb.open(str(indexes), readonly=True, lock=False, max_dbs=16)
+    try:
+        with env.begin() as txn:
+            cursor = txn.cursor(db=env.open_db(b"ix:city", txn=txn, create=False))
+            assert cursor.set_range(encode_value("Lyon"))
+            key, stored = bytes(cursor.key()), bytes(cursor.value())
+    finally:
+        env.close()
+    damaged = bytes([stored[0] ^ 0x01]) + stored[1:]
+    assert _replace_in_index(path, key + stored, key + damaged) == 1
+    with (
+        driftdb.open(path, readonly=True) as db,
+        pytest.raises(driftdb.CorruptionError, match=r"index on city, key 1"),
+    ):
+        list(db.table("t").select(where={"city": "Lyon"}))

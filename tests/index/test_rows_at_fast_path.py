@@ -189,8 +189,8 @@ def driftdb_max_seq() -> int:
 def test_joined_decoding_says_when_an_image_does_not_decode() -> None:
     """One msgpack call per slice: None tells the caller to decode one by one and name the
     entry that fails."""
-    good = (b"k1" + bytes(8), bytes(21) + b"\x80" + bytes(4))
-    bad = (b"k2" + bytes(8), bytes(21) + b"\xc1" + bytes(4))  # 0xc1: never used by msgpack
+    good = bytes(21) + b"\x80" + bytes(4)
+    bad = bytes(21) + b"\xc1" + bytes(4)  # 0xc1: never used by msgpack
     assert scan.decode_rows([good, good], 21) == [{}, {}]
     assert scan.decode_rows([good, bad], 21) is None
     assert scan.decode_rows([], 21) == []

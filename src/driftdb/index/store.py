@@ -138,10 +138,12 @@ def _unseal(db: str, key: bytes, stored: bytes) -> bytes:
     return bytes(value)
 
 
-def _name_damage(batch: list[tuple[bytes, bytes]]) -> None:
-    """Raise for the first entry of `batch` that fails its checksum or is shorter than a
+def _name_damage(keys: list[bytes], values: list[bytes]) -> None:
+    """Raise for the first entry of a slice that fails its checksum or is shorter than a
     version head (index/scan.py found one)."""
-    for key, stored in batch:
+    if len(keys) > len(values):  # (the two cursors of one transaction walk in step)
+        raise EntryDamaged("keys", keys[len(values)], "has no value in the read")
+    for key, stored in zip(keys, values, strict=False):  # (values may run short)
         if len(_unseal("keys", key, stored)) < _VERSION.size:
             raise EntryDamaged("keys", key, "is shorter than a version head")
     raise AssertionError("index/scan.py reported damage that _unseal does not find")
@@ -1542,29 +1544,37 @@ class IndexReader:
     def rows_at(self, seq: int) -> Iterator[tuple[Key, dict[str, Any]]]:
         """Every row live at `seq`, in primary-key order: one pass over the key directory
         (index/scan.py), every entry's checksum checked."""
-        for chosen in self._newest_at(seq):
-            rows = self._decode_rows(chosen)
-            yield from zip([decode_key(key[:-8]) for key, _ in chosen], rows, strict=True)
+        for keys, stored in self._newest_at(seq):
+            rows = self._decode_rows(keys, stored)
+            yield from zip([decode_key(key[:-8]) for key in keys], rows, strict=True)
 
     @_reports
     def row_list_at(self, seq: int) -> list[dict[str, Any]]:
         """The rows of `rows_at` without their keys, as one list (no key is decoded)."""
         out: list[dict[str, Any]] = []
-        for chosen in self._newest_at(seq):
-            out.extend(self._decode_rows(chosen))
+        for keys, stored in self._newest_at(seq):
+            out.extend(self._decode_rows(keys, stored))
         return out
 
-    def _newest_at(self, seq: int) -> Iterator[list[tuple[bytes, bytes]]]:
-        cursor = self.txn.txn.cursor(db=self.index.keys)
+    def _newest_at(self, seq: int) -> Iterator[tuple[list[bytes], list[bytes]]]:
+        # Two cursors of this transaction walk the directory in step: one yields the keys,
+        # the other the values (no (key, value) tuple per entry, and no pass to split them).
+        txn, keys = self.txn.txn, self.index.keys
         return scan.newest_at(
-            cursor.iternext(keys=True, values=True), seq, _VERSION.size, _name_damage
+            txn.cursor(db=keys).iternext(keys=True, values=False),
+            txn.cursor(db=keys).iternext(keys=False, values=True),
+            seq,
+            _VERSION.size,
+            _name_damage,
         )
 
     @staticmethod
-    def _decode_rows(chosen: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
-        rows = scan.decode_rows(chosen, _VERSION.size)
+    def _decode_rows(keys: list[bytes], stored: list[bytes]) -> list[dict[str, Any]]:
+        rows = scan.decode_rows(stored, _VERSION.size)
         if rows is None:  # find and name the entry that does not decode
-            rows = [_unpack(stored[_VERSION.size : -4], "keys", key) for key, stored in chosen]
+            rows = [
+                _unpack(v[_VERSION.size : -4], "keys", k) for k, v in zip(keys, stored, strict=True)
+            ]
         return rows
 
     @_reports

@@ -309,14 +309,14 @@ def _stream_in_key_order(
 
 
 def count_rows(table: ReadTable, where: ast.Expr | None, as_of: AsOf) -> int:
-    plan = plan_where(where, table.schema.indexes, table.primary_key)
     with table.view() as view:
         seq = table.resolve_point(view, to_timepoint(as_of))
         if where is None:
             return view.count(seq)
         fast = _count_from_index(view, where, seq)
         if fast is not None:
-            return fast
+            return fast  # (no plan needed: the count index answered)
+        plan = plan_where(where, table.schema.indexes, table.primary_key)
         return sum(1 for _ in iter_matching(view, where, plan, seq))
 
 

@@ -204,8 +204,9 @@ def bench_size(  # noqa: C901 (one measurement per storage engine, side by side 
             s = (r.get(FULL) or {}).get("median_ms")
             missed = misses_target(q.name, d, s)
             if q.name in ("q2", "q4") and base is not None and d is not None:
-                b = ((base["queries"].get(q.name) or {}).get("DriftDB") or {}).get("median_ms")
-                missed = missed or (b is not None and d > 1.5 * b)
+                b = report.scaling_ms(base["queries"].get(q.name) or {})
+                now = report.scaling_ms(r)
+                missed = missed or (b is not None and now is not None and now > 1.5 * b)
             if missed:
                 say(f"  profiling DriftDB {q.name} (missed its target)")
                 try:

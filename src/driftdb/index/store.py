@@ -5,9 +5,9 @@ Sub-databases (every stored value below ends with 4 more bytes, see "Checksums")
           (little-endian, fixed width), then msgpack(row after event) (nothing if deleted)
           (a full row image per version: a point read at any seq is one B+tree seek, and no read
           ever re-applies patches; the price is disk space, measured in the benchmark).
-- `seqs`  u64(seq) -> u64 unix_ms, i64 live row count after it, u32 segment, u64 offset,
-          then enc(pk) (fixed-width heads: moving frames rewrites 12 bytes per entry; the key lets
-          a full-table read start from a snapshot and re-read only the keys touched since)
+- `seqs`  u64(seq) -> i64 live row count after it, u32 segment, u64 offset, then enc(pk)
+          (fixed-width heads: moving frames rewrites 12 bytes per entry; the key lets a
+          full-table read start from a snapshot and re-read only the keys touched since)
 - `time`  u64(unix_ms) + u64(seq) -> b"" (the time index: AS OF <time> is one seek)
 - `ix:<column>` temporal secondary index: enc(value) + u64(valid_to) + enc(pk) -> u64(valid_from)
           for each run of versions in which the row held that value; open runs have
@@ -82,7 +82,8 @@ from driftdb.storage.safe_path import check_index_files
 
 # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests;
 # 5: numbers as doubles only, lists and objects as JSON text; 6: no checksums, no sync mark;
-# 7: a value count per key enc(value) + u64(seq) (now one key per value, fixed duplicates)
+# 7: a value count per key enc(value) + u64(seq) (now one key per value, fixed duplicates),
+# and a u64 unix_ms first in each `seqs` value
 INDEX_FORMAT = 8
 _PAST_ALL = b"\xff" * 9
 
@@ -90,8 +91,10 @@ _PAST_ALL = b"\xff" * 9
 # Fixed-width heads, so that moving a frame (compaction) rewrites 12 bytes of an entry and
 # never decodes its row.
 _VERSION = struct.Struct("<BQIQ")  # keys: type, unix_ms, segment, offset; then msgpack(row)
-_SEQ = struct.Struct("<QqIQ")  # seqs: unix_ms, live, segment, offset; then enc(pk)
-_LOCATION = struct.Struct("<IQ")  # segment, offset (at byte 9 of a version, 16 of a seq)
+# seqs: live, segment, offset; then enc(pk). No time: AS OF <time> goes through `time`, and
+# no read asks a seq's time of `seqs` (format 7 kept a u64 unix_ms first: 8 MB at 1M events).
+_SEQ = struct.Struct("<qIQ")
+_LOCATION = struct.Struct("<IQ")  # segment, offset (at byte 9 of a version, 8 of a seq)
 
 
 def _version_value(
@@ -105,8 +108,8 @@ def _version_row(value: bytes, key: bytes = b"") -> dict[str, Any] | None:
     return _unpack(value[_VERSION.size :], "keys", key) if len(value) > _VERSION.size else None
 
 
-def _seq_value(unix_ms: int, live: int, segment: int, offset: int, pk: bytes) -> bytes:
-    return _SEQ.pack(unix_ms, live, segment, offset) + pk
+def _seq_value(live: int, segment: int, offset: int, pk: bytes) -> bytes:
+    return _SEQ.pack(live, segment, offset) + pk
 
 
 def _relocate(value: bytes, at: int, segment: int, offset: int) -> bytes:
@@ -973,8 +976,8 @@ class TableIndex:
                     if read_u64(k) >= end:
                         break
                     entry = bytearray(v)
-                    (live,) = struct.unpack_from("<q", entry, 8)
-                    struct.pack_into("<q", entry, 8, live - 1)
+                    (live,) = struct.unpack_from("<q", entry, 0)
+                    struct.pack_into("<q", entry, 0, live - 1)
                     seqs.put(k, bytes(entry))
             if live_from is not None:
                 raw = txn.get(b"covered", db=self.meta)
@@ -999,7 +1002,7 @@ class TableIndex:
             if raw is None:
                 raise KeyError(f"seq {seq} is not in the key directory")
             pk = bytes(raw[_SEQ.size :])
-            txn.put(u64(seq), _relocate(raw, 16, segment, offset), db=self.seqs)
+            txn.put(u64(seq), _relocate(raw, 8, segment, offset), db=self.seqs)
             version_key = pk + u64(seq)
             value = txn.get(version_key, db=self.keys)
             if value is None:
@@ -1025,9 +1028,7 @@ class TableIndex:
             )
             for column, db in self.ix.items():
                 _update_index(txn, db, pk, seq, None, row, column, counts[column])
-        txn.put(
-            u64(seq), _seq_value(horizon.base_unix_ms, len(rows), NO_SEGMENT, 0, b""), db=self.seqs
-        )
+        txn.put(u64(seq), _seq_value(len(rows), NO_SEGMENT, 0, b""), db=self.seqs)
         txn.put(u64(horizon.base_unix_ms) + u64(seq), b"", db=self.time)
         txn.put(b"horizon", _pack(horizon.to_wire()), db=self.meta)
         # The log after the base starts at its first segment: segment NO_SEGMENT sorts first.
@@ -1096,9 +1097,7 @@ class TableIndex:
                 _update_index(
                     txn, db, pk, event.seq, prev_row, row, column, counts[column], tallies[column]
                 )
-            seq_entries.append(
-                (u64(event.seq), _seq_value(event.unix_ms, live, item.segment, item.offset, pk))
-            )
+            seq_entries.append((u64(event.seq), _seq_value(live, item.segment, item.offset, pk)))
             following = located[position + 1].event.unix_ms if position + 1 < len(located) else -1
             if following != event.unix_ms:
                 # The time index needs only the last seq of each millisecond (a batch shares
@@ -1432,7 +1431,7 @@ class IndexReader:
         cursor = self.txn.cursor(db=self.index.seqs)
         if not cursor.set_range(u64(seq + 1) if seq >= 0 else u64(0)):
             return 0, None
-        _, _, segment, offset = _SEQ.unpack_from(cursor.value())
+        _, segment, offset = _SEQ.unpack_from(cursor.value())
         where = (int(segment), int(offset))
         count = 0
         for _ in cursor.iternext(keys=True, values=False):
@@ -1603,7 +1602,7 @@ class IndexReader:
         cursor = self.txn.cursor(db=self.index.seqs)
         landed = seq < MAX_U64 and cursor.set_range(u64(seq + 1))
         found = cursor.prev() if landed else cursor.last()
-        return int(_SEQ.unpack_from(cursor.value())[1]) if found else 0
+        return int(_SEQ.unpack_from(cursor.value())[0]) if found else 0
 
     @_reports
     def first_seq(self) -> int | None:
@@ -1624,7 +1623,7 @@ class IndexReader:
         raw = self.txn.get(u64(seq), db=self.index.seqs)
         if raw is None:
             return None
-        _, _, segment, offset = _SEQ.unpack_from(raw)
+        _, segment, offset = _SEQ.unpack_from(raw)
         return int(segment), int(offset)
 
     @_reports

@@ -13,7 +13,7 @@ import msgpack
 
 import driftdb
 from driftdb.index import store
-from driftdb.index.keycodec import u64
+from driftdb.index.keycodec import encode_value, u64
 
 
 def _make(path: Path) -> None:
@@ -99,3 +99,29 @@ def _cnt_is_dupsort(indexes: Path) -> bool:
         return bool(env.open_db(b"cnt:status", create=False).flags()["dupsort"])
     finally:
         env.close()
+
+
+def test_a_reader_open_across_the_writers_rebuild_of_a_format_7_index_answers_exactly(
+    tmp_path: Path,
+) -> None:
+    """The reader opened `cnt:status` while it had no sorted duplicates; the writer then
+    drops it and creates it afresh (other flags): the reader's handle must not be used."""
+    path = tmp_path / "db"
+    _make(path)
+    _downgrade_to_format_7(path)
+    with driftdb.open(path, readonly=True) as reader:
+        assert _counts(reader) == WANT
+        with driftdb.open(path) as writer:
+            assert _counts(writer) == WANT
+            writer.table("t").patch(4, {"status": "paid"})
+            writer.table("t").count()  # the index takes the patch
+            index = reader.table("t").index
+            assert index is not None
+            with index.read() as direct:  # the counts of the old handle are not used
+                assert direct.count_with_value("status", "paid", 9) in (None, 2)
+                listed = [(encode_value("new"), 3), (encode_value("paid"), 2)]
+                assert direct.value_counts("status", 9) in (None, listed)
+            assert _counts(reader) == WANT
+            assert reader.table("t").count(where={"status": "paid"}) == 3
+            got = reader.execute("SELECT status, COUNT(*) AS n FROM t GROUP BY status").rows
+            assert sorted(got, key=str) == [{"n": 2, "status": "new"}, {"n": 3, "status": "paid"}]

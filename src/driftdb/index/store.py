@@ -488,12 +488,17 @@ class TableIndex:
             self.time = env.open_db(b"time", create=create)
             self.meta = env.open_db(b"meta", create=create)
             self.ix = {c: env.open_db(f"ix:{c}".encode(), create=create) for c in self.columns}
-            self.cnt = {c: _open_counts(env, c, create) for c in self.columns}
+            self.cnt = {}
+            for c in self.columns:
+                counts = _open_counts(env, c, create)
+                if counts is not None:
+                    self.cnt[c] = counts
             self.names = {id(self.keys): "keys", id(self.seqs): "seqs", id(self.time): "time"}
             self.names[id(self.meta)] = "meta"
             for c in self.columns:
                 self.names[id(self.ix[c])] = f"ix:{c}"
-                self.names[id(self.cnt[c])] = f"cnt:{c}"
+            for c, counts in self.cnt.items():
+                self.names[id(counts)] = f"cnt:{c}"
             _open_envs[self] = None
             if fresh and not self.readonly:
                 with env.begin(write=True) as txn:
@@ -1126,10 +1131,14 @@ def _open_counts(env: Any, column: str, create: bool) -> Any:
     """The `cnt:` sub-database of `column` (dupsort, dupfixed: docs/format.md). LMDB keeps
     the flags a sub-database was created with, whatever `open_db` asks: one left by an
     index of format 7 or older (a key per change) is dropped and created afresh by a
-    writer, empty (such an index is rebuilt from the log: its `covered` names its format);
-    a reader leaves it as it is, and reads the log instead of that index."""
+    writer, empty (such an index is rebuilt from the log: its `covered` names its format).
+    A reader gets None for it: its handle keeps the old flags even after a writer has
+    rebuilt the index in place (LMDB then refuses it, MDB_INCOMPATIBLE), so its counts are
+    not used until the environment is reopened; the planner counts rows instead."""
     name = f"cnt:{column}".encode()
     db = env.open_db(name, create=create, **_COUNT_DB_FLAGS)
+    if not create and not db.flags()["dupsort"]:
+        return None
     if create and not db.flags()["dupsort"]:
         with env.begin(write=True) as txn:
             txn.drop(db, delete=True)

@@ -135,3 +135,34 @@ def test_a_damaged_run_of_the_value_index_is_named(tmp_path: Path) -> None:
         pytest.raises(driftdb.CorruptionError, match=r"index on city, key 1"),
     ):
         list(db.table("t").select(where={"city": "Lyon"}))
+
+
+def test_a_changed_byte_in_a_value_count_is_a_corruption_error_naming_table_and_value(
+    tmp_path: Path,
+) -> None:
+    """A count entry is a 14-byte duplicate under its value (seq, count, CRC-32 over the
+    value and both): a changed count is never answered."""
+    import struct
+    import zlib
+
+    from driftdb.index.keycodec import encode_value
+
+    path = tmp_path / "db"
+    _make(path)  # "Oslo" became live at seq 2: count 1
+    body = struct.pack(">HII", 0, 2, 1)
+    entry = body + struct.pack("<I", zlib.crc32(body, zlib.crc32(encode_value("Oslo"))))
+    damaged = struct.pack(">HII", 0, 2, 7) + entry[-4:]
+    assert _replace_in_index(path, entry, damaged) == 1
+    reads = [
+        lambda db: db.table("t").count(where={"city": "Oslo"}),
+        lambda db: db.execute("SELECT city, COUNT(*) FROM t GROUP BY city").rows,
+    ]
+    for read in reads:
+        with driftdb.open(path, readonly=True) as db:
+            with pytest.raises(driftdb.CorruptionError) as caught:
+                read(db)
+            message = str(caught.value)
+            assert 'table "t"' in message and "value counts of city, value 'Oslo'" in message
+            assert db.table("t").count(where={"city": "Oslo"}) == 1  # then from the log
+    with driftdb.open(path) as db, pytest.raises(driftdb.CorruptionError):
+        db.table("t").count(where={"city": "Oslo"})

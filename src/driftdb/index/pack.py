@@ -8,8 +8,11 @@ the entries of each sub-database into an empty one in key order with MDB_APPEND 
 page: the copy is the live entries and little else (docs/format.md, "Packing").
 
 The copy writes the stored values byte for byte (their checksums cover key and value, so
-they stay valid), and nothing freed or overwritten in the source reaches it: PURGE's erasure
-holds for a packed copy as for a compacted one.
+they stay valid), and each sub-database keeps its flags: in a sorted-duplicate one (`cnt:`,
+dupsort and dupfixed) the duplicates come in order too and are appended under their key
+(MDB_APPENDDUP, which fills the pages of the duplicates as MDB_APPEND fills the others).
+Nothing freed or overwritten in the source reaches the copy: PURGE's erasure holds for a
+packed copy as for a compacted one.
 """
 
 from __future__ import annotations
@@ -64,8 +67,19 @@ def copy_packed(
 
 
 def _copy_db(read: Any, source_db: Any, write: Any, target: Any, name: bytes) -> None:
-    """One sub-database, streamed: putmulti consumes the source cursor's iterator in C."""
-    db = target.open_db(name, txn=write, create=True)
+    """One sub-database, streamed: putmulti consumes the source cursor's iterator in C
+    (every duplicate of a dupsort one: its `entries` count them all)."""
+    flags = source_db.flags()
+    db = target.open_db(
+        name,
+        txn=write,
+        create=True,
+        dupsort=flags["dupsort"],
+        dupfixed=flags["dupfixed"],
+        integerkey=flags["integerkey"],
+        integerdup=flags["integerdup"],
+        reverse_key=flags["reverse_key"],
+    )
     expected = int(read.stat(source_db)["entries"])
     entries = read.cursor(db=source_db).iternext(keys=True, values=True)
     consumed, added = write.cursor(db=db).putmulti(entries, append=True)

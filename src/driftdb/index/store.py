@@ -5,22 +5,25 @@ Sub-databases (every stored value below ends with 4 more bytes, see "Checksums")
           (little-endian, fixed width), then msgpack(row after event) (nothing if deleted)
           (a full row image per version: a point read at any seq is one B+tree seek, and no read
           ever re-applies patches; the price is disk space, measured in the benchmark).
-- `seqs`  u64(seq) -> u64 unix_ms, i64 live row count after it, u32 segment, u64 offset,
-          then enc(pk) (fixed-width heads: moving frames rewrites 12 bytes per entry; the key lets
-          a full-table read start from a snapshot and re-read only the keys touched since)
+- `seqs`  u64(seq) -> i64 live row count after it, u32 segment, u64 offset, then enc(pk)
+          (fixed-width heads: moving frames rewrites 12 bytes per entry; the key lets a
+          full-table read start from a snapshot and re-read only the keys touched since)
 - `time`  u64(unix_ms) + u64(seq) -> b"" (the time index: AS OF <time> is one seek)
 - `ix:<column>` temporal secondary index: enc(value) + u64(valid_to) + enc(pk) -> u64(valid_from)
           for each run of versions in which the row held that value; open runs have
           valid_to = 2**64-1. Ordering by valid_to lets `value = v AS OF S` start its scan at
           valid_to > S, so runs that ended before S (other rows' older versions) cost nothing.
-- `cnt:<column>` value counts: enc(value) + u64(seq) -> u64 live rows holding it after seq.
+- `cnt:<column>` value counts: enc(value) -> one fixed-size duplicate per seq at which the
+          number of live rows holding the value changed: u48 seq, u32 count (dupsort,
+          dupfixed: the value is stored once; see "value counts" below).
 - `meta`  b"covered" -> {seq, segment, offset, unix_ms, live, format}: the log position these
           entries cover, committed in the same transaction as the entries themselves;
           b"horizon" -> the retention horizon (a copy of the base snapshot's header, see
           model/retention.py); b"generation"; b"counts" (present while the value counts are exact).
 
 Checksums: every entry, in every sub-database, is stored as value + u32 CRC-32 (zlib, IEEE)
-over key and value, and every read checks it (`_SealedTxn` is the only way in or out). CRC-32
+over key and value (in `cnt:`, each duplicate over the key and its own 10 bytes), and every
+read checks it (`_SealedTxn` is the only way in or out; the count functions below). CRC-32
 rather than a keyed or cryptographic hash: the threat is a flipped bit or a stale byte, not an
 adversary; CRC-32 detects every burst of up to 32 bits and every 1-3 bit error in entries of
 this size, costs about a microsecond per row image in C, and is the checksum the log's frames
@@ -58,6 +61,7 @@ from driftdb.index import scan
 from driftdb.index.keycodec import (
     MAX_U64,
     decode_key,
+    decode_value,
     encode_key,
     encode_value,
     encoded_length,
@@ -77,16 +81,20 @@ from driftdb.storage.position import Covered, Located
 from driftdb.storage.safe_path import check_index_files
 
 # 1-2: msgpack arrays in keys and seqs; 3: no value counts; 4: no long-value digests;
-# 5: numbers as doubles only, lists and objects as JSON text; 6: no checksums, no sync mark
-INDEX_FORMAT = 7
+# 5: numbers as doubles only, lists and objects as JSON text; 6: no checksums, no sync mark;
+# 7: a value count per key enc(value) + u64(seq) (now one key per value, fixed duplicates),
+# and a u64 unix_ms first in each `seqs` value
+INDEX_FORMAT = 8
 _PAST_ALL = b"\xff" * 9
 
 
 # Fixed-width heads, so that moving a frame (compaction) rewrites 12 bytes of an entry and
 # never decodes its row.
 _VERSION = struct.Struct("<BQIQ")  # keys: type, unix_ms, segment, offset; then msgpack(row)
-_SEQ = struct.Struct("<QqIQ")  # seqs: unix_ms, live, segment, offset; then enc(pk)
-_LOCATION = struct.Struct("<IQ")  # segment, offset (at byte 9 of a version, 16 of a seq)
+# seqs: live, segment, offset; then enc(pk). No time: AS OF <time> goes through `time`, and
+# no read asks a seq's time of `seqs` (format 7 kept a u64 unix_ms first: 8 MB at 1M events).
+_SEQ = struct.Struct("<qIQ")
+_LOCATION = struct.Struct("<IQ")  # segment, offset (at byte 9 of a version, 8 of a seq)
 
 
 def _version_value(
@@ -100,8 +108,8 @@ def _version_row(value: bytes, key: bytes = b"") -> dict[str, Any] | None:
     return _unpack(value[_VERSION.size :], "keys", key) if len(value) > _VERSION.size else None
 
 
-def _seq_value(unix_ms: int, live: int, segment: int, offset: int, pk: bytes) -> bytes:
-    return _SEQ.pack(unix_ms, live, segment, offset) + pk
+def _seq_value(live: int, segment: int, offset: int, pk: bytes) -> bytes:
+    return _SEQ.pack(live, segment, offset) + pk
 
 
 def _relocate(value: bytes, at: int, segment: int, offset: int) -> bytes:
@@ -482,12 +490,17 @@ class TableIndex:
             self.time = env.open_db(b"time", create=create)
             self.meta = env.open_db(b"meta", create=create)
             self.ix = {c: env.open_db(f"ix:{c}".encode(), create=create) for c in self.columns}
-            self.cnt = {c: env.open_db(f"cnt:{c}".encode(), create=create) for c in self.columns}
+            self.cnt = {}
+            for c in self.columns:
+                counts = _open_counts(env, c, create)
+                if counts is not None:
+                    self.cnt[c] = counts
             self.names = {id(self.keys): "keys", id(self.seqs): "seqs", id(self.time): "time"}
             self.names[id(self.meta)] = "meta"
             for c in self.columns:
                 self.names[id(self.ix[c])] = f"ix:{c}"
-                self.names[id(self.cnt[c])] = f"cnt:{c}"
+            for c, counts in self.cnt.items():
+                self.names[id(counts)] = f"cnt:{c}"
             _open_envs[self] = None
             if fresh and not self.readonly:
                 with env.begin(write=True) as txn:
@@ -689,6 +702,8 @@ class TableIndex:
             if db.startswith("ix:"):
                 length = encoded_length(key)
                 return f"index on {db[3:]}, key {decode_key(key, length + 8)!r}"
+            if db.startswith("cnt:"):
+                return f"value counts of {db[4:]}, value {decode_value(bytes(key))[1]!r}"
         except (ValueError, IndexError, UnicodeDecodeError):
             pass
         return f"{db} entry {bytes(key)[:40].hex()}"
@@ -777,7 +792,7 @@ class TableIndex:
         env = self.env
         for column in columns:
             self.ix[column] = env.open_db(f"ix:{column}".encode(), create=True)
-            self.cnt[column] = env.open_db(f"cnt:{column}".encode(), create=True)
+            self.cnt[column] = _open_counts(env, column, True)
             self.names[id(self.ix[column])] = f"ix:{column}"
             self.names[id(self.cnt[column])] = f"cnt:{column}"
         read = [0]
@@ -968,8 +983,8 @@ class TableIndex:
                     if read_u64(k) >= end:
                         break
                     entry = bytearray(v)
-                    (live,) = struct.unpack_from("<q", entry, 8)
-                    struct.pack_into("<q", entry, 8, live - 1)
+                    (live,) = struct.unpack_from("<q", entry, 0)
+                    struct.pack_into("<q", entry, 0, live - 1)
                     seqs.put(k, bytes(entry))
             if live_from is not None:
                 raw = txn.get(b"covered", db=self.meta)
@@ -994,7 +1009,7 @@ class TableIndex:
             if raw is None:
                 raise KeyError(f"seq {seq} is not in the key directory")
             pk = bytes(raw[_SEQ.size :])
-            txn.put(u64(seq), _relocate(raw, 16, segment, offset), db=self.seqs)
+            txn.put(u64(seq), _relocate(raw, 8, segment, offset), db=self.seqs)
             version_key = pk + u64(seq)
             value = txn.get(version_key, db=self.keys)
             if value is None:
@@ -1020,9 +1035,7 @@ class TableIndex:
             )
             for column, db in self.ix.items():
                 _update_index(txn, db, pk, seq, None, row, column, counts[column])
-        txn.put(
-            u64(seq), _seq_value(horizon.base_unix_ms, len(rows), NO_SEGMENT, 0, b""), db=self.seqs
-        )
+        txn.put(u64(seq), _seq_value(len(rows), NO_SEGMENT, 0, b""), db=self.seqs)
         txn.put(u64(horizon.base_unix_ms) + u64(seq), b"", db=self.time)
         txn.put(b"horizon", _pack(horizon.to_wire()), db=self.meta)
         # The log after the base starts at its first segment: segment NO_SEGMENT sorts first.
@@ -1091,9 +1104,7 @@ class TableIndex:
                 _update_index(
                     txn, db, pk, event.seq, prev_row, row, column, counts[column], tallies[column]
                 )
-            seq_entries.append(
-                (u64(event.seq), _seq_value(event.unix_ms, live, item.segment, item.offset, pk))
-            )
+            seq_entries.append((u64(event.seq), _seq_value(live, item.segment, item.offset, pk)))
             following = located[position + 1].event.unix_ms if position + 1 < len(located) else -1
             if following != event.unix_ms:
                 # The time index needs only the last seq of each millisecond (a batch shares
@@ -1116,6 +1127,25 @@ class TableIndex:
             ),
             db=self.meta,
         )
+
+
+def _open_counts(env: Any, column: str, create: bool) -> Any:
+    """The `cnt:` sub-database of `column` (dupsort, dupfixed: docs/format.md). LMDB keeps
+    the flags a sub-database was created with, whatever `open_db` asks: one left by an
+    index of format 7 or older (a key per change) is dropped and created afresh by a
+    writer, empty (such an index is rebuilt from the log: its `covered` names its format).
+    A reader gets None for it: its handle keeps the old flags even after a writer has
+    rebuilt the index in place (LMDB then refuses it, MDB_INCOMPATIBLE), so its counts are
+    not used until the environment is reopened; the planner counts rows instead."""
+    name = f"cnt:{column}".encode()
+    db = env.open_db(name, create=create, **_COUNT_DB_FLAGS)
+    if not create and not db.flags()["dupsort"]:
+        return None
+    if create and not db.flags()["dupsort"]:
+        with env.begin(write=True) as txn:
+            txn.drop(db, delete=True)
+            db = env.open_db(name, txn=txn, create=True, **_COUNT_DB_FLAGS)
+    return db
 
 
 def _put_ascending(txn: _SealedTxn, db: Any, entries: list[tuple[bytes, bytes]]) -> None:
@@ -1164,22 +1194,96 @@ def _update_index(
             _bump_count(counts, new, seq, +1, tally)
 
 
+# -- value counts (`cnt:<column>`, docs/format.md "Value counts") ---------------------------
+#
+# One key per value, enc(value); under it one fixed-size duplicate per seq at which the
+# number of live rows holding the value changed, in seq order (LMDB dupsort + dupfixed):
+# u48 seq, u32 count (big-endian, so byte order is seq order), then the CRC-32 of the key
+# and those 10 bytes. The value is stored once per column, not once per change, and a change
+# costs its 14 bytes (it cost about 40 as a key of its own).
+
+_COUNT = struct.Struct(">HII")  # seq >> 32, seq & 0xFFFFFFFF, count
+COUNT_SEQ_LIMIT = (1 << 48) - 1  # 281 trillion events: a million a second for 8.9 years
+COUNT_LIMIT = (1 << 32) - 1  # live rows holding one value
+COUNT_ENTRY_BYTES = _COUNT.size + _CRC.size  # 14
+_COUNT_DB_FLAGS = {"dupsort": True, "dupfixed": True}
+
+
+def _count_entry(value: bytes, seq: int, count: int) -> bytes:
+    """The stored duplicate for `value` having `count` live rows after `seq`. Beyond the
+    widths of the format a write fails here, loudly, rather than wrap."""
+    if not 0 <= seq <= COUNT_SEQ_LIMIT:
+        raise OverflowError(f"seq {seq} is beyond what a value count entry holds (2^48 - 1)")
+    if not 0 <= count <= COUNT_LIMIT:
+        raise OverflowError(
+            f"a value count of {count} is outside what a count entry holds (0 .. 2^32 - 1)"
+        )
+    return _seal(value, _COUNT.pack(seq >> 32, seq & 0xFFFFFFFF, count))
+
+
+def _read_count(name: str, value: bytes, stored: bytes) -> tuple[int, int]:
+    """(seq, count) of a stored duplicate of `value`, after checking its CRC-32."""
+    unsealed = _unseal(name, value, stored)
+    if len(unsealed) != _COUNT.size:
+        raise EntryDamaged(name, value, "is not a count entry")
+    high, low, count = _COUNT.unpack(unsealed)
+    return (high << 32) | low, count
+
+
+def _first_after(seq: int) -> bytes:
+    """The least duplicate with a seq after `seq` (< COUNT_SEQ_LIMIT): its seq, count 0."""
+    after = seq + 1
+    return _COUNT.pack(after >> 32, after & 0xFFFFFFFF, 0) + b"\x00" * _CRC.size
+
+
+def _count_at(cursor: Any, value: bytes, seq: int, newest: bool = False) -> int:
+    """How many live rows held `value` after `seq`: one seek (the first change after `seq`,
+    then one step back to the change in force at `seq`). `newest`: `seq` is at or after the
+    last change the index holds, so the value's last duplicate answers (one seek too).
+    `cursor`: a sealed cursor on a `cnt:` sub-database."""
+    raw = cursor.cursor
+    if seq < 0:
+        return 0
+    if newest or seq >= COUNT_SEQ_LIMIT:
+        if not raw.set_key(value):
+            return 0
+        raw.last_dup()
+    elif raw.set_range_dup(value, _first_after(seq)):
+        if not raw.prev_dup():
+            return 0  # the value's first change is after `seq`
+    elif raw.set_key(value):
+        raw.last_dup()  # every change of the value is at or before `seq`
+    else:
+        return 0
+    return _read_count(cursor.name, value, raw.value())[1]
+
+
 def _bump_count(
     cursor: Any, value: bytes, seq: int, delta: int, tally: dict[bytes, int] | None = None
 ) -> None:
-    """The temporal count index: enc(value) + u64(seq) -> how many live rows held the value
-    after `seq`, so `COUNT(*) WHERE col = v AS OF S` is one seek instead of a scan.
-    `tally`: the counts this transaction already wrote (saves the seek)."""
+    """Record that `delta` rows began (+1) or stopped (-1) holding `value` at `seq`, so that
+    `COUNT(*) WHERE col = v AS OF S` is one seek instead of a scan. The duplicate is
+    appended (MDB_APPENDDUP: seqs only grow, and pages fill). `tally`: the counts this
+    transaction already wrote (saves the seek); with it, each call is for a later seq than
+    the value's last (one event per seq). Without it, a value bumped again at the same seq
+    (the rows of a retention base, all at the horizon) has its entry replaced."""
+    raw = cursor.cursor
     current = tally.get(value) if tally is not None else None
     if current is None:
-        current = _count_at(cursor, value, MAX_U64)
+        current = 0
+        if raw.set_key(value) and raw.last_dup():
+            last, current = _read_count(cursor.name, value, raw.value())
+            if last == seq:
+                raw.delete()  # this seq's entry: replaced below
     if tally is not None:
         tally[value] = current + delta
-    cursor.put(value + u64(seq), u64(current + delta))
+    if not raw.put(value, _count_entry(value, seq, current + delta), append=True):
+        raise lmdb.Error(f"{cursor.name}: a count entry at seq {seq} is not after the last one")
 
 
 def _recount(txn: _SealedTxn, ix: Any, cnt: Any, value: bytes) -> None:
-    """Rewrite the count entries of `value` from its runs in the temporal index."""
+    """Rewrite the count entries of `value` from its runs in the temporal index (all of
+    them go first: a value no run holds any more leaves no entry)."""
     changes: dict[int, int] = {}
     runs = txn.cursor(db=ix)
     if runs.set_range(value):
@@ -1190,34 +1294,28 @@ def _recount(txn: _SealedTxn, ix: Any, cnt: Any, value: bytes) -> None:
             changes[valid_from] = changes.get(valid_from, 0) + 1
             if valid_to != MAX_U64:
                 changes[valid_to] = changes.get(valid_to, 0) - 1
-    counts = txn.cursor(db=cnt)
-    stale = []
-    if counts.set_range(value):
-        for key in counts.cursor.iternext(keys=True, values=False):
-            if len(key) != len(value) + 8 or not key.startswith(value):
-                break
-            stale.append(bytes(key))
-    for key in stale:
-        txn.delete(key, db=cnt)
+    txn.delete(value, db=cnt)  # every duplicate of the key
+    entries = []
     total = 0
     for seq in sorted(changes):
         total += changes[seq]
-        txn.put(value + u64(seq), u64(total), db=cnt)
+        entries.append((value, _count_entry(value, seq, total)))
+    if entries:
+        _consumed, added = txn.txn.cursor(db=cnt).putmulti(entries, append=True)
+        if added != len(entries):
+            raise lmdb.Error(f"recounted {added} of {len(entries)} count entries in seq order")
 
 
-def _count_at(cursor: Any, value: bytes, seq: int) -> int:
-    landed = (
-        cursor.set_range(value + u64(seq + 1))
-        if seq < MAX_U64
-        else cursor.set_range(value + _PAST_ALL)
-    )
-    found = cursor.prev() if landed else cursor.last()
-    if not found:
-        return 0
-    key = cursor.key()
-    if len(key) != len(value) + 8 or not key.startswith(value):
-        return 0
-    return read_u64(cursor.value())
+def _counts_at(cursor: Any, seq: int, newest: bool) -> list[tuple[bytes, int]]:
+    """(value, count at `seq`) for every value of a `cnt:` sub-database with a non-zero
+    count: the keys in order (one step each), then one seek per key."""
+    values = [bytes(k) for k in cursor.cursor.iternext_nodup(keys=True, values=False)]
+    out: list[tuple[bytes, int]] = []
+    for value in values:
+        count = _count_at(cursor, value, seq, newest)
+        if count:
+            out.append((value, count))
+    return out
 
 
 def _decode_version(key: bytes, value: bytes) -> Version:
@@ -1344,7 +1442,7 @@ class IndexReader:
         cursor = self.txn.cursor(db=self.index.seqs)
         if not cursor.set_range(u64(seq + 1) if seq >= 0 else u64(0)):
             return 0, None
-        _, _, segment, offset = _SEQ.unpack_from(cursor.value())
+        _, segment, offset = _SEQ.unpack_from(cursor.value())
         where = (int(segment), int(offset))
         count = 0
         for _ in cursor.iternext(keys=True, values=False):
@@ -1429,29 +1527,28 @@ class IndexReader:
     @_reports
     def count_with_value(self, column: str, value: Any, seq: int) -> int | None:
         """How many live rows held `value` in `column` at `seq`, from the temporal count
-        index; None when the counts cannot be trusted (after a purge, until a rebuild)."""
+        index (one seek); None when the counts cannot be trusted (after a purge, until a
+        rebuild)."""
         if column not in self.index.cnt or self.txn.get(b"counts", db=self.index.meta) is None:
             return None
         cursor = self.txn.cursor(db=self.index.cnt[column])
-        return _count_at(cursor, encode_value(value), seq)
+        return _count_at(cursor, encode_value(value), seq, self._at_newest(seq))
 
     @_reports
     def value_counts(self, column: str, seq: int) -> list[tuple[bytes, int]] | None:
-        """(encoded value, live rows holding it at `seq`) for every value `column` has at
+        """(encoded value, live rows holding it) for every value `column` has at
         `seq`: one seek per value the column ever held, no row read. None when the counts
         cannot be trusted (as `count_with_value`)."""
         if column not in self.index.cnt or self.txn.get(b"counts", db=self.index.meta) is None:
             return None
         cursor = self.txn.cursor(db=self.index.cnt[column])
-        out: list[tuple[bytes, int]] = []
-        found = cursor.first()
-        while found:
-            value = bytes(cursor.key()[:-8])
-            count = _count_at(cursor, value, seq)
-            if count:
-                out.append((value, count))
-            found = cursor.set_range(value + _PAST_ALL)
-        return out
+        return _counts_at(cursor, seq, self._at_newest(seq))
+
+    def _at_newest(self, seq: int) -> bool:
+        """Whether `seq` is at or after every change the count entries hold (those of the
+        covered events): then each value's last entry answers."""
+        covered = self.covered()
+        return covered is not None and seq >= covered.seq
 
     def versions(self, key: Key) -> list[Version]:
         """Every version of `key` in seq order."""
@@ -1516,7 +1613,7 @@ class IndexReader:
         cursor = self.txn.cursor(db=self.index.seqs)
         landed = seq < MAX_U64 and cursor.set_range(u64(seq + 1))
         found = cursor.prev() if landed else cursor.last()
-        return int(_SEQ.unpack_from(cursor.value())[1]) if found else 0
+        return int(_SEQ.unpack_from(cursor.value())[0]) if found else 0
 
     @_reports
     def first_seq(self) -> int | None:
@@ -1537,7 +1634,7 @@ class IndexReader:
         raw = self.txn.get(u64(seq), db=self.index.seqs)
         if raw is None:
             return None
-        _, _, segment, offset = _SEQ.unpack_from(raw)
+        _, segment, offset = _SEQ.unpack_from(raw)
         return int(segment), int(offset)
 
     @_reports

@@ -1117,11 +1117,6 @@ _OPEN_RUN = u64(MAX_U64)  # the valid_to of an open run
 _FLUSH_EVENTS = 8192  # a long apply (a rebuild) writes its entries every this many events
 
 
-def _sealed(key: bytes, value: bytes) -> tuple[bytes, bytes]:
-    """(key, stored form): `_seal` for the lists that `_put_sorted` writes."""
-    return key, value + _CRC.pack(zlib.crc32(value, zlib.crc32(key)))
-
-
 def _put_sorted(raw_txn: Any, db: Any, entries: list[tuple[bytes, bytes]], ascending: bool) -> None:
     """Put sealed entries (distinct keys) in one `putmulti`, in key order (`ascending`: they
     are already), so neighbouring keys are written together. When every key sorts after the
@@ -1140,10 +1135,11 @@ def _put_sorted(raw_txn: Any, db: Any, entries: list[tuple[bytes, bytes]], ascen
 
 class _Runs:
     """The temporal index of one column (`ix:<column>`) as one write transaction changes it.
-    Its entries are held here until `flush` writes them in key order with one `putmulti`
-    (a later event of the same transaction finds them here: a run opened and closed in one
-    batch); the value counts are bumped as each run opens or closes (`counts`: None when the
-    caller recounts afterwards)."""
+    The entries it puts are held here until `flush` writes them in key order with one
+    `putmulti` (a later event of the same transaction finds them here: a run opened and
+    closed in one batch); an open run that ends is taken out of LMDB at once (`pop`: one
+    search). The value counts are bumped as each run opens or closes (`counts`: None when
+    the caller recounts afterwards)."""
 
     __slots__ = ("counts", "db", "field", "name", "path", "pending", "raw", "tally")
 
@@ -1160,7 +1156,8 @@ class _Runs:
         self.name = f"ix:{column}"
         self.path = column
         self.field = None if "." in column else column  # a top-level field: one dict lookup
-        self.pending: dict[bytes, bytes | None] = {}  # key -> value (unsealed); None: deleted
+        # key -> value (unsealed) to put; None: deleted (already out of LMDB)
+        self.pending: dict[bytes, bytes | None] = {}
         self.counts = counts
         self.tally = tally
 
@@ -1182,7 +1179,8 @@ class _Runs:
             if open_key in pending:
                 start = pending[open_key]
             else:
-                stored = self.raw.get(open_key, db=self.db)
+                # taken out of LMDB now (one search for the read and the delete)
+                stored = self.raw.pop(open_key, db=self.db)
                 start = None if stored is None else _unseal(self.name, open_key, stored)
             if start is not None:
                 pending[open_key] = None
@@ -1195,15 +1193,15 @@ class _Runs:
                 _bump_count(self.counts, new, seq, +1, self.tally)
 
     def flush(self) -> None:
-        raw, db = self.raw, self.db
-        puts = []
-        for key, value in self.pending.items():
-            if value is None:
-                raw.delete(key, db=db)
-            else:
-                puts.append(_sealed(key, value))
+        """Write the entries held (a deleted one, None, was taken out of LMDB by `change`)."""
+        crc32, crc = zlib.crc32, _CRC.pack
+        puts = [
+            (key, value + crc(crc32(value, crc32(key))))  # (_seal inline)
+            for key, value in self.pending.items()
+            if value is not None
+        ]
         self.pending.clear()
-        _put_sorted(raw, db, puts, ascending=False)
+        _put_sorted(self.raw, self.db, puts, ascending=False)
 
 
 class _Entries:
@@ -1250,13 +1248,19 @@ class _Entries:
         new: bytes | None
         for runs in self.runs:
             field = runs.field
-            if field is not None and prev_row is not None and row is not None:
+            if field is None:
+                old, new = runs.encoded(prev_row), runs.encoded(row)
+            elif prev_row is None:  # (an insert: no run ends)
+                if row is None:
+                    continue
+                old, new = None, encode_value(row.get(field))
+            elif row is None:  # (a delete: no run begins)
+                old, new = encode_value(prev_row.get(field)), None
+            else:
                 before, after = prev_row.get(field), row.get(field)
                 if before is after:
                     continue  # (a patch that left the field alone) the open run goes on
                 old, new = encode_value(before), encode_value(after)
-            else:
-                old, new = runs.encoded(prev_row), runs.encoded(row)
             if old != new:
                 runs.change(pk, seq, seq_key, old, new)
         value = _SEQ.pack(event.unix_ms, self.live, item.segment, item.offset) + pk

@@ -97,27 +97,38 @@ class Table(TableStore):
     def insert(self, doc: Document, *, meta: Mapping[str, Any] | None = None) -> int:
         """Insert a new row (or re-create a soft-deleted one). Raises DuplicateKeyError if the
         key is live, InvalidInputError for a bad document."""
+        key = self._insert_key(doc)
+        with self.db.batch() as batch:
+            return self._queue_insert(batch, key, doc, meta)
+
+    def insert_many(
+        self, docs: Iterable[Document], *, meta: Mapping[str, Any] | None = None
+    ) -> list[int]:
+        """Insert several rows as one atomic batch with one fsync: all of them or none."""
+        with self.db.batch() as batch:
+            # (each insert queued straight into the batch: a block of its own per document
+            # would undo nothing more, as a failing insert queues nothing)
+            return [self._queue_insert(batch, self._insert_key(doc), doc, meta) for doc in docs]
+
+    def _insert_key(self, doc: Document) -> Key:
+        """The key of a document to insert, after checking the document."""
         where = f"INSERT INTO {self.name}"
         check_document(doc, where)
         if self.primary_key not in doc:
             raise InvalidInputError(
                 f'{where}: document has no primary key field "{self.primary_key}"'
             )
-        key = check_key(doc[self.primary_key], where)
-        with self.db.batch() as batch:
-            if batch.current_row(self, key) is not None:
-                raise DuplicateKeyError(
-                    f'table "{self.name}" already has a live row with key {key!r}; '
-                    "use PATCH to change it"
-                )
-            return batch.add(self, EventType.INSERT, key, dict(doc), meta)
+        return check_key(doc[self.primary_key], where)
 
-    def insert_many(
-        self, docs: Iterable[Document], *, meta: Mapping[str, Any] | None = None
-    ) -> list[int]:
-        """Insert several rows as one atomic batch with one fsync: all of them or none."""
-        with self.db.batch():
-            return [self.insert(doc, meta=meta) for doc in docs]
+    def _queue_insert(
+        self, batch: PendingBatch, key: Key, doc: Document, meta: Mapping[str, Any] | None
+    ) -> int:
+        if batch.current_row(self, key) is not None:
+            raise DuplicateKeyError(
+                f'table "{self.name}" already has a live row with key {key!r}; '
+                "use PATCH to change it"
+            )
+        return batch.add(self, EventType.INSERT, key, dict(doc), meta)
 
     def patch(self, key: Key, changes: Document, *, meta: Mapping[str, Any] | None = None) -> int:
         """Apply a JSON Merge Patch (RFC 7386) to a live row. The primary key cannot change."""

@@ -1,4 +1,4 @@
-"""The plain-scalar shortcut of the JSON check (model/document.py, `_plain`) decides exactly
+"""The plain-scalar shortcut of the JSON check (model/document.py, `_walk_object`) decides exactly
 as the full walk: a field is accepted, refused (with the same message) or copied the same
 whether it sits directly in an object (the shortcut) or inside a list (always the walk)."""
 

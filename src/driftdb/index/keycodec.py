@@ -25,6 +25,7 @@ LONG_VALUE_BYTES = 100
 DIGEST_BYTES = 16
 _DOUBLE = struct.Struct(">d")
 _U64 = struct.Struct(">Q")
+_INT_KEY = struct.Struct(">BQ")  # an integer primary key: its tag, then u64(key + 2**63)
 MAX_U64 = 2**64 - 1
 EXACT_INT = 2**64  # every int a document can hold (msgpack's range) is encoded exactly
 _MAX_DELTA = 0xFFFF
@@ -204,7 +205,7 @@ def encoded_length(data: bytes, offset: int = 0) -> int:
 def encode_key(key: str | int) -> bytes:
     """Encode a primary key exactly (ints sort before strings)."""
     if isinstance(key, int):
-        return bytes((TAG_NUMBER,)) + u64(key + 2**63)
+        return _INT_KEY.pack(TAG_NUMBER, key + 2**63)
     return bytes((TAG_STRING,)) + _escape(key.encode())
 
 

@@ -172,7 +172,8 @@ class _SealedTxn:
         return None if stored is None else _unseal(self.names[id(db)], key, stored)
 
     def put(self, key: bytes, value: bytes, db: Any) -> None:
-        self.txn.put(key, _seal(key, value), db=db)
+        # (_seal inline: a call less per entry)
+        self.txn.put(key, value + _CRC.pack(zlib.crc32(value, zlib.crc32(key))), db=db)
 
     def delete(self, key: bytes, db: Any) -> bool:
         return bool(self.txn.delete(key, db=db))
@@ -220,7 +221,8 @@ class _SealedCursor:
         return _unseal(self.name, key, self.cursor.value())
 
     def put(self, key: bytes, value: bytes) -> None:
-        self.cursor.put(key, _seal(key, value))
+        # (_seal inline: a value count is put this way at every write)
+        self.cursor.put(key, value + _CRC.pack(zlib.crc32(value, zlib.crc32(key))))
 
     def iternext(self, keys: bool = True, values: bool = True) -> Iterator[Any]:
         for key, stored in self.cursor.iternext(keys=True, values=True):
@@ -788,7 +790,7 @@ class TableIndex:
         version in the key directory (so reads AS OF any covered seq can use them), in one
         write transaction: readers see no index on them, or the whole of it. Returns how
         many versions were read. The entries equal what maintaining them from the first
-        event would have left (`_update_index`, then `_recount` per value)."""
+        event would have left (`_Runs.change`, then `_recount` per value)."""
         env = self.env
         for column in columns:
             self.ix[column] = env.open_db(f"ix:{column}".encode(), create=True)
@@ -802,21 +804,8 @@ class TableIndex:
                 txn.drop(self.ix[column], delete=False)
                 txn.drop(self.cnt[column], delete=False)
             total = int(txn.stat(self.keys)["entries"])
-            previous_pk: bytes | None = None
-            previous_row: dict[str, Any] | None = None
-            done = 0
-            for key, value in txn.cursor(db=self.keys):
-                pk = bytes(key[:-8])
-                if pk != previous_pk:
-                    previous_pk, previous_row = pk, None
-                row = _version_row(value, key)
-                seq = read_u64(key, len(key) - 8)
-                for column in columns:
-                    _update_index(txn, self.ix[column], pk, seq, previous_row, row, column)
-                previous_row = row
-                done += 1
-                if progress is not None and done % 10_000 == 0:
-                    progress(done, total)
+            runs = [_Runs(txn, column, self.ix[column]) for column in columns]
+            done = _runs_of_versions(txn.cursor(db=self.keys), runs, total, progress)
             for column in columns:
                 values: list[bytes] = []
                 cursor = txn.cursor(db=self.ix[column])
@@ -1025,16 +1014,19 @@ class TableIndex:
     def _seed_in(self, txn: Any, horizon: Horizon, rows: list[tuple[Key, dict[str, Any]]]) -> None:
         """Entries for the base state at the horizon: one synthetic version per live row."""
         seq = horizon.seq
-        counts = {c: txn.cursor(db=db) for c, db in self.cnt.items()}
+        runs = [_Runs(txn, c, db, txn.cursor(db=self.cnt[c])) for c, db in self.ix.items()]
+        seq_key = u64(seq)
         for key, row in rows:
             pk = encode_key(key)
             txn.put(
-                pk + u64(seq),
+                pk + seq_key,
                 _version_value(int(EventType.INSERT), horizon.base_unix_ms, NO_SEGMENT, 0, row),
                 db=self.keys,
             )
-            for column, db in self.ix.items():
-                _update_index(txn, db, pk, seq, None, row, column, counts[column])
+            for column_runs in runs:
+                column_runs.change(pk, seq, seq_key, None, column_runs.encoded(row))
+        for column_runs in runs:
+            column_runs.flush()
         txn.put(u64(seq), _seq_value(len(rows), NO_SEGMENT, 0, b""), db=self.seqs)
         txn.put(u64(horizon.base_unix_ms) + u64(seq), b"", db=self.time)
         txn.put(b"horizon", _pack(horizon.to_wire()), db=self.meta)
@@ -1056,7 +1048,7 @@ class TableIndex:
 
     def _apply_in(
         self,
-        txn: Any,
+        txn: _SealedTxn,
         located: list[Located],
         primary_key: str,
         rows: dict[bytes, dict[str, Any]] | None = None,
@@ -1066,67 +1058,74 @@ class TableIndex:
         `known`: the row before and after each event (see `apply`)."""
         if not located:
             return
+        changes = known if known is not None else self._replayed(txn, located, primary_key, rows)
         raw = txn.get(b"covered", db=self.meta)
-        live = int(_unpack(raw)["live"]) if raw else 0
-        cursor = txn.cursor(db=self.keys)
-        counts = {c: txn.cursor(db=db) for c, db in self.cnt.items()}
-        # value -> its live count after the last event seen: one seek per value per apply
-        tallies: dict[str, dict[bytes, int]] = {c: {} for c in self.cnt}
-        seq_entries: list[tuple[bytes, bytes]] = []
-        time_entries: list[tuple[bytes, bytes]] = []
-        for position, item in enumerate(located):
-            event = item.event
-            pk = encode_key(event.key)
-            if known is not None:
-                prev_row, row = known[position]
-            else:
-                if rows is None:
-                    prev = _last_version(cursor, pk, MAX_U64)
-                    prev_row = prev.row if prev is not None else None
-                else:
-                    prev_row = rows.get(pk)
-                row = event_row_after(prev_row, event, primary_key)
-            if rows is not None:
-                if row is None:
-                    rows.pop(pk, None)
-                else:
-                    rows[pk] = row
-            if prev_row is None and row is not None:
-                live += 1
-            elif prev_row is not None and row is None:
-                live -= 1
-            txn.put(
-                pk + u64(event.seq),
-                _version_value(int(event.type), event.unix_ms, item.segment, item.offset, row),
-                db=self.keys,
+        runs = [
+            # the tally: each value's live count after the last event seen (one seek per
+            # value per apply)
+            _Runs(txn, column, db, txn.cursor(db=self.cnt[column]), {})
+            for column, db in self.ix.items()
+        ]
+        entries = _Entries(txn, self, runs, int(_unpack(raw)["live"]) if raw else 0)
+        last = len(located) - 1
+        for position, (prev_row, row) in enumerate(changes):
+            item = located[position]
+            # The time index needs only the last seq of each millisecond (a batch shares one
+            # timestamp): AS OF <time> seeks the last entry at or before it.
+            last_of_ms = (
+                position == last or located[position + 1].event.unix_ms != item.event.unix_ms
             )
-            for column, db in self.ix.items():
-                _update_index(
-                    txn, db, pk, event.seq, prev_row, row, column, counts[column], tallies[column]
-                )
-            seq_entries.append((u64(event.seq), _seq_value(live, item.segment, item.offset, pk)))
-            following = located[position + 1].event.unix_ms if position + 1 < len(located) else -1
-            if following != event.unix_ms:
-                # The time index needs only the last seq of each millisecond (a batch shares
-                # one timestamp): AS OF <time> seeks the last entry at or before it.
-                time_entries.append((u64(event.unix_ms) + u64(event.seq), b""))
-        _put_ascending(txn, self.seqs, seq_entries)
-        _put_ascending(txn, self.time, time_entries)
-        last = located[-1]
+            entries.add(item, prev_row, row, last_of_ms)
+            if position % _FLUSH_EVENTS == _FLUSH_EVENTS - 1:
+                entries.flush()
+        entries.flush()
+        end = located[-1]
         txn.put(
             b"covered",
             _pack(
                 {
-                    "seq": last.event.seq,
-                    "segment": last.segment,
-                    "offset": last.end_offset,
-                    "unix_ms": last.event.unix_ms,
-                    "live": live,
+                    "seq": end.event.seq,
+                    "segment": end.segment,
+                    "offset": end.end_offset,
+                    "unix_ms": end.event.unix_ms,
+                    "live": entries.live,
                     "format": INDEX_FORMAT,
                 }
             ),
             db=self.meta,
         )
+
+    def _replayed(
+        self,
+        txn: _SealedTxn,
+        located: list[Located],
+        primary_key: str,
+        rows: dict[bytes, dict[str, Any]] | None,
+    ) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+        """The row before and after each event, replayed on `rows` (a rebuild's current rows,
+        kept up to date here), else on the key directory as it stood before these events (one
+        seek per key: `_Entries` writes the versions only when it flushes). Yielded one at a
+        time, so a rebuild holds no more rows than the live ones."""
+        cursor = txn.cursor(db=self.keys)
+        latest: dict[bytes, dict[str, Any] | None] = {}  # the rows these events left
+        for item in located:
+            event = item.event
+            pk = encode_key(event.key)
+            if rows is not None:
+                prev_row = rows.get(pk)
+            elif pk in latest:
+                prev_row = latest[pk]
+            else:
+                prev = _last_version(cursor, pk, MAX_U64)
+                prev_row = prev.row if prev is not None else None
+            row = event_row_after(prev_row, event, primary_key)
+            if rows is None:
+                latest[pk] = row
+            elif row is None:
+                rows.pop(pk, None)
+            else:
+                rows[pk] = row
+            yield prev_row, row
 
 
 def _open_counts(env: Any, column: str, create: bool) -> Any:
@@ -1148,50 +1147,203 @@ def _open_counts(env: Any, column: str, create: bool) -> Any:
     return db
 
 
-def _put_ascending(txn: _SealedTxn, db: Any, entries: list[tuple[bytes, bytes]]) -> None:
-    """Put entries whose keys ascend (seqs, times). When they all sort after the last key
-    (always, for a commit) they are appended in one call: LMDB skips the search and fills
-    each page instead of splitting it half-empty."""
+_OPEN_RUN = u64(MAX_U64)  # the valid_to of an open run
+_FLUSH_EVENTS = 8192  # a long apply (a rebuild) writes its entries every this many events
+
+
+def _put_sorted(raw_txn: Any, db: Any, entries: list[tuple[bytes, bytes]], ascending: bool) -> None:
+    """Put sealed entries (distinct keys) in one `putmulti`, in key order (`ascending`: they
+    are already), so neighbouring keys are written together. When every key sorts after the
+    last key stored (a commit's seqs and times; the versions of keys that ascend) they are
+    appended: LMDB skips the search and fills each page instead of splitting it half-empty."""
     if not entries:
         return
-    sealed = [(key, _seal(key, value)) for key, value in entries]
-    raw = txn.txn.cursor(db=db)
-    if raw.last() and bytes(raw.key()) >= entries[0][0]:
-        for key, value in sealed:
-            raw.put(key, value)
-        return
-    _consumed, added = raw.putmulti(sealed, append=True)
-    if added != len(sealed):
-        raise lmdb.Error(f"appended {added} of {len(sealed)} entries in key order")
+    if not ascending:
+        entries.sort()
+    cursor = raw_txn.cursor(db=db)
+    append = not cursor.last() or cursor.key() < entries[0][0]
+    _consumed, added = cursor.putmulti(entries, append=append)
+    if added != len(entries):
+        raise lmdb.Error(f"put {added} of {len(entries)} entries")
 
 
-def _update_index(
-    txn: Any,
-    db: Any,
-    pk: bytes,
-    seq: int,
-    prev: dict[str, Any] | None,
-    row: dict[str, Any] | None,
-    column: str,
-    counts: Any = None,
-    tally: dict[bytes, int] | None = None,
-) -> None:
-    old = encode_value(resolve(prev, column)) if prev is not None else None
-    new = encode_value(resolve(row, column)) if row is not None else None
-    if old == new:
-        return  # same value: the open run goes on
-    if old is not None:
-        open_key = old + u64(MAX_U64) + pk
-        start = txn.get(open_key, db=db)
-        if start is not None:
-            txn.delete(open_key, db=db)
-            txn.put(old + u64(seq) + pk, start, db=db)
-            if counts is not None:
-                _bump_count(counts, old, seq, -1, tally)
-    if new is not None:
-        txn.put(new + u64(MAX_U64) + pk, u64(seq), db=db)
-        if counts is not None:
-            _bump_count(counts, new, seq, +1, tally)
+class _Runs:
+    """The temporal index of one column (`ix:<column>`) as one write transaction changes it.
+    The entries it puts are held here until `flush` writes them in key order with one
+    `putmulti` (a later event of the same transaction finds them here: a run opened and
+    closed in one batch); an open run that ends is taken out of LMDB at once (`pop`: one
+    search). The value counts are bumped as each run opens or closes (`counts`: None when
+    the caller recounts afterwards)."""
+
+    __slots__ = ("counts", "db", "field", "name", "path", "pending", "raw", "tally")
+
+    def __init__(
+        self,
+        txn: _SealedTxn,
+        column: str,
+        db: Any,
+        counts: Any = None,
+        tally: dict[bytes, int] | None = None,
+    ) -> None:
+        self.raw = txn.txn
+        self.db = db
+        self.name = f"ix:{column}"
+        self.path = column
+        self.field = None if "." in column else column  # a top-level field: one dict lookup
+        # key -> value (unsealed) to put; None: deleted (already out of LMDB)
+        self.pending: dict[bytes, bytes | None] = {}
+        self.counts = counts
+        self.tally = tally
+
+    def encoded(self, row: dict[str, Any] | None) -> bytes | None:
+        """The encoding of the column's value in `row` (None: no row)."""
+        if row is None:
+            return None
+        field = self.field
+        return encode_value(row.get(field) if field is not None else resolve(row, self.path))
+
+    def change(
+        self, pk: bytes, seq: int, seq_key: bytes, old: bytes | None, new: bytes | None
+    ) -> None:
+        """`pk`'s value went from `old` to `new` (encodings, unequal; None: no row) at `seq`
+        (`seq_key` = u64(seq)): the open run of `old` ends at `seq`, one of `new` begins."""
+        pending = self.pending
+        if old is not None:
+            open_key = old + _OPEN_RUN + pk
+            if open_key in pending:
+                start = pending[open_key]
+            else:
+                # taken out of LMDB now (one search for the read and the delete)
+                stored = self.raw.pop(open_key, db=self.db)
+                start = None if stored is None else _unseal(self.name, open_key, stored)
+            if start is not None:
+                pending[open_key] = None
+                pending[old + seq_key + pk] = start
+                if self.counts is not None:
+                    _bump_count(self.counts, old, seq, -1, self.tally)
+        if new is not None:
+            pending[new + _OPEN_RUN + pk] = seq_key
+            if self.counts is not None:
+                _bump_count(self.counts, new, seq, +1, self.tally)
+
+    def flush(self) -> None:
+        """Write the entries held (a deleted one, None, was taken out of LMDB by `change`)."""
+        crc32, crc = zlib.crc32, _CRC.pack
+        puts = [
+            (key, value + crc(crc32(value, crc32(key))))  # (_seal inline)
+            for key, value in self.pending.items()
+            if value is not None
+        ]
+        self.pending.clear()
+        _put_sorted(self.raw, self.db, puts, ascending=False)
+
+
+class _Entries:
+    """The entries of the events one write transaction adds (versions, seqs, times, runs),
+    sealed as they come and written by `flush` with one `putmulti` per sub-database."""
+
+    __slots__ = ("index", "live", "packer", "raw", "runs", "seqs", "times", "versions")
+
+    def __init__(self, txn: _SealedTxn, index: TableIndex, runs: list[_Runs], live: int) -> None:
+        self.raw = txn.txn
+        self.index = index
+        self.runs = runs
+        self.live = live  # live rows after the last event added
+        self.packer = msgpack.Packer(use_bin_type=True)  # (this transaction's own: not shared)
+        self.versions: list[tuple[bytes, bytes]] = []
+        self.seqs: list[tuple[bytes, bytes]] = []
+        self.times: list[tuple[bytes, bytes]] = []
+
+    def add(
+        self,
+        item: Located,
+        prev_row: dict[str, Any] | None,
+        row: dict[str, Any] | None,
+        last_of_ms: bool,
+    ) -> None:
+        """One event, its row before and after (`last_of_ms`: the last event of its
+        millisecond in this transaction, which the time index records)."""
+        event = item.event
+        seq = event.seq
+        seq_key = _U64_BE.pack(seq)
+        pk = encode_key(event.key)
+        crc32, crc = zlib.crc32, _CRC.pack
+        if prev_row is None:
+            if row is not None:
+                self.live += 1
+        elif row is None:
+            self.live -= 1
+        key = pk + seq_key
+        value = _VERSION.pack(event.type, event.unix_ms, item.segment, item.offset)
+        if row is not None:
+            value += self.packer.pack(row)
+        self.versions.append((key, value + crc(crc32(value, crc32(key)))))
+        old: bytes | None
+        new: bytes | None
+        for runs in self.runs:
+            field = runs.field
+            if field is None:
+                old, new = runs.encoded(prev_row), runs.encoded(row)
+            elif prev_row is None:  # (an insert: no run ends)
+                if row is None:
+                    continue
+                old, new = None, encode_value(row.get(field))
+            elif row is None:  # (a delete: no run begins)
+                old, new = encode_value(prev_row.get(field)), None
+            else:
+                before, after = prev_row.get(field), row.get(field)
+                if before is after:
+                    continue  # (a patch that left the field alone) the open run goes on
+                old, new = encode_value(before), encode_value(after)
+            if old != new:
+                runs.change(pk, seq, seq_key, old, new)
+        value = _SEQ.pack(self.live, item.segment, item.offset) + pk
+        self.seqs.append((seq_key, value + crc(crc32(value, crc32(seq_key)))))
+        if last_of_ms:
+            key = _U64_BE.pack(event.unix_ms) + seq_key
+            self.times.append((key, crc(crc32(key))))  # (an empty value)
+
+    def flush(self) -> None:
+        raw, index = self.raw, self.index
+        _put_sorted(raw, index.keys, self.versions, ascending=False)
+        for runs in self.runs:
+            runs.flush()
+        _put_sorted(raw, index.seqs, self.seqs, ascending=True)
+        _put_sorted(raw, index.time, self.times, ascending=True)
+        self.versions, self.seqs, self.times = [], [], []
+
+
+def _runs_of_versions(
+    versions: _SealedCursor,
+    runs: list[_Runs],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Write the runs of every version in the key directory (`versions`, a cursor on it) to
+    `runs` (no counts: the caller recounts); returns how many versions were read."""
+    previous_pk: bytes | None = None
+    previous_row: dict[str, Any] | None = None
+    done = 0
+    for key, value in versions:
+        pk = bytes(key[:-8])
+        if pk != previous_pk:
+            previous_pk, previous_row = pk, None
+        row = _version_row(value, key)
+        seq_key = key[-8:]
+        for column_runs in runs:
+            old, new = column_runs.encoded(previous_row), column_runs.encoded(row)
+            if old != new:
+                column_runs.change(pk, read_u64(seq_key), seq_key, old, new)
+        previous_row = row
+        done += 1
+        if done % _FLUSH_EVENTS == 0:
+            for column_runs in runs:
+                column_runs.flush()
+        if progress is not None and done % 10_000 == 0:
+            progress(done, total)
+    for column_runs in runs:
+        column_runs.flush()
+    return done
 
 
 # -- value counts (`cnt:<column>`, docs/format.md "Value counts") ---------------------------

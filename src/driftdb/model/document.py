@@ -165,8 +165,26 @@ def _walk_object(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {}
     scalars_ok = depth < MAX_DEPTH  # a scalar field sits at depth + 1
+    isfinite = math.isfinite
     for name, item in value.items():
-        if scalars_ok and type(name) is str and name.isascii() and _plain(item):
+        kind = type(item)
+        # A plain scalar that `_walk` would pass as it is (ASCII text, a 64-bit integer, a
+        # finite number, a boolean or null): the common field, checked without a call or a
+        # path (anything else, or anything wrong, takes `_walk`, which names it).
+        if (
+            scalars_ok
+            and type(name) is str
+            and name.isascii()
+            and (
+                item.isascii()
+                if kind is str
+                else -MAX_INT - 1 <= item <= 2**64 - 1
+                if kind is int
+                else isfinite(item)
+                if kind is float
+                else item is None or kind is bool
+            )
+        ):
             if copy:
                 result[name] = item
             continue
@@ -178,19 +196,6 @@ def _walk_object(
         if copy:
             result[str(name)] = converted
     return result if copy else value
-
-
-def _plain(item: object) -> bool:
-    """Whether a value is a plain scalar that `_walk` would pass as it is: ASCII text, a
-    64-bit integer, a finite number, a boolean or null (the common field, checked without
-    building its path; anything else, or anything wrong, takes `_walk`, which names it)."""
-    if type(item) is str:
-        return item.isascii()
-    if type(item) is int:
-        return -MAX_INT - 1 <= item <= 2**64 - 1
-    if type(item) is float:
-        return math.isfinite(item)
-    return item is None or type(item) is bool
 
 
 def _unicode(text: str, path: str, what: str) -> None:

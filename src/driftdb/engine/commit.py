@@ -47,9 +47,9 @@ from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payl
 from driftdb.model.frozen import Record
 from driftdb.model.replay import row_after
 from driftdb.storage import fs
+from driftdb.storage.appender import SegmentAppender
 from driftdb.storage.frame import encode_frame
 from driftdb.storage.position import Located
-from driftdb.storage.segment import SegmentAppender
 
 Pending = dict[tuple[str, Key], tuple[int, Document | None]]
 
@@ -395,9 +395,11 @@ class GroupCommit:
                 for name in names:
                     appender = self.tables[name].appender
                     # Unconditional (no `dirty` test): another batch may append while this
-                    # fsync runs, and its own leader must still fsync after it.
+                    # fsync runs, and its own leader must still fsync after it. Data only:
+                    # the frames overwrite zeros written ahead (storage/appender.py), and a
+                    # length change is durable through fdatasync too.
                     if appender is not None and appender.fd is not None:
-                        fs.layer().fsync(appender.fd)
+                        fs.layer().fdatasync(appender.fd)
         except BaseException as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
             if isinstance(exc, Exception):

@@ -18,7 +18,7 @@ from driftdb.storage import fs
 from driftdb.storage.appender import ZERO_GUARD_BYTES
 from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
 from driftdb.storage.segment import ZERO_PROOF_BYTES, scan_bytes, scan_segment
-from helpers.bytes_edit import last_segment, read_bytes, write_bytes
+from helpers.bytes_edit import last_segment, read_bytes, segment_paths, write_bytes
 from helpers.checks import no_drift_warnings, open_recording_warnings
 from helpers.gap_support_b import abandon
 from helpers.segment_reader import parse_segment, written_part
@@ -260,3 +260,37 @@ def test_a_full_disk_while_extending_fails_the_commit_and_loses_nothing(db_path:
         assert rows(db) == list(range(i))  # every acknowledged row, not the failed one
         db.table("t").insert({"id": i, "pad": "y"})
         assert db.table("t").get(i) == {"id": i, "pad": "y"}
+
+
+def test_compaction_counts_the_bytes_of_frames_not_the_zeros_ahead(db_path: Path) -> None:
+    with driftdb.open(db_path, create=True) as db:
+        table = db.create_table("t", options={"segment_size_bytes": 4096})
+        for i in range(120):
+            table.insert({"id": i, "pad": "x" * 40})
+        frames = sum(len(written_part(read_bytes(p))) for p in segment_paths(db_path, "t"))
+        report = table.compact()
+        assert report.bytes_before == frames
+        after = sum(len(written_part(read_bytes(p))) for p in segment_paths(db_path, "t"))
+        assert report.bytes_after == after
+        assert rows(db) == list(range(120))
+
+
+def test_a_reader_window_ends_at_a_file_the_writer_trimmed_while_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The length a reader saw includes zeros the writer then trimmed (it sealed the
+    segment): the short read is the end, not a reason to read on forever."""
+    directory = tmp_path / "segments"
+    directory.mkdir()
+    data = log(*(frame(i) for i in range(1, 30)))
+    (directory / "00000001.seg").write_bytes(data)
+    real_fstat = os.fstat
+
+    def longer(fd: int) -> os.stat_result:
+        seen = list(real_fstat(fd))
+        seen[6] += 10 * ZERO_PROOF_BYTES  # st_size
+        return os.stat_result(seen)
+
+    monkeypatch.setattr("driftdb.storage.segment.os.fstat", longer)
+    result = scan_segment(str(directory), 1, HEADER_SIZE, proof=ZERO_PROOF_BYTES)
+    assert (len(result.frames), result.end_offset, result.problem) == (29, len(data), None)

@@ -43,7 +43,10 @@ class FileLayer:
         return fd
 
     def write(self, fd: int, data: bytes) -> None:
-        view = memoryview(data)
+        written = os.write(fd, data)
+        if written == len(data):
+            return  # (nearly always: one call)
+        view = memoryview(data)[written:]
         while view:
             written = os.write(fd, view)
             view = view[written:]

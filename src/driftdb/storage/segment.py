@@ -408,10 +408,14 @@ def scan_segment(
         size = os.fstat(fd).st_size
         want = 2 * proof
         while True:
-            data = os.pread(fd, max(0, min(want, size - start)), start)
+            asked = max(0, min(want, size - start))
+            data = os.pread(fd, asked, start)
             result = scan_bytes(data, path, segment, start, last_seq, base=start)
             read_to = start + len(data)
-            if read_to >= size or (result.zero_tail and read_to - result.end_offset >= proof):
+            # (a short read is the end of the file: the writer may trim it while we read)
+            if len(data) < asked or read_to >= size:
+                return result
+            if result.zero_tail and read_to - result.end_offset >= proof:
                 return result
             want = 4 * want if result.problem is None else size  # a problem: judge it whole
 

@@ -685,6 +685,11 @@ class PowerLossLayer(fs.FileLayer):
     OPS = ("open_append", "write", "fsync", "fsync_dir", "rename", "truncate", "makedirs", "remove")
 
     MODES = ("drop", "drop", "prefix", "prefix", "zeros", "keep")
+    # What a power cut leaves of bytes overwritten in place (the segment writer's zeros written
+    # ahead, storage/appender.py) since the last fsync: the old bytes, a prefix of the new, a
+    # random mix of old and new 512-byte sectors (a disk persists sectors in any order), or all.
+    OVERWRITE_MODES = ("drop", "prefix", "sectors", "sectors", "keep")
+    SECTOR = 512
 
     def __init__(
         self, rng: random.Random, cut_at: int | None = None, modes: tuple[str, ...] = MODES
@@ -700,6 +705,9 @@ class PowerLossLayer(fs.FileLayer):
         self.pending: dict[str, list[_DirOp]] = {}  # directory -> entries not yet durable
         self.untruncated: dict[str, bytes] = {}  # path -> its durable bytes before a truncate
         # that was not fsynced yet (a power cut brings them back)
+        self.overwritten: dict[str, list[tuple[int, bytes]]] = {}  # path -> (offset, the
+        # durable bytes a write replaced) for each write inside the durable length since the
+        # last fsync (a power cut may bring them back)
         self.torn_files = 0
         self.truncations_lost = 0
         self.zeros_in_headers = False
@@ -743,7 +751,14 @@ class PowerLossLayer(fs.FileLayer):
         return fd
 
     def write(self, fd: int, data: bytes) -> None:
-        self._path_of(fd)
+        path = self._path_of(fd)
+        at = os.lseek(fd, 0, os.SEEK_CUR)
+        durable = self.synced.get(path, 0)
+        if at < durable:  # an overwrite of durable bytes: remember them
+            with open(path, "rb") as handle:
+                handle.seek(at)
+                old = handle.read(min(len(data), durable - at))
+            self.overwritten.setdefault(path, []).append((at, old))
         if self._tick():
             super().write(fd, data[: self.rng.randint(0, len(data))])
             self._cut()
@@ -756,6 +771,7 @@ class PowerLossLayer(fs.FileLayer):
         # Durability is what this layer simulates, so no real fsync (it costs milliseconds).
         self.synced[path] = os.fstat(fd).st_size
         self.untruncated.pop(path, None)  # an fsync makes a truncation before it durable too
+        self.overwritten.pop(path, None)
 
     def close(self, fd: int) -> None:
         self.paths.pop(fd, None)
@@ -774,6 +790,9 @@ class PowerLossLayer(fs.FileLayer):
         old = Path(dst).read_bytes() if os.path.exists(dst) else None
         super().rename(src, dst)
         self.synced[dst] = self.synced.pop(src, os.path.getsize(dst))
+        self.overwritten.pop(dst, None)
+        if src in self.overwritten:
+            self.overwritten[dst] = self.overwritten.pop(src)
         self.untruncated.pop(dst, None)
         if src in self.untruncated:
             self.untruncated[dst] = self.untruncated.pop(src)
@@ -803,6 +822,7 @@ class PowerLossLayer(fs.FileLayer):
             super().truncate(path, size_bytes)
         if _fsynced_after_ftruncate(calls):
             self.untruncated.pop(path, None)
+            self.overwritten.pop(path, None)
             self.synced[path] = size_bytes
         else:
             self.untruncated.setdefault(path, durable)
@@ -826,6 +846,7 @@ class PowerLossLayer(fs.FileLayer):
             old = Path(path).read_bytes()
         super().remove(path)
         self.synced.pop(path, None)
+        self.overwritten.pop(path, None)
         self._pend(path, _DirOp("remove", path, old))
 
     def crash(self) -> dict[str, int]:  # noqa: C901 (one branch per kind of pending operation)
@@ -833,7 +854,7 @@ class PowerLossLayer(fs.FileLayer):
         random prefix, or all of what came after (sometimes zeros instead: blocks allocated
         but never written); each directory keeps a random prefix of its un-fsynced entries."""
         self.dead = True
-        lost_bytes = 0
+        lost_bytes = self._lose_overwrites()
         for path, before in sorted(self.untruncated.items()):
             if os.path.isfile(path) and self.rng.choice(self.modes) != "keep":
                 # The truncation (and whatever was written after it) never reached the disk.
@@ -880,6 +901,38 @@ class PowerLossLayer(fs.FileLayer):
                 elif op.kind == "remove" and op.old is not None:
                     Path(op.path).write_bytes(op.old)
         return {"lost_bytes": lost_bytes, "undone_entries": undone}
+
+    def _lose_overwrites(self) -> int:
+        """Undo writes over durable bytes not fsynced since (newest first), each as one of
+        OVERWRITE_MODES; returns how many bytes went back to their old value."""
+        lost = 0
+        for path, undo in sorted(self.overwritten.items()):
+            if not os.path.isfile(path):
+                continue
+            size = os.path.getsize(path)
+            with open(path, "r+b") as handle:
+                for at, old in reversed(undo):
+                    old = old[: max(0, size - at)]  # (a later truncate took the rest)
+                    mode = self.rng.choice(self.OVERWRITE_MODES)
+                    if mode == "keep" or not old:
+                        continue
+                    keep = self.rng.randint(0, len(old)) if mode == "prefix" else 0
+                    pieces = [(keep, len(old))]
+                    if mode == "sectors":
+                        first = at - at % self.SECTOR
+                        edges = [*range(first, at + len(old), self.SECTOR), at + len(old)]
+                        pieces = [
+                            (max(a, at) - at, b - at)
+                            for a, b in itertools.pairwise(edges)
+                            if self.rng.random() < 0.5
+                        ]
+                    for start, end in pieces:
+                        handle.seek(at + start)
+                        handle.write(old[start:end])
+                        lost += end - start
+                    self.torn_files += mode != "drop"
+        self.overwritten.clear()
+        return lost
 
 
 def _fsynced_after_ftruncate(calls: list[tuple[str, int]]) -> bool:

@@ -31,6 +31,7 @@ from crash_support import (
 
 import driftdb
 from driftdb.storage import fs
+from driftdb.storage.segment import scan_segment
 
 KINDS = ("write", "fsync", "fsync_dir", "rename", "open_append", "truncate", "remove", "makedirs")
 SAMPLE_ENV = "DRIFTDB_FAULT_SAMPLE"
@@ -192,9 +193,14 @@ _DRIFT_ERRORS = {
 
 
 def _torn_tail(db_path: Path) -> None:
-    """Append half a frame to table b's log: the next open has a torn tail to truncate."""
+    """Put half a frame after the last frame of table b's log, where the writer writes (over
+    the zeros it may have left ahead of its frames): the next open has a torn tail to
+    truncate."""
     segments = sorted((db_path / "tables" / "b" / "segments").glob("*.seg"))
-    with open(segments[-1], "ab") as handle:
+    found = scan_segment(str(segments[-1].parent), int(segments[-1].stem))
+    end = found.end_offset if found.zero_tail else segments[-1].stat().st_size
+    with open(segments[-1], "r+b") as handle:
+        handle.seek(end)
         handle.write(b"\x40\x00\x00\x00\x01\x02\x03\x04partial")
 
 

@@ -3,6 +3,9 @@
     header := "DRIFTSEG" u32 version(=1) u32 reserved(=0)
     frame  := u32 length, u32 crc32, varint seq, u64 unix_ms, u8 event_type, msgpack payload
 
+A run of zero bytes from the end of the last frame to the end of the file is unwritten
+space (a frame's length is never 0), not a frame.
+
 It is strict: any deviation is an AssertionError, so a test that parses a log with it also
 checks that DriftDB wrote exactly the documented format.
 """
@@ -56,6 +59,8 @@ def parse_segment(data: bytes) -> list[RawFrame]:
     frames: list[RawFrame] = []
     offset = 16
     while offset < len(data):
+        if not data[offset:].strip(b"\0"):
+            break  # unwritten space to the end of the file
         assert offset + 8 <= len(data), f"short frame prefix at {offset}"
         length, crc = struct.unpack_from("<II", data, offset)
         body = data[offset + 8 : offset + 8 + length]
@@ -82,3 +87,12 @@ def parse_segment(data: bytes) -> list[RawFrame]:
 def parse_file(path: str | os.PathLike[str]) -> list[RawFrame]:
     with open(path, "rb") as handle:
         return parse_segment(handle.read())
+
+
+def written_part(data: bytes) -> bytes:
+    """A segment's bytes up to the end of its last frame; what follows must be zeros (the
+    writer's unwritten space, present while it holds the segment)."""
+    frames = parse_segment(data)
+    end = frames[-1].end if frames else len(SEGMENT_HEADER)
+    assert not data[end:].strip(b"\0"), f"non-zero bytes after the last frame at {end}"
+    return data[:end]

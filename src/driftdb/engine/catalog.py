@@ -16,8 +16,8 @@ from driftdb.index.store import TableIndex
 from driftdb.model.schema import TableSchema
 from driftdb.model.untrusted import MAX_SCHEMA_BYTES
 from driftdb.storage import fs, paths, safe_path
+from driftdb.storage.appender import SegmentAppender
 from driftdb.storage.paths import list_segments
-from driftdb.storage.segment import SegmentAppender
 from driftdb.storage.witness import identity_mismatch, read_witness, table_id
 
 
@@ -127,9 +127,13 @@ def start_writing(table: TableStore) -> None:
 
 
 def close_table(table: TableStore, write_meta: bool) -> None:
-    """Close the active segment and the indexes; the writer first rewrites meta.json."""
+    """Close the active segment (trimming the zeros written ahead of its frames, unless the
+    writer stopped after a failure) and the indexes; the writer first rewrites meta.json."""
     if table.appender is not None:
-        table.appender.close()
+        # A failed trim leaves unwritten space, which the next writer open trims: closing
+        # goes on (the indexes, the lock), as it must.
+        with contextlib.suppress(OSError):
+            table.appender.close(trim=write_meta)
     if table.index is not None:
         with contextlib.suppress(Exception):  # the log is the truth; index is a cache
             if write_meta:

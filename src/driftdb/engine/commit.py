@@ -47,9 +47,9 @@ from driftdb.model.events import Document, Event, EventType, Key, Txn, pack_payl
 from driftdb.model.frozen import Record
 from driftdb.model.replay import row_after
 from driftdb.storage import fs
+from driftdb.storage.appender import SegmentAppender
 from driftdb.storage.frame import encode_frame
 from driftdb.storage.position import Located
-from driftdb.storage.segment import SegmentAppender
 
 Pending = dict[tuple[str, Key], tuple[int, Document | None]]
 
@@ -235,14 +235,13 @@ class GroupCommit:
     def append(self, writes: Sequence[PendingWrite], unix_ms: int) -> int:
         """Append the frames of `writes` (one batch, all stamped `unix_ms`) to each table's
         segment, not yet fsynced; returns the seq of the last. A failure stops the writer."""
-        first = writes[0].seq
-        parts: dict[str, int] = {}
-        for write in writes:
-            parts[write.table.name] = parts.get(write.table.name, 0) + 1
-        txn = Txn(first, len(writes), parts if len(parts) > 1 else {}) if len(writes) > 1 else None
         per_table: dict[str, list[PendingWrite]] = {}
         for write in writes:
             per_table.setdefault(write.table.name, []).append(write)
+        txn = None  # a single write carries no batch mark (docs/format.md, "Batches")
+        if len(writes) > 1:
+            parts = {name: len(group) for name, group in per_table.items()}
+            txn = Txn(writes[0].seq, len(writes), parts if len(parts) > 1 else {})
         # Encode every frame before the first byte is appended: a value msgpack cannot encode
         # or a frame over the bound is bad input, and must leave the log untouched.
         encoded: dict[str, tuple[list[Event], list[bytes]]] = {}
@@ -268,7 +267,7 @@ class GroupCommit:
                         table.segments_dir, table.schema.option("segment_size_bytes")
                     )
                 appender = table.appender
-                data = b"".join(frames)
+                data = frames[0] if len(frames) == 1 else b"".join(frames)
                 if appender.fd is None or appender.size >= appender.segment_size_bytes:
                     with self.sync_lock:  # rotation closes the descriptor an fsync may hold
                         segment, offset = appender.append(data)
@@ -319,7 +318,8 @@ class GroupCommit:
             finally:
                 with self._state:
                     self._syncing = False
-                    woken = self._release_waiters()
+                    # (a single thread has no waiter: nothing to wake)
+                    woken = self._release_waiters() if self._waiters else []
                 for turn in woken:
                     turn.release()
             if self._lagging():
@@ -389,15 +389,20 @@ class GroupCommit:
         indexes) and count it towards the automatic snapshots."""
         if not group:
             return
-        names = list(dict.fromkeys(name for item in group for name in item.located))
+        if len(group) == 1:  # one batch (a single thread): its tables, no merging
+            names = list(group[0].located)
+        else:
+            names = list(dict.fromkeys(name for item in group for name in item.located))
         try:
             with self.sync_lock:
                 for name in names:
                     appender = self.tables[name].appender
                     # Unconditional (no `dirty` test): another batch may append while this
-                    # fsync runs, and its own leader must still fsync after it.
+                    # fsync runs, and its own leader must still fsync after it. Data only:
+                    # the frames overwrite zeros written ahead (storage/appender.py), and a
+                    # length change is durable through fdatasync too.
                     if appender is not None and appender.fd is not None:
-                        fs.layer().fsync(appender.fd)
+                        fs.layer().fdatasync(appender.fd)
         except BaseException as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
             if isinstance(exc, Exception):

@@ -13,7 +13,7 @@ from driftdb.model.clock import Clock
 from driftdb.model.events import Document, Key
 from driftdb.model.retention import Horizon
 from driftdb.model.schema import TableSchema
-from driftdb.storage.segment import SegmentAppender
+from driftdb.storage.appender import SegmentAppender
 from driftdb.storage.snapshot import SnapshotInfo
 
 

@@ -26,6 +26,7 @@ from driftdb.model.retention import Horizon
 from driftdb.storage import rewrite
 from driftdb.storage.paths import segment_path
 from driftdb.storage.position import NO_SEGMENT, Covered
+from driftdb.storage.segment import ZERO_PROOF_BYTES
 from driftdb.storage.tail import batch_share, cut_batches, read_tail
 from driftdb.storage.witness import covered_damage
 
@@ -225,7 +226,7 @@ class ReadViews:
     def _visible_tail(self, table: TableHandle, covered: Covered | None) -> list[Event]:
         """A reader's view of the log after the indexes: complete batches only; a torn tail
         (the writer mid-append) is simply not there yet."""
-        tail = read_tail(table.segments_dir, covered)
+        tail = read_tail(table.segments_dir, covered, ZERO_PROOF_BYTES)
         if tail.problem is not None and not tail.problem.torn:
             raise CorruptionError(tail.problem.path, tail.problem.offset, tail.problem.reason)
         events = [item.event for item in tail.located]
@@ -245,7 +246,10 @@ class ReadViews:
             txn,
             covered,
             self.horizon_of(other),
-            lambda: (item.event for item in read_tail(other.segments_dir, covered).located),
+            lambda: (
+                item.event
+                for item in read_tail(other.segments_dir, covered, ZERO_PROOF_BYTES).located
+            ),
         )
 
     def last_seq(self, table: TableHandle) -> int:

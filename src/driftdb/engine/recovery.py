@@ -14,10 +14,10 @@ from driftdb.model.clock import Clock
 from driftdb.model.events import Document, Key, Txn
 from driftdb.model.retention import Horizon
 from driftdb.storage import fs, rewrite
+from driftdb.storage.appender import SegmentAppender
 from driftdb.storage.frame import HEADER_SIZE, segment_header
 from driftdb.storage.paths import list_segments, segment_path
 from driftdb.storage.position import Covered, Located
-from driftdb.storage.segment import SegmentAppender
 from driftdb.storage.tail import Tail, batch_share, cut_batches, read_tail
 from driftdb.storage.witness import Witness, covered_damage, read_witness, witnessed_error
 
@@ -39,6 +39,8 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
        note its frames for truncation too.
     4. Truncate (fsynced), catch the indexes up (a rebuild starts from the base snapshot
        and replaces the old entries in one transaction), set the next seq and the clock.
+       Zeros after the last frame (space the writer preallocated and never wrote) are
+       trimmed too, without a note: they were never a write.
     """
     tails: dict[str, Tail] = {}
     rebuild: dict[str, tuple[Horizon, list[tuple[Key, Document]]] | None] = {}
@@ -160,7 +162,7 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
         reach = _reach(keep, covers[name], horizons[name])
         witness = witnesses[name]
         if reach < witness.seq:
-            path, offset = _where_log_stops(table, spot, keep)
+            path, offset = _where_log_stops(table, spot, keep, tail)
             raise witnessed_error(
                 root,
                 path,
@@ -176,6 +178,9 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
         table = tables[name]
         if spot is not None:
             _truncate(root, notes, table, *spot)
+        for segment, offset in tails[name].zero_tails.items():
+            if spot is None or spot[0] != segment:  # (a cut there takes the zeros too)
+                fs.layer().truncate(segment_path(table.segments_dir, segment), offset)
         assert table.index is not None
         if name in rebuild:
             table.index.rebuild(keep, table.primary_key, rebuild[name])
@@ -211,16 +216,19 @@ def _reach(keep: list[Located], covered: Covered | None, horizon: Horizon | None
 
 
 def _where_log_stops(
-    table: TableHandle, spot: tuple[int, int, str] | None, keep: list[Located]
+    table: TableHandle, spot: tuple[int, int, str] | None, keep: list[Located], tail: Tail
 ) -> tuple[str, int | None]:
-    """The file and offset at which the log stops holding what was acknowledged."""
+    """The file and offset at which the log stops holding what was acknowledged (the end of
+    its last frame: zeros after it are unwritten space)."""
     if spot is not None:
         return segment_path(table.segments_dir, spot[0]), spot[1]
     numbers = list_segments(table.segments_dir)
     if not numbers:
         return table.segments_dir, None
     path = segment_path(table.segments_dir, numbers[-1])
-    return path, keep[-1].end_offset if keep else os.path.getsize(path)
+    if keep:
+        return path, keep[-1].end_offset
+    return path, tail.zero_tails.get(numbers[-1], os.path.getsize(path))
 
 
 def _truncate(

@@ -136,9 +136,17 @@ def relocated(frames: Iterable[LogFrame], where: dict[int, tuple[int, int, int]]
 
 
 def log_bytes(table: TableHandle) -> tuple[int, int]:
-    """(segment count, total bytes) of the table's log."""
+    """(segment count, total bytes) of the table's log: of the segment the writer holds, its
+    frames, not the zeros written ahead of them (storage/appender.py)."""
     numbers = list_segments(table.segments_dir)
-    return len(numbers), sum(os.path.getsize(segment_path(table.segments_dir, n)) for n in numbers)
+    held = table.appender
+    total = 0
+    for n in numbers:
+        if held is not None and held.fd is not None and held.segment == n:
+            total += held.size
+        else:
+            total += os.path.getsize(segment_path(table.segments_dir, n))
+    return len(numbers), total
 
 
 def remove_replaced_segments(

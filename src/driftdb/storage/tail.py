@@ -19,13 +19,22 @@ from driftdb.storage.segment import Problem, iter_frames
 
 
 class Tail(Record):
-    """Events after the covered point (`located`, in seq order), and the first problem found."""
+    """Events after the covered point (`located`, in seq order), the first problem found, and
+    where each segment read has a run of zeros after its last frame (`zero_tails`: segment ->
+    offset; unwritten space the writer preallocated, which recovery trims)."""
 
-    __slots__ = __match_args__ = ("located", "problem", "problem_segment", "last_segment")
+    __slots__ = __match_args__ = (
+        "located",
+        "problem",
+        "problem_segment",
+        "last_segment",
+        "zero_tails",
+    )
     located: list[Located]
     problem: Problem | None
     problem_segment: int | None
     last_segment: int
+    zero_tails: dict[int, int]
 
     def __init__(
         self,
@@ -38,17 +47,22 @@ class Tail(Record):
         self.problem = problem
         self.problem_segment = problem_segment
         self.last_segment = last_segment
+        self.zero_tails = {}
 
 
-def read_tail(segments_dir: str, covered: Covered | None) -> Tail:
-    """Every good frame after `covered` (or from the start), up to the first problem."""
+def read_tail(segments_dir: str, covered: Covered | None, proof: int | None = None) -> Tail:
+    """Every good frame after `covered` (or from the start), up to the first problem. `proof`:
+    how a zero run is judged (storage/segment.py, scan_segment; readers pass
+    ZERO_PROOF_BYTES, the writer's recovery reads to the end)."""
     tail = Tail()
     numbers = list_segments(segments_dir)
     tail.last_segment = numbers[-1] if numbers else 0
     start_segment = covered.segment if covered else 0
     start_offset = covered.offset if covered else HEADER_SIZE
     last_seq = covered.seq if covered else -1
-    for result in iter_frames(segments_dir, start_segment, start_offset, last_seq):
+    for result in iter_frames(segments_dir, start_segment, start_offset, last_seq, proof):
+        if result.zero_tail:
+            tail.zero_tails[result.segment] = result.end_offset
         for record in result.frames:
             body = record.body
             try:

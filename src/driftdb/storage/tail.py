@@ -42,12 +42,13 @@ class Tail(Record):
         problem: Problem | None = None,
         problem_segment: int | None = None,
         last_segment: int = 0,
+        zero_tails: dict[int, int] | None = None,
     ) -> None:
         self.located = [] if located is None else located
         self.problem = problem
         self.problem_segment = problem_segment
         self.last_segment = last_segment
-        self.zero_tails = {}
+        self.zero_tails = {} if zero_tails is None else zero_tails
 
 
 def read_tail(segments_dir: str, covered: Covered | None, proof: int | None = None) -> Tail:

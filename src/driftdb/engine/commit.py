@@ -267,7 +267,7 @@ class GroupCommit:
                         table.segments_dir, table.schema.option("segment_size_bytes")
                     )
                 appender = table.appender
-                data = frames[0] if len(frames) == 1 else b"".join(frames)
+                data = b"".join(frames)
                 if appender.fd is None or appender.size >= appender.segment_size_bytes:
                     with self.sync_lock:  # rotation closes the descriptor an fsync may hold
                         segment, offset = appender.append(data)
@@ -318,8 +318,7 @@ class GroupCommit:
             finally:
                 with self._state:
                     self._syncing = False
-                    # (a single thread has no waiter: nothing to wake)
-                    woken = self._release_waiters() if self._waiters else []
+                    woken = self._release_waiters()
                 for turn in woken:
                     turn.release()
             if self._lagging():
@@ -328,6 +327,8 @@ class GroupCommit:
     def _release_waiters(self) -> list[threading.Lock]:
         """(Under `_state`.) The waiters to wake after an fsync: those now durable (every one
         if the writer failed), and the first still waiting, to lead the next fsync."""
+        if not self._waiters:
+            return []  # (a single thread: nothing to wake)
         if self._failure is not None:
             woken, self._waiters = [turn for _, turn in self._waiters], []
             return woken
@@ -389,10 +390,7 @@ class GroupCommit:
         indexes) and count it towards the automatic snapshots."""
         if not group:
             return
-        if len(group) == 1:  # one batch (a single thread): its tables, no merging
-            names = list(group[0].located)
-        else:
-            names = list(dict.fromkeys(name for item in group for name in item.located))
+        names = list(dict.fromkeys(name for item in group for name in item.located))
         try:
             with self.sync_lock:
                 for name in names:

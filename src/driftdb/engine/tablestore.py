@@ -23,8 +23,8 @@ from driftdb.index.store import NO_SEGMENT, TableIndex
 from driftdb.model.events import Document, Key
 from driftdb.model.schema import TableSchema
 from driftdb.storage import paths
-from driftdb.storage.appender import SegmentAppender
-from driftdb.storage.paths import list_bases, list_segments, list_snapshots, segment_path
+from driftdb.storage.appender import SegmentAppender, segment_bytes
+from driftdb.storage.paths import list_bases, list_segments, list_snapshots
 from driftdb.storage.snapshot import (
     SnapshotError,
     SnapshotInfo,
@@ -134,14 +134,9 @@ class TableStore:
         size = 0
         measured = first is not None and first[0] != NO_SEGMENT
         if first is not None and measured:
-            active = self.appender
             for number in list_segments(self.segments_dir):
-                if number < first[0]:
-                    continue
-                if active is not None and active.fd is not None and number == active.segment:
-                    size += active.size  # its frames, not the zeros written ahead of them
-                else:
-                    size += os.path.getsize(segment_path(self.segments_dir, number))
+                if number >= first[0]:
+                    size += segment_bytes(self.segments_dir, number, self.appender)
             size -= first[1]
         self.events_since_snapshot = count
         self.bytes_since_snapshot = max(size, 0)

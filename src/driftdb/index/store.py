@@ -1228,11 +1228,8 @@ class _Runs:
 
     def flush(self) -> None:
         """Write the entries held (a deleted one, None, was taken out of LMDB by `change`)."""
-        crc32, crc = zlib.crc32, _CRC.pack
         puts = [
-            (key, value + crc(crc32(value, crc32(key))))  # (_seal inline)
-            for key, value in self.pending.items()
-            if value is not None
+            (key, _seal(key, value)) for key, value in self.pending.items() if value is not None
         ]
         self.pending.clear()
         _put_sorted(self.raw, self.db, puts, ascending=False)
@@ -1267,7 +1264,6 @@ class _Entries:
         seq = event.seq
         seq_key = _U64_BE.pack(seq)
         pk = encode_key(event.key)
-        crc32, crc = zlib.crc32, _CRC.pack
         if prev_row is None:
             if row is not None:
                 self.live += 1
@@ -1277,7 +1273,7 @@ class _Entries:
         value = _VERSION.pack(event.type, event.unix_ms, item.segment, item.offset)
         if row is not None:
             value += self.packer.pack(row)
-        self.versions.append((key, value + crc(crc32(value, crc32(key)))))
+        self.versions.append((key, _seal(key, value)))
         old: bytes | None
         new: bytes | None
         for runs in self.runs:
@@ -1298,10 +1294,10 @@ class _Entries:
             if old != new:
                 runs.change(pk, seq, seq_key, old, new)
         value = _SEQ.pack(self.live, item.segment, item.offset) + pk
-        self.seqs.append((seq_key, value + crc(crc32(value, crc32(seq_key)))))
+        self.seqs.append((seq_key, _seal(seq_key, value)))
         if last_of_ms:
             key = _U64_BE.pack(event.unix_ms) + seq_key
-            self.times.append((key, crc(crc32(key))))  # (an empty value)
+            self.times.append((key, _seal(key, b"")))
 
     def flush(self) -> None:
         raw, index = self.raw, self.index

@@ -15,6 +15,7 @@ from driftdb.errors import CorruptionError
 from driftdb.index.store import TableIndex
 from driftdb.model.events import Event, unpack_event
 from driftdb.storage import safe_path
+from driftdb.storage.appender import segment_bytes
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header
 from driftdb.storage.paths import list_segments, segment_path
 from driftdb.storage.position import Located
@@ -140,13 +141,7 @@ def log_bytes(table: TableHandle) -> tuple[int, int]:
     frames, not the zeros written ahead of them (storage/appender.py)."""
     numbers = list_segments(table.segments_dir)
     held = table.appender
-    total = 0
-    for n in numbers:
-        if held is not None and held.fd is not None and held.segment == n:
-            total += held.size
-        else:
-            total += os.path.getsize(segment_path(table.segments_dir, n))
-    return len(numbers), total
+    return len(numbers), sum(segment_bytes(table.segments_dir, n, held) for n in numbers)
 
 
 def remove_replaced_segments(

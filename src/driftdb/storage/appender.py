@@ -146,3 +146,11 @@ class SegmentAppender:
         finally:
             fs.layer().close(self.fd)
             self.fd = None
+
+
+def segment_bytes(directory: str, number: int, held: SegmentAppender | None) -> int:
+    """The bytes of segment `number` that hold frames: of the segment a writer holds (`held`),
+    its frames, not the zeros written ahead of them; of any other, its length."""
+    if held is not None and held.fd is not None and held.segment == number:
+        return held.size
+    return os.path.getsize(segment_path(directory, number))

@@ -132,6 +132,9 @@ def disk(drift: DriftSide, full: SQLiteSide) -> dict[str, Any]:
         "DriftDB.indexes": measure.disk_usage(os.path.join(tables, "indexes")),
         "DriftDB.snapshots": measure.disk_usage(os.path.join(tables, "snapshots")),
         FULL: measure.sum_usage([measure.disk_usage(full.path + s) for s in ("", "-wal", "-shm")]),
+        # where the bytes are, per structure (the profile of the disk target)
+        "DriftDB.structures": measure.lmdb_structures(os.path.join(tables, "indexes")),
+        "SQLite.structures": measure.sqlite_structures(full.path),
     }
 
 

@@ -86,6 +86,45 @@ def disk_usage(path: str) -> dict[str, int]:
     return {"apparent_bytes": apparent, "allocated_bytes": allocated, "files": files}
 
 
+def lmdb_structures(directory: str) -> dict[str, int]:
+    """Bytes of pages per sub-database of the LMDB environment in `directory` (branch, leaf
+    and overflow pages times the page size): where an index's bytes are. Opened read-only,
+    without the lock file, after the writer closed."""
+    import lmdb
+
+    out: dict[str, int] = {}
+    env = lmdb.open(directory, readonly=True, lock=False, max_dbs=1024)
+    try:
+        psize = int(env.stat()["psize"])
+        with env.begin() as txn:
+            names = [bytes(k) for k, _ in txn.cursor()]
+        for name in names:
+            with env.begin() as txn:
+                st = txn.stat(env.open_db(name, txn=txn, create=False))
+            pages = st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]
+            out[name.decode()] = pages * psize
+        allocated = os.stat(os.path.join(directory, "data.mdb")).st_blocks * 512
+        out["(free and LMDB's own, allocated)"] = allocated - sum(out.values())
+    finally:
+        env.close()
+    return out
+
+
+def sqlite_structures(path: str) -> dict[str, int]:
+    """Bytes per table and index of the SQLite database at `path` (the dbstat virtual table;
+    {} where SQLite was built without it)."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.Error:
+        return {}
+    finally:
+        con.close()
+    return {str(name): int(size) for name, size in rows}
+
+
 def sum_usage(parts: Sequence[dict[str, int]]) -> dict[str, int]:
     keys = ("apparent_bytes", "allocated_bytes", "files")
     return {k: sum(p[k] for p in parts) for k in keys}

@@ -283,6 +283,23 @@ def _profile_line(prof: dict[str, Any]) -> str:
     return text + (f" ({calls} calls profiled)" if calls else "")
 
 
+def _structures(disk: dict[str, Any]) -> list[str]:
+    """Where the bytes are on each side (the profile of the disk target)."""
+    out = []
+    for label, key in (
+        ("DriftDB index", "DriftDB.structures"),
+        ("SQLite FULL", "SQLite.structures"),
+    ):
+        parts = disk.get(key)
+        if parts:
+            ranked = sorted(parts.items(), key=lambda item: -item[1])
+            out.append(
+                f"- {label} by structure: "
+                + ", ".join(f"{name} {size_b / 1e6:,.1f} MB" for name, size_b in ranked)
+            )
+    return out
+
+
 def _notes(results: dict[str, Any], size: dict[str, Any]) -> list[str]:
     out = []
     normal = size["load"].get(NORMAL)
@@ -354,6 +371,7 @@ def _notes(results: dict[str, Any], size: dict[str, Any]) -> list[str]:
         f"in {size['disk'].get('DriftDB.snapshots', {}).get('files', 0)} files); SQLite FULL "
         f"{size['disk'][FULL]['allocated_bytes'] / 1e6:,.1f} MB after a checkpoint."
     )
+    out += _structures(size["disk"])
     out.append("")
     mismatches = results["mismatches"]
     if mismatches:

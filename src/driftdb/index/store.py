@@ -294,6 +294,7 @@ VersionTuple = tuple[int, EventType, int, int, int, dict[str, Any] | None]
 MAX_DBS = 8 + 2 * 64  # keys, seqs, time, meta, and ix:/cnt: for up to 64 indexed columns
 MAX_OPEN_ENVS = 256  # per process: each open environment holds 3 descriptors and 2 mappings
 FIRST_MAP_BYTES = 8 << 20
+GROW_WAIT_S = 10.0  # how long a write that must grow the map waits for this process's reads
 PACK_MIN_PAGES = 4096  # 16 MiB: below it, what packing reclaims is not worth a rewrite
 SYNC_MARK_NAME = "synced"  # beside data.mdb: the last transaction known durable
 _MARK = struct.Struct("<8sQB16sI")  # magic, txn id, clean (1) or dirty (0), boot id, crc32
@@ -409,10 +410,12 @@ class TableIndex:
     Why there is no limit on tables (the choice, among one environment per database, a
     growing map, or bounded open environments: this takes the last two, as they keep the
     per-table layout and its one-transaction rebuilds):
-    - the map starts at FIRST_MAP_BYTES (not 1 TiB of address space per table) and doubles
-      when the data fills half of it; LMDB allows that only when this process has no
-      transaction on the environment, so it is done before a write transaction starts, never
-      under a reader (a reader that finds the map grown by the writer remaps the same way);
+    - the map starts at FIRST_MAP_BYTES (not 1 TiB of address space per table), or twice
+      the data when the writer opens it, and doubles when the data fills half of it; LMDB
+      allows that only when this process has no transaction on the environment, so it is
+      done before a write transaction starts, never under a reader (`_grow`: a write that
+      needs the room waits for the reads of other threads; a reader that finds the map grown
+      by the writer remaps the same way);
     - at most MAX_OPEN_ENVS environments are open in a process: the least recently used one
       with no open reader is closed (synced, marked clean) and reopened on its next use, so
       descriptors and mappings stay bounded however many tables and databases are open.
@@ -438,7 +441,12 @@ class TableIndex:
         self.damaged = False  # an entry failed its checksum: rebuild before trusting it again
         self.rebuilt_reason: str | None = None  # the files were discarded on open (untrusted)
         self._env: Any = None
-        self._readers = 0
+        # One item per read open in this process: list append and pop are atomic, so counting
+        # takes no lock. Growing the map needs a moment with none (see `_grow`).
+        self._open_reads: list[None] = []
+        self._no_readers = threading.Condition(threading.Lock())
+        self._grow_waiting = False
+        self._held = threading.local()  # .reads: [the reads this thread opened and holds]
         self._marked_dirty = False
         self._compact_pending = False  # a purge's rewrite waits for the readers to close
         self._packed_pages: int | None = None  # data.mdb's size when last packed (0: never)
@@ -450,6 +458,11 @@ class TableIndex:
         self._open(first=True)
 
     # -- the environment -------------------------------------------------------------------
+
+    @property
+    def _readers(self) -> int:
+        """Reads open on the environment in this process."""
+        return len(self._open_reads)
 
     @property
     def env(self) -> Any:
@@ -486,6 +499,13 @@ class TableIndex:
             self._env = env
             self._packed_pages = None  # read from meta when `close` asks
             self._page_bytes = int(env.stat()["psize"])
+            if not self.readonly:
+                # No transaction is open yet: the one moment the map surely can grow. A packed
+                # data.mdb fills its map exactly, so without this its first write would grow
+                # it, perhaps with reads open.
+                used = (int(env.info()["last_pgno"]) + 1) * self._page_bytes
+                if used * 2 > int(env.info()["map_size"]):
+                    env.set_mapsize(used * 2)
             create = not self.readonly
             self.keys = env.open_db(b"keys", create=create)
             self.seqs = env.open_db(b"seqs", create=create)
@@ -659,17 +679,64 @@ class TableIndex:
             shutil.rmtree(staging, ignore_errors=True)
 
     def read(self) -> IndexReader:
-        env = self.env
+        open_reads = self._open_reads
+        open_reads.append(None)  # counted first, then the flag: see `_grow`
         try:
-            txn = env.begin(buffers=False)
-        except lmdb.MapResizedError:
-            env.set_mapsize(0)  # the writer grew the map: adopt its size (no txn is open here)
-            txn = env.begin(buffers=False)
-        self._readers += 1
-        return IndexReader(self, _SealedTxn(txn, self.names))
+            held = self._held.reads
+        except AttributeError:
+            held = self._held.reads = [0]
+        if self._grow_waiting and not held[0]:
+            # A grow waits for the open reads to close: a new read waits for it (else a
+            # stream of overlapping reads could hold the map at its size for ever); a thread
+            # that already holds a read goes on (the grow waits for that one).
+            open_reads.pop()
+            with self._no_readers:
+                self._no_readers.notify_all()
+                self._no_readers.wait_for(lambda: not self._grow_waiting, GROW_WAIT_S)
+                open_reads.append(None)
+        try:
+            env = self.env
+            try:
+                txn = env.begin(buffers=False)
+            except lmdb.MapResizedError:
+                env.set_mapsize(0)  # the writer grew the map: adopt its size (no txn open here)
+                txn = env.begin(buffers=False)
+        except BaseException:
+            open_reads.pop()
+            raise
+        held[0] += 1
+        return IndexReader(self, _SealedTxn(txn, self.names), held)
 
-    def reader_closed(self) -> None:
-        self._readers -= 1
+    def reader_closed(self, held: list[int]) -> None:
+        """A read is closed (`held`: the count of its opening thread, whichever closes it)."""
+        self._open_reads.pop()
+        held[0] -= 1
+        if self._grow_waiting:
+            with self._no_readers:
+                self._no_readers.notify_all()
+
+    def _grow(self, map_size: int, used: int) -> None:
+        """(Before a write transaction, when the data fills half the map.) Double the map.
+        LMDB allows a resize only with no transaction open on the environment in this
+        process: with reads open it is left for a later write until the data fills three
+        quarters; then this write waits (up to GROW_WAIT_S, new reads held back) for the
+        reads of other threads to close. A thread that holds a read itself, or a read held
+        past the wait, leaves the map as it is: the write still has the last quarter, and
+        only a write that does not fit fails (MDB_MAP_FULL).
+        No lock on the read path: a read counts itself, then looks at `_grow_waiting`; this
+        sets the flag, then looks at the count. Whichever comes second sees the other, so no
+        read begins while the map is resized."""
+        with self._no_readers:
+            self._grow_waiting = True
+            try:
+                own = getattr(self._held, "reads", (0,))[0]
+                if self._open_reads and used * 4 > map_size * 3 and not own:
+                    self._no_readers.wait_for(lambda: not self._open_reads, GROW_WAIT_S)
+                if not self._open_reads:
+                    self.env.set_mapsize(max(map_size, used) * 2)
+            finally:
+                self._grow_waiting = False
+                self._no_readers.notify_all()
 
     def _write(self, body: Callable[[_SealedTxn], None]) -> None:
         """Run `body` in one write transaction: mark the environment dirty first (durably,
@@ -682,16 +749,19 @@ class TableIndex:
         for _attempt in range(40):
             info = env.info()
             used = (info["last_pgno"] + 1) * self._page_bytes
-            if used * 2 > info["map_size"] and self._readers == 0:
-                env.set_mapsize(max(info["map_size"], used) * 2)
+            if used * 2 > info["map_size"]:
+                self._grow(int(info["map_size"]), used)
             try:
                 with env.begin(write=True) as txn:
                     body(_SealedTxn(txn, self.names))
                 return
             except lmdb.MapFullError:
                 if self._readers:
-                    raise
-                env.set_mapsize(env.info()["map_size"] * 2)
+                    raise lmdb.MapFullError(
+                        "the index map is full, and reads held open in this process keep it "
+                        "from growing"
+                    ) from None
+                self._grow(int(env.info()["map_size"]), int(env.info()["map_size"]))
         raise lmdb.MapFullError("the index map could not grow")
 
     def describe(self, db: str, key: bytes) -> str:
@@ -1509,9 +1579,10 @@ class _TxnMeta:
 class IndexReader:
     """A consistent read of one table's indexes (one LMDB read transaction)."""
 
-    def __init__(self, index: TableIndex, txn: Any) -> None:
+    def __init__(self, index: TableIndex, txn: Any, held: list[int]) -> None:
         self.index = index
         self.txn = txn
+        self.held = held  # its opening thread's count of open reads (TableIndex.read)
         self._keys_cursor: Any = None
         self._raw_keys: Any = None  # row_at's cursor (checksums checked inline)
         self._env = index._env  # the environment this transaction belongs to
@@ -1536,7 +1607,7 @@ class IndexReader:
         if txn is not None:
             txn.txn.abort()  # (the LMDB transaction itself: once per point read)
             self.txn = None
-            self.index.reader_closed()
+            self.index.reader_closed(self.held)
 
     def __enter__(self) -> IndexReader:
         return self

@@ -219,6 +219,23 @@ def test_the_child_imports_the_writers_driftdb_first(monkeypatch: pytest.MonkeyP
     assert snapshot_child.child_env()["PYTHONPATH"] == mine
 
 
+def test_a_driftdb_in_the_working_directory_is_not_the_one_the_child_runs(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    impostor = tmp_path / "cwd" / "driftdb"
+    impostor.mkdir(parents=True)
+    (impostor / "__init__.py").write_text("raise SystemExit('the wrong driftdb')\n")
+    monkeypatch.chdir(impostor.parent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", driftdb.DriftWarning)
+        with driftdb.open(db_path, create=True) as db:
+            table = db.create_table("t", options={"snapshot_every_events": 2})
+            table.insert({"id": 1})
+            table.insert({"id": 2})
+            table.finish_snapshot()
+    assert snapshots_match_the_replay(db_path) == [2]
+
+
 def run_child(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", snapshot_child.MODULE, *args],
@@ -275,3 +292,33 @@ def test_a_failing_child_says_why_in_one_line(
     assert said in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert list_snapshots(str(Path(directory) / "snapshots")) == []
+
+
+def test_the_child_opens_the_index_again_when_the_writer_grew_its_map_meanwhile(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LMDB refuses a reader's first transaction after the writer grew the map between the
+    reader's open and that transaction (MapResizedError, seen in a child while a 1M-event
+    load ran): the child opens the environment again instead of failing the snapshot."""
+    import lmdb
+
+    directory, head = closed_table(db_path)
+    real = snapshot_child.TableIndex
+    failures = [lmdb.MapResizedError("grown"), lmdb.MapResizedError("grown")]
+
+    def opening(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_child, "TableIndex", opening)
+    index = snapshot_child.open_index(directory)
+    try:
+        assert failures == []
+        snapshot_child.take_snapshot(index, os.path.join(directory, "snapshots"), head, 7)
+    finally:
+        index.close()
+    assert snapshots_match_the_replay(db_path) == [head]
+    failures += [lmdb.MapResizedError("grown")] * snapshot_child.OPEN_ATTEMPTS
+    with pytest.raises(lmdb.MapResizedError):
+        snapshot_child.open_index(directory)

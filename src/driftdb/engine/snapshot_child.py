@@ -10,7 +10,7 @@ thread only waits for it (engine/tablestore.py).
 The writer's background thread first has its write-behind indexes commit every entry up to
 `seq` to LMDB (a committed LMDB transaction is visible to every process), then runs
 
-    python -m driftdb.engine.snapshot_child <table directory> <seq> <unix_ms> <writer pid>
+    python -P -m driftdb.engine.snapshot_child <table directory> <seq> <unix_ms> <writer pid>
 
 with the writer's own `driftdb` first on PYTHONPATH, and waits for it. The child is a reader
 of the table's index like any reader process: it opens the LMDB environment read-only (so it
@@ -27,9 +27,9 @@ snapshot published after it would bring the purged row back). On Linux the child
 kernel for SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), then checks that
 its parent is still the writer (it may have died before that); it also checks its parent
 between chunks of rows, which is all that guards it elsewhere (the compression and the write
-then go unguarded). A writer
-killed mid-snapshot therefore leaves at most a temp file `<seq>.snap.tmp` (as a killed thread
-did), never a snapshot: the next snapshot at that seq replaces the temp file.
+then go unguarded). A writer killed mid-snapshot therefore leaves at most a temp file
+`<seq>.snap.tmp` (as a killed thread did), never a snapshot: the next snapshot at that seq
+replaces it, and the writer's next open removes it (storage/rewrite.py, `recover`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import lmdb
+
 from driftdb.errors import DriftError
 from driftdb.index.store import TableIndex
 from driftdb.model.events import Key
@@ -47,6 +49,7 @@ from driftdb.storage import paths
 from driftdb.storage.snapshot import SnapshotInfo, write_snapshot_images
 
 MODULE = "driftdb.engine.snapshot_child"
+OPEN_ATTEMPTS = 5  # opens of the index, each after the writer grew its map meanwhile
 MAX_MESSAGE = 500  # characters of the child's message kept in the writer's warning
 _PARENT_CHECK_ROWS = 4096  # rows between two checks that the writer is alive (not on Linux)
 
@@ -90,8 +93,11 @@ def _check_parent(parent: int) -> None:
 
 
 def child_argv(directory: str, seq: int, unix_ms: int) -> list[str]:
-    """The command that takes the snapshot of the table at `directory` in a child process."""
-    return [sys.executable, "-m", MODULE, directory, str(seq), str(unix_ms), str(os.getpid())]
+    """The command that takes the snapshot of the table at `directory` in a child process
+    (-P: the working directory is not put first on sys.path, so a `driftdb` there is not
+    imported instead of the writer's; see `child_env`)."""
+    where = os.path.abspath(directory)
+    return [sys.executable, "-P", "-m", MODULE, where, str(seq), str(unix_ms), str(os.getpid())]
 
 
 def child_env() -> dict[str, str]:
@@ -131,6 +137,19 @@ def run(directory: str, seq: int, unix_ms: int) -> bool:
     return True
 
 
+def open_index(directory: str) -> TableIndex:
+    """The table's index, read-only. The writer may grow the map between LMDB's open of the
+    environment and its first transaction (opening a sub-database), which then fails with
+    MapResizedError: opening again maps the new size (a reader's `read` adopts it the same
+    way for every later transaction)."""
+    for _attempt in range(OPEN_ATTEMPTS - 1):
+        try:
+            return TableIndex(paths.index_dir(directory), (), readonly=True)
+        except lmdb.MapResizedError:
+            continue  # grown meanwhile: open again
+    return TableIndex(paths.index_dir(directory), (), readonly=True)
+
+
 def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         import ctypes  # imported when used: only the child needs it
@@ -159,7 +178,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         _die_with_parent(parent)
-        index = TableIndex(paths.index_dir(directory), (), readonly=True)
+        index = open_index(directory)
         try:
             take_snapshot(index, paths.snapshots_dir(directory), seq, unix_ms, parent)
         finally:

@@ -194,6 +194,20 @@ def test_a_child_that_cannot_start_is_replaced_by_the_thread(
     assert snapshots_match_the_replay(db_path) == [8]
 
 
+def test_a_frozen_application_takes_its_snapshots_in_the_thread(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, child_runs: list[bool]
+) -> None:
+    """sys.executable of a frozen application is the application: never run it with -m."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with driftdb.open(db_path, create=True) as db:
+        table = db.create_table("t", options={"snapshot_every_events": 3})
+        for i in range(3):
+            table.insert({"id": i})
+        table.finish_snapshot()
+    assert child_runs == [False]
+    assert snapshots_match_the_replay(db_path) == [3]
+
+
 def test_close_waits_for_a_running_child(db_path: Path, held: Path) -> None:
     db = driftdb.open(db_path, create=True)
     table = db.create_table("t", options={"snapshot_every_events": 5})

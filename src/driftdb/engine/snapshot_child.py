@@ -113,10 +113,11 @@ def child_env() -> dict[str, str]:
 
 def run(directory: str, seq: int, unix_ms: int) -> bool:
     """Take the snapshot in a child process and wait for it; False if no child could be
-    started (an OSError: no interpreter to run, no process or descriptor left), so the caller
-    takes it itself. Raise SnapshotChildError with the child's message if it failed."""
-    if not sys.executable:
-        return False  # an embedded interpreter: nothing to run
+    started (no interpreter to run: embedded or frozen; an OSError: no process or descriptor
+    left), so the caller takes it itself. Raise SnapshotChildError with the child's message
+    if it failed."""
+    if not sys.executable or getattr(sys, "frozen", False):
+        return False  # embedded, or a frozen application: no interpreter to run -m with
     try:
         child = subprocess.Popen(
             child_argv(directory, seq, unix_ms),

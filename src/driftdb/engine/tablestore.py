@@ -14,10 +14,10 @@ plain snapshots to the newest `snapshots_keep` (a base snapshot is never pruned)
 and close wait for a running snapshot (thread and child) first. A writer killed mid-snapshot
 takes its child with it (snapshot_child.py says why and how): at most a temp file is left.
 
-The thread takes the snapshot itself, as the child would, when no child can be started (an
-OSError: no interpreter to run, no process or descriptor left) and while a test's file layer
-is in force (storage/fs.py: the faults it injects and the power losses it simulates exist
-only in this process)."""
+The thread takes the snapshot itself, as the child would, when no child can be started (no
+interpreter to run it with: an embedded or frozen application; or an OSError: no process or
+descriptor left) and while a test's file layer is in force (storage/fs.py: the faults it
+injects and the power losses it simulates exist only in this process)."""
 
 from __future__ import annotations
 

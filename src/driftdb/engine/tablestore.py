@@ -3,11 +3,21 @@ segment, and the snapshot policy (a snapshot every `snapshot_every_events` event
 `snapshot_every_bytes` bytes of log, counted from the newest snapshot).
 
 Automatic snapshots are taken off the commit path: the commit that crosses the threshold
-starts a background thread and returns. The thread reads the rows live at the covered seq
-(the key directory is temporal: later commits add versions after it, so the read is
-consistent however long it takes), writes `<seq>.snap` (temp file, fsync, rename: published
-atomically), then prunes plain snapshots to the newest `snapshots_keep` (a base snapshot is
-never pruned). Maintenance and close wait for a running snapshot first."""
+starts a background thread and returns. The thread has the write-behind indexes commit every
+entry up to the covered seq, then runs a child process that reads the rows live at that seq
+from the index (read-only, as a reader process; the key directory is temporal: later commits
+add versions after it, so the read is consistent however long it takes) and writes
+`<seq>.snap` (temp file, fsync, rename: published atomically); see engine/snapshot_child.py.
+The thread only waits for it, so the copy, compression and write run on another core and
+never hold the interpreter lock the commits need. After the child succeeds the thread prunes
+plain snapshots to the newest `snapshots_keep` (a base snapshot is never pruned). Maintenance
+and close wait for a running snapshot (thread and child) first. A writer killed mid-snapshot
+takes its child with it (snapshot_child.py says why and how): at most a temp file is left.
+
+The thread takes the snapshot itself, as the child would, when no child can be started (no
+interpreter to run it with: an embedded or frozen application; or an OSError: no process or
+descriptor left) and while a test's file layer is in force (storage/fs.py: the faults it
+injects and the power losses it simulates exist only in this process)."""
 
 from __future__ import annotations
 
@@ -17,12 +27,13 @@ import threading
 import warnings
 from collections.abc import Callable
 
+from driftdb.engine import snapshot_child
 from driftdb.errors import CorruptionError, DriftWarning
 from driftdb.index.keycodec import MAX_U64
 from driftdb.index.store import NO_SEGMENT, TableIndex
 from driftdb.model.events import Document, Key
 from driftdb.model.schema import TableSchema
-from driftdb.storage import paths
+from driftdb.storage import fs, paths
 from driftdb.storage.appender import SegmentAppender, segment_bytes
 from driftdb.storage.paths import list_bases, list_segments, list_snapshots
 from driftdb.storage.snapshot import (
@@ -32,10 +43,9 @@ from driftdb.storage.snapshot import (
     prune_snapshots,
     read_snapshot,
     write_snapshot,
-    write_snapshot_images,
 )
 
-SNAPSHOT_SWITCH_S = 0.0005  # the GIL switch interval while a background snapshot runs
+SNAPSHOT_SWITCH_S = 0.0005  # the GIL switch interval while a snapshot runs in the thread
 
 
 class TableStore:
@@ -185,22 +195,7 @@ class TableStore:
 
     def _background_snapshots(self) -> None:
         """Take the due snapshots (see the module docstring) until none is due. A failure
-        does not touch the log or the indexes: it warns, and the next interval tries again.
-
-        While it runs, the interpreter's switch interval is lowered to SNAPSHOT_SWITCH_S
-        (and restored after): a commit gives up the GIL at each system call (write, fsync,
-        LMDB), and at the default 5 ms it would wait up to that long for this thread at each
-        one (measured: the slowest commit 24-48x the median instead of <= 20x)."""
-        previous = sys.getswitchinterval()
-        if previous > SNAPSHOT_SWITCH_S:
-            sys.setswitchinterval(SNAPSHOT_SWITCH_S)
-        try:
-            self._take_due_snapshots()
-        finally:
-            if previous > SNAPSHOT_SWITCH_S:
-                sys.setswitchinterval(previous)
-
-    def _take_due_snapshots(self) -> None:
+        does not touch the log or the indexes: it warns, and the next interval tries again."""
         while True:
             with self._snapshot_lock:
                 due, self._snapshot_due = self._snapshot_due, None
@@ -211,12 +206,10 @@ class TableStore:
             try:
                 if self._index_up_to_date is not None:
                     self._index_up_to_date()  # the index must cover `seq`
-                index = self.index
-                assert index is not None
-                with index.read() as reader:
-                    horizon = reader.horizon()
-                images = index.snapshot_images(seq)  # (rows copied, never decoded)
-                write_snapshot_images(self.snapshots_dir, images, seq, unix_ms, horizon)
+                if type(fs.layer()) is not fs.FileLayer or not snapshot_child.run(
+                    self.directory, seq, unix_ms
+                ):
+                    self._snapshot_in_thread(seq, unix_ms)
                 prune_snapshots(self.snapshots_dir, self.schema.option("snapshots_keep"))
             except Exception as exc:
                 warnings.warn(
@@ -227,8 +220,26 @@ class TableStore:
                     stacklevel=2,
                 )
 
+    def _snapshot_in_thread(self, seq: int, unix_ms: int) -> None:
+        """The child's work, done in this thread (see the module docstring for when).
+
+        While it runs, the interpreter's switch interval is lowered to SNAPSHOT_SWITCH_S
+        (and restored after): a commit gives up the GIL at each system call (write, fsync,
+        LMDB), and at the default 5 ms it would wait up to that long for this thread at each
+        one (measured: the slowest commit 24-48x the median instead of <= 20x)."""
+        assert self.index is not None
+        previous = sys.getswitchinterval()
+        if previous > SNAPSHOT_SWITCH_S:
+            sys.setswitchinterval(SNAPSHOT_SWITCH_S)
+        try:
+            snapshot_child.take_snapshot(self.index, self.snapshots_dir, seq, unix_ms)
+        finally:
+            if previous > SNAPSHOT_SWITCH_S:
+                sys.setswitchinterval(previous)
+
     def finish_snapshot(self) -> None:
-        """Wait for the background snapshots of this table, if one is running."""
+        """Wait for the background snapshots of this table, if one is running (the thread
+        waits for its child process)."""
         with self._snapshot_lock:
             thread = self._snapshot_thread
         if thread is not None:

@@ -14,8 +14,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import lmdb
+import pytest
+
 import driftdb
-from driftdb.index.store import FIRST_MAP_BYTES, TableIndex
+from driftdb.index.store import FIRST_MAP_BYTES, OPEN_ATTEMPTS, TableIndex
 
 
 def _data_bytes(path: Path) -> int:
@@ -145,3 +148,34 @@ def test_single_commits_into_a_packed_index_while_a_read_is_open(tmp_path: Path)
         holder.join()
     assert db.execute("SELECT COUNT(*) FROM t WHERE s = 'new'").rows == [{"count": 300}]
     db.close()
+
+
+def test_a_reader_opens_again_when_the_writer_grew_the_map_under_its_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LMDB refuses a reader process's first transaction when the writer grew the map
+    between the reader's open and that transaction (MapResizedError: seen in the snapshot
+    child during a 1M-event load). The reader opens again; only a map that keeps moving for
+    OPEN_ATTEMPTS opens fails."""
+    with driftdb.open(tmp_path / "db", create=True) as db:
+        db.create_table("t", indexes=["s"]).insert({"id": 1, "s": "x"})
+    real = TableIndex._open_once
+    failures = [lmdb.MapResizedError("grown")] * 2
+
+    def interrupted(self: TableIndex, first: bool) -> None:
+        real(self, first)
+        if failures:
+            raise failures.pop()
+
+    monkeypatch.setattr(TableIndex, "_open_once", interrupted)
+    directory = str(tmp_path / "db" / "tables" / "t" / "indexes")
+    index = TableIndex(directory, ("s",), True, "t")
+    try:
+        assert failures == []
+        with index.read() as reader:
+            assert reader.covered() is not None
+    finally:
+        index.close()
+    failures += [lmdb.MapResizedError("grown")] * OPEN_ATTEMPTS
+    with pytest.raises(lmdb.MapResizedError):
+        TableIndex(directory, ("s",), True, "t")

@@ -40,8 +40,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-import lmdb
-
 from driftdb.errors import DriftError
 from driftdb.index.store import TableIndex
 from driftdb.model.events import Key
@@ -49,7 +47,6 @@ from driftdb.storage import paths
 from driftdb.storage.snapshot import SnapshotInfo, write_snapshot_images
 
 MODULE = "driftdb.engine.snapshot_child"
-OPEN_ATTEMPTS = 5  # opens of the index, each after the writer grew its map meanwhile
 MAX_MESSAGE = 500  # characters of the child's message kept in the writer's warning
 _PARENT_CHECK_ROWS = 4096  # rows between two checks that the writer is alive (not on Linux)
 
@@ -139,15 +136,8 @@ def run(directory: str, seq: int, unix_ms: int) -> bool:
 
 
 def open_index(directory: str) -> TableIndex:
-    """The table's index, read-only. The writer may grow the map between LMDB's open of the
-    environment and its first transaction (opening a sub-database), which then fails with
-    MapResizedError: opening again maps the new size (a reader's `read` adopts it the same
-    way for every later transaction)."""
-    for _attempt in range(OPEN_ATTEMPTS - 1):
-        try:
-            return TableIndex(paths.index_dir(directory), (), readonly=True)
-        except lmdb.MapResizedError:
-            continue  # grown meanwhile: open again
+    """The table's index, read-only (a map the writer grows meanwhile is TableIndex's to
+    follow)."""
     return TableIndex(paths.index_dir(directory), (), readonly=True)
 
 

@@ -294,6 +294,7 @@ VersionTuple = tuple[int, EventType, int, int, int, dict[str, Any] | None]
 MAX_DBS = 8 + 2 * 64  # keys, seqs, time, meta, and ix:/cnt: for up to 64 indexed columns
 MAX_OPEN_ENVS = 256  # per process: each open environment holds 3 descriptors and 2 mappings
 FIRST_MAP_BYTES = 8 << 20
+OPEN_ATTEMPTS = 5  # opens of a reader that the writer's map growth interrupted (`_open`)
 GROW_WAIT_S = 10.0  # how long a write that must grow the map waits for this process's reads
 PACK_MIN_PAGES = 4096  # 16 MiB: below it, what packing reclaims is not worth a rewrite
 SYNC_MARK_NAME = "synced"  # beside data.mdb: the last transaction known durable
@@ -476,23 +477,43 @@ class TableIndex:
         return self._env
 
     def _open(self, first: bool) -> None:
+        """Open the environment. A reader process may see the writer grow the map between
+        LMDB's open and its first transaction (MapResizedError): it opens again, which maps
+        the new size (later transactions adopt a new size in `read`)."""
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._open_once(first)
+                return
+            except lmdb.MapResizedError:
+                if self._env is not None:
+                    with contextlib.suppress(lmdb.Error):
+                        self._env.close()
+                    self._env = None
+                    _open_envs.pop(self, None)
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise
+
+    def _open_once(self, first: bool) -> None:
         with _open_lock:
             _evict_idle(MAX_OPEN_ENVS - 1)
             data_path = os.path.join(self.directory, "data.mdb")
             fresh = not os.path.exists(data_path)
             env = self._open_env()
+            self._env = env  # (closed by `_open` if the map is resized under this open)
             if not fresh:
                 why = self._distrust(env)
                 if why is not None and first and not self.readonly:
                     env.close()
+                    self._env = None
                     for name in ("data.mdb", "lock.mdb"):
                         with contextlib.suppress(FileNotFoundError):
                             os.remove(os.path.join(self.directory, name))
                     self.rebuilt_reason = why
                     fresh = True
-                    env = self._open_env()
+                    env = self._env = self._open_env()
                 elif why is not None:
                     env.close()
+                    self._env = None
                     raise CorruptionError(
                         os.path.join("tables", self.table, "indexes", "data.mdb"), None, why
                     )

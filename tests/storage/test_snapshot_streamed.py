@@ -62,3 +62,22 @@ def test_a_snapshot_of_row_images_is_the_snapshot_of_the_rows(tmp_path: Path) ->
     assert from_images == snapshot.read_info(str(tmp_path / "a" / "9.snap"))
     assert from_rows.row_count == len(given)
     assert read_snapshot(str(tmp_path / "a" / "9.snap"))[1] == given
+
+
+def test_a_background_snapshot_pauses_after_each_synced_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Background snapshots (written while commits go on) leave the device idle between
+    steps; the file is the same as one written without pauses."""
+    monkeypatch.setattr(snapshot, "_BACKGROUND_STEP_BYTES", 4096)
+    pauses: list[float] = []
+    monkeypatch.setattr(snapshot.time, "sleep", pauses.append)
+    given = rows(3000)
+    images = [(key, msgpack.packb(row, use_bin_type=True)) for key, row in given]
+    info = snapshot.write_snapshot_images(str(tmp_path / "a"), iter(images), 12, 1800, None)
+    write_snapshot(str(tmp_path / "b"), iter(given), 12, 1800, None, False)
+    written = (tmp_path / "a" / "12.snap").read_bytes()
+    assert written == (tmp_path / "b" / "12.snap").read_bytes()
+    # (time.sleep(0) calls are the encoder's own yields of the interpreter)
+    steps = [p for p in pauses if p == snapshot._BACKGROUND_PAUSE_S > 0]
+    assert 1 < len(steps) <= info.size_bytes // 4096

@@ -260,27 +260,44 @@ def write_snapshot_images(
     """`write_snapshot` of rows given as their msgpack bytes (as the index stores them,
     checksummed there), copied into the file without being decoded: a background snapshot."""
     parts = _encode_in_parts(images, seq, unix_ms, horizon, False, _pack_images)
-    return _write_parts(directory, seq, False, parts)
+    return _write_parts(directory, seq, False, parts, background=True)
 
 
 def _write_parts(
-    directory: str, seq: int, base: bool, parts: tuple[bytes, list[bytes], int]
+    directory: str,
+    seq: int,
+    base: bool,
+    parts: tuple[bytes, list[bytes], int],
+    background: bool = False,
 ) -> SnapshotInfo:
     fs.make_dirs_durably(directory)
     head, body, _ = parts
     path = os.path.join(directory, snapshot_name(seq, base))
-    _write_in_steps(path, [head, *body])
+    if background:
+        _write_in_steps(path, [head, *body], _BACKGROUND_STEP_BYTES, _BACKGROUND_PAUSE_S)
+    else:
+        _write_in_steps(path, [head, *body], _STEP_BYTES, 0.0)
     return parse_header(head, path, len(head) + sum(len(chunk) for chunk in body))
 
 
 _STEP_BYTES = 512 * 1024
 
+# A background snapshot (written while commits go on) is written in smaller steps, each
+# followed by a short pause, so that a commit's fdatasync finds at most one step queued
+# ahead of it on the device. Measured at 100k events (slowest of the commits crossing a
+# snapshot / their median): 11.5 with 512 KiB steps and no pause, 9.4 with these. The cost
+# is the snapshot's own time (2 ms per 64 KiB: about 1 s more for a 32 MB snapshot), which
+# no commit waits for.
+_BACKGROUND_STEP_BYTES = 64 * 1024
+_BACKGROUND_PAUSE_S = 0.002
 
-def _write_in_steps(path: str, pieces: list[bytes]) -> None:
+
+def _write_in_steps(path: str, pieces: list[bytes], step_bytes: int, pause_s: float) -> None:
     """fs.write_file_atomically of the concatenated `pieces`, with an fsync after every
-    _STEP_BYTES: on a journaling file system (ext4, data=ordered) a commit's fsync also
-    flushes other files' newly written blocks, so a snapshot written whole would make the
-    next commit pay for all of it."""
+    `step_bytes` (then a pause of `pause_s`): on a journaling file system (ext4,
+    data=ordered) a commit's fsync also flushes other files' newly written blocks, and the
+    device serves queued writes in turn, so a snapshot written whole would make the next
+    commit pay for all of it."""
     fl = fs.layer()
     tmp = path + TEMP_SUFFIX
     with contextlib.suppress(FileNotFoundError):
@@ -289,13 +306,15 @@ def _write_in_steps(path: str, pieces: list[bytes]) -> None:
     try:
         unsynced = 0
         for piece in pieces:
-            for start in range(0, len(piece), _STEP_BYTES):
-                step = piece[start : start + _STEP_BYTES]
+            for start in range(0, len(piece), step_bytes):
+                step = piece[start : start + step_bytes]
                 fl.write(fd, step)
                 unsynced += len(step)
-                if unsynced >= _STEP_BYTES:
+                if unsynced >= step_bytes:
                     fl.fsync(fd)
                     unsynced = 0
+                    if pause_s:
+                        time.sleep(pause_s)
         fl.fsync(fd)
     finally:
         fl.close(fd)

@@ -51,6 +51,22 @@ def is_database(path: str | os.PathLike[str]) -> bool:
     return os.path.isdir(paths.tables_dir(os.fspath(path)))
 
 
+def no_database_error(path: str) -> NotFoundError:
+    """The error for a path that holds no database: every command that needs one says the
+    same."""
+    return NotFoundError(
+        f"no DriftDB database at {path}; create one with "
+        f'"driftdb init {path}" or driftdb.open(path, create=True)'
+    )
+
+
+def require_database(path: str) -> None:
+    """Raise no_database_error unless `path` has a tables/ entry. A link or special file there
+    counts as one, so that doctor reports it rather than calling the path empty."""
+    if not os.path.lexists(paths.tables_dir(path)):
+        raise no_database_error(path)
+
+
 def open(
     path: str | os.PathLike[str],
     create: bool = False,
@@ -95,10 +111,7 @@ class Database:
         self._closed = False
         if not os.path.isdir(self.tables_dir):
             if not create or readonly:
-                raise NotFoundError(
-                    f"no DriftDB database at {path}; create one with "
-                    f'"driftdb init {path}" or driftdb.open(path, create=True)'
-                )
+                raise no_database_error(path)
             self._create(path)
         try:
             safe_path.check_database(self.path)  # no link or special file is followed, ever

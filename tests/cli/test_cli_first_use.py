@@ -18,3 +18,25 @@ def test_init_on_an_existing_database_is_one_line_and_exit_1_not_usage(
         "(open it with -d, or choose a new directory)\n"
     )
     assert tree_digest(shop) == before
+
+
+def test_doctor_on_a_missing_directory_says_there_is_no_database_not_damaged(
+    run: Runner,
+) -> None:
+    done = run("doctor", "-d", "nowhere")
+    assert (done.code, done.out) == (1, "")
+    assert done.err == (
+        'error: no DriftDB database at nowhere; create one with "driftdb init nowhere" or '
+        "driftdb.open(path, create=True)\n"
+    )
+
+
+def test_doctor_still_reports_a_link_where_the_tables_directory_should_be(
+    run: Runner, tmp_path: Path
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "tables").symlink_to(tmp_path / "elsewhere")
+    done = run("doctor", "-d", "db")
+    assert done.code == 1
+    assert "error: tables: " in done.out and "never followed" in done.out

@@ -40,3 +40,11 @@ def test_doctor_still_reports_a_link_where_the_tables_directory_should_be(
     done = run("doctor", "-d", "db")
     assert done.code == 1
     assert "error: tables: " in done.out and "never followed" in done.out
+
+
+def test_doctor_names_a_damaged_schema_file_once(run: Runner, shop: Path) -> None:
+    (shop / "tables" / "orders" / "schema.yaml").write_text('name: "orders"\n')
+    done = run("doctor", "-d", "db")
+    assert done.code == 1
+    first = done.out.splitlines()[0]
+    assert first == "error: tables/orders/schema.yaml: missing field 'primary_key'"

@@ -23,6 +23,7 @@ from driftdb.engine.handle import TableHandle
 from driftdb.engine.reads import ReadViews
 from driftdb.engine.view import TableView
 from driftdb.errors import (
+    CREATE_ADVICE,
     CorruptionError,
     DriftError,
     DriftIOError,
@@ -54,6 +55,13 @@ def is_database(path: str | os.PathLike[str]) -> bool:
 def no_database_error(path: str) -> NotFoundError:
     """The error for a path that holds no database: every command that needs one says the
     same."""
+    if os.path.isfile(path):
+        return NotFoundError(f"{path} is a file, not a DriftDB database directory")
+    if os.path.isdir(path) and os.listdir(path):  # init refuses it: no hint to run init
+        return NotFoundError(
+            f"{path} holds other files and is not a DriftDB database (it has no tables/ "
+            "directory); check the path"
+        )
     return NotFoundError(
         f"no DriftDB database at {path}; create one with "
         f'"driftdb init {path}" or driftdb.open(path, create=True)'
@@ -155,8 +163,12 @@ class Database:
         except OSError as exc:
             failed = exc.filename
             if failed is None or os.path.abspath(failed) == self.path:
-                raise FileSystemError.wrap(exc, "cannot create the database", path) from exc
-            raise FileSystemError.wrap(exc, f"cannot create the database {path}:") from exc
+                raise FileSystemError.wrap(
+                    exc, "cannot create the database", path, CREATE_ADVICE
+                ) from exc
+            raise FileSystemError.wrap(
+                exc, f"cannot create the database {path}:", advice=CREATE_ADVICE
+            ) from exc
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -48,3 +48,27 @@ def test_doctor_names_a_damaged_schema_file_once(run: Runner, shop: Path) -> Non
     assert done.code == 1
     first = done.out.splitlines()[0]
     assert first == "error: tables/orders/schema.yaml: missing field 'primary_key'"
+
+
+def test_a_directory_of_other_files_gets_no_hint_to_run_init(run: Runner, tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
+    expected = (
+        "error: photos holds other files and is not a DriftDB database (it has no tables/ "
+        "directory); check the path\n"
+    )
+    for command in (
+        ("select", "-d", "photos", "--table", "orders"),
+        ("sql", "-d", "photos", "-e", "SHOW TABLES"),
+        ("doctor", "-d", "photos"),
+    ):
+        done = run(*command)
+        assert (done.code, done.err) == (1, expected), command
+    assert run("init", "photos").code == 1  # which is why init is not the hint
+
+
+def test_an_empty_directory_gets_the_hint_to_run_init(run: Runner, tmp_path: Path) -> None:
+    (tmp_path / "fresh").mkdir()
+    done = run("select", "-d", "fresh", "--table", "orders")
+    assert done.code == 1
+    assert 'create one with "driftdb init fresh"' in done.err

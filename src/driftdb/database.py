@@ -393,6 +393,18 @@ class Database:
         """Whether a BEGIN transaction (`begin()`) is open."""
         return self._explicit
 
+    def transaction_seqs(self) -> range | None:
+        """The seqs the open transaction's writes will get if it commits (an empty range
+        before its first write), or None outside a transaction (BEGIN or `batch()`) of this
+        thread. Until the commit they are promises, not seqs: a ROLLBACK gives them to the
+        next writes."""
+        batch = self._batch
+        if batch is None or self._batch_thread != threading.get_ident():
+            return None
+        if not batch.writes:
+            return range(0)
+        return range(batch.writes[0].seq, batch.writes[-1].seq + 1)
+
     def commit(self) -> int | None:
         """COMMIT: write the open transaction's events as one atomic batch (durable when this
         returns); returns the seq of its last event (None when it wrote nothing)."""

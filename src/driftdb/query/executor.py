@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -115,6 +116,19 @@ def execute_script(db: Catalog, source: str, params: Sequence[Any] = ()) -> list
 
 
 def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
+    """Run one statement. A write inside a transaction says it is pending, not the seq it
+    would get: a ROLLBACK gives that seq to the next write, and COMMIT reports the seqs."""
+    result = _execute(db, stmt)
+    if result.kind == "write" and result.message and db.transaction_seqs() is not None:
+        result.message = _SEQ_NOTE.sub("(pending until COMMIT)", result.message)
+    return result
+
+
+# How a write's message ends: "(seq 5)" or "(seqs 5-7)".
+_SEQ_NOTE = re.compile(r"\(seqs? \d+(?:-\d+)?\)$")
+
+
+def _execute(db: Catalog, stmt: ast.Statement) -> Result:
     if isinstance(stmt, ast.Select):
         return _select(db, stmt)
     if isinstance(stmt, ast.Diff | ast.ShowBlame | ast.Restore | ast.AlterTable):
@@ -167,12 +181,26 @@ def _transaction(db: Catalog, stmt: ast.Transaction) -> Result:
     if isinstance(stmt, ast.Begin):
         db.begin()
         return Result("transaction", message="transaction open")
+    seqs = db.transaction_seqs() or range(0)
     if isinstance(stmt, ast.Commit):
         seq = db.commit()
-        done = f"committed (last seq {seq})" if seq is not None else "committed (no writes)"
-        return Result("transaction", message=done, seq=seq)
+        return Result("transaction", message=f"committed {_writes_with_seqs(seqs)}", seq=seq)
     db.rollback()
-    return Result("transaction", message="rolled back")
+    if not seqs:
+        return Result("transaction", message="rolled back")
+    return Result("transaction", message=f"rolled back; {_count_writes(seqs)} discarded")
+
+
+def _count_writes(seqs: range) -> str:
+    return f"{len(seqs)} write" if len(seqs) == 1 else f"{len(seqs)} writes"
+
+
+def _writes_with_seqs(seqs: range) -> str:
+    """`2 writes (seqs 8-9)`, `1 write (seq 8)`, `(no writes)`."""
+    if not seqs:
+        return "(no writes)"
+    span = f"seq {seqs[0]}" if len(seqs) == 1 else f"seqs {seqs[0]}-{seqs[-1]}"
+    return f"{_count_writes(seqs)} ({span})"
 
 
 def _no_history(db: Catalog, table: str, key: Any) -> Exception:

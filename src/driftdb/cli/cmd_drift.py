@@ -15,7 +15,7 @@ from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.errors import KeyNotFoundError
 from driftdb.model.events import Key
-from driftdb.query.executor import Result, drift_rows
+from driftdb.query.executor import drift_result
 
 _INTEGER = re.compile(r"-?\d+\Z")
 
@@ -67,8 +67,8 @@ def drift_command(directory: str, table: str, key_text: str, fmt: str, as_json: 
         entries = tbl.history(key)
         if not entries and isinstance(key, int):
             entries = tbl.history(key_text)
+            key = key_text if entries else key
         if not entries:
             raise KeyNotFoundError(f'table "{table}" has no history for key {key!r}')
-        rows = drift_rows(entries)
-        result = Result("drift", rows, ["seq", "ts", "type", "data", "row", "meta"])
+        result = drift_result(entries, key)
         render(result, chosen_format(fmt, as_json), sys.stdout)

@@ -95,10 +95,15 @@ class Result(Record):
         return self.to_arrow().__arrow_c_stream__(requested_schema)
 
 
+DRIFT_COLUMNS = ["seq", "ts", "type", "data", "row", "meta"]
+
+
 def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
-    """History entries as the documented drift objects {seq, ts, type, data, row, meta}."""
-    return [
-        {
+    """History entries as the documented drift objects {seq, ts, type, data, row, meta}; an
+    event whose payload PURGE erased also has `purged`: {"ts": when, ...the purge record}."""
+    rows = []
+    for e in entries:
+        row = {
             "seq": e.seq,
             "ts": format_unix_ms(e.unix_ms),
             "type": e.type.name,
@@ -106,8 +111,32 @@ def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
             "row": e.row,
             "meta": e.meta,
         }
-        for e in entries
-    ]
+        if e.purged is not None:
+            row["purged"] = _purge_record(e.purged)
+        rows.append(row)
+    return rows
+
+
+def _purge_record(purged: dict[str, Any]) -> dict[str, Any]:
+    record = {k: v for k, v in purged.items() if k != "unix_ms"}
+    if isinstance(purged.get("unix_ms"), int):
+        record = {"ts": format_unix_ms(purged["unix_ms"]), **record}
+    return record
+
+
+def drift_result(entries: list[DriftEntry], key: Any) -> Result:
+    """The drift of one key. If PURGE erased its payloads, a `purged` column and a message say
+    so: null data and rows would otherwise read as events that wrote nothing."""
+    rows = drift_rows(entries)
+    purges = [r["purged"] for r in rows if "purged" in r]
+    if not purges:
+        return Result("drift", rows, list(DRIFT_COLUMNS))
+    when = purges[-1].get("ts", "an unknown time")
+    note = (
+        f"key {key!r} was purged at {when}: the data of {len(purges)} of its events was "
+        "erased (their seqs, times and types remain)"
+    )
+    return Result("drift", rows, [*DRIFT_COLUMNS, "purged"], message=note)
 
 
 def execute_script(db: Catalog, source: str, params: Sequence[Any] = ()) -> list[Result]:
@@ -160,7 +189,7 @@ def _execute(db: Catalog, stmt: ast.Statement) -> Result:
         entries = db.table(stmt.table).history(stmt.key)
         if not entries:
             raise _no_history(db, stmt.table, stmt.key)
-        return Result("drift", drift_rows(entries), ["seq", "ts", "type", "data", "row", "meta"])
+        return drift_result(entries, stmt.key)
     if isinstance(stmt, ast.Snapshot | ast.Compact | ast.Purge):
         return _maintenance_statement(db, stmt)
     if isinstance(stmt, ast.Begin | ast.Commit | ast.Rollback):

@@ -27,7 +27,10 @@ def key_from_text(text: str) -> Key:
     if _INTEGER.match(text):
         return int(text)
     if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
-        value = json.loads(text)
+        try:
+            value = json.loads(text)
+        except ValueError:  # '"\q"' is no JSON string: the text itself, as documented
+            return text
         if isinstance(value, str):
             return value
     return text

@@ -41,7 +41,11 @@ def step(title: str, *args: str, show: bool = True) -> str:
 
 
 def _quote(arg: str) -> str:
-    """`arg` as a POSIX shell reads it back, so that every printed command can be pasted."""
+    """`arg` as a POSIX shell reads it back, so that every printed command can be pasted.
+    Text holding single quotes goes in double quotes when nothing in it is special there
+    (shlex.quote would write each ' as '"'"')."""
+    if "'" in arg and not any(c in arg for c in '"$`\\!'):
+        return f'"{arg}"'
     return shlex.quote(arg)
 
 

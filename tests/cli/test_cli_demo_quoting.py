@@ -28,6 +28,8 @@ def test_demo_quotes_arguments_as_a_shell_reads_them() -> None:
         "-e",
         "SELECT * FROM t WHERE a = 'x' AND b = \"y\"",
         "it's $HOME",
+        "status = 'paid'",
+        "back\\slash 'and' !bang",
     ]
     line = " ".join(quote(a) for a in args)
     assert shlex.split(line) == args
@@ -36,3 +38,4 @@ def test_demo_quotes_arguments_as_a_shell_reads_them() -> None:
     )
     assert printed.stdout.splitlines() == args  # no $HOME expanded, no quote left over
     assert quote("@seq:10000") == "@seq:10000"  # plain words stay unquoted
+    assert quote("status = 'paid'") == "\"status = 'paid'\""  # readable where it is safe

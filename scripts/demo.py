@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,12 @@ def step(title: str, *args: str, show: bool = True) -> str:
 
 
 def _quote(arg: str) -> str:
-    return arg if arg and all(c.isalnum() or c in "-_./@:=" for c in arg) else repr(arg)
+    """`arg` as a POSIX shell reads it back, so that every printed command can be pasted.
+    Text holding single quotes goes in double quotes when nothing in it is special there
+    (shlex.quote would write each ' as '"'"')."""
+    if "'" in arg and not any(c in arg for c in '"$`\\!'):
+        return f'"{arg}"'
+    return shlex.quote(arg)
 
 
 def main() -> None:

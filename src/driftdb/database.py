@@ -23,6 +23,7 @@ from driftdb.engine.handle import TableHandle
 from driftdb.engine.reads import ReadViews
 from driftdb.engine.view import TableView
 from driftdb.errors import (
+    CREATE_ADVICE,
     CorruptionError,
     DriftError,
     DriftIOError,
@@ -49,6 +50,29 @@ if TYPE_CHECKING:
 def is_database(path: str | os.PathLike[str]) -> bool:
     """Whether `path` holds a DriftDB database (its tables directory exists)."""
     return os.path.isdir(paths.tables_dir(os.fspath(path)))
+
+
+def no_database_error(path: str) -> NotFoundError:
+    """The error for a path that holds no database: every command that needs one says the
+    same."""
+    if os.path.isfile(path):
+        return NotFoundError(f"{path} is a file, not a DriftDB database directory")
+    if os.path.isdir(path) and os.listdir(path):  # init refuses it: no hint to run init
+        return NotFoundError(
+            f"{path} holds other files and is not a DriftDB database (it has no tables/ "
+            "directory); check the path"
+        )
+    return NotFoundError(
+        f"no DriftDB database at {path}; create one with "
+        f'"driftdb init {path}" or driftdb.open(path, create=True)'
+    )
+
+
+def require_database(path: str) -> None:
+    """Raise no_database_error unless `path` has a tables/ entry. A link or special file there
+    counts as one, so that doctor reports it rather than calling the path empty."""
+    if not os.path.lexists(paths.tables_dir(path)):
+        raise no_database_error(path)
 
 
 def open(
@@ -95,10 +119,7 @@ class Database:
         self._closed = False
         if not os.path.isdir(self.tables_dir):
             if not create or readonly:
-                raise NotFoundError(
-                    f"no DriftDB database at {path}; create one with "
-                    f'"driftdb init {path}" or driftdb.open(path, create=True)'
-                )
+                raise no_database_error(path)
             self._create(path)
         try:
             safe_path.check_database(self.path)  # no link or special file is followed, ever
@@ -142,8 +163,12 @@ class Database:
         except OSError as exc:
             failed = exc.filename
             if failed is None or os.path.abspath(failed) == self.path:
-                raise FileSystemError.wrap(exc, "cannot create the database", path) from exc
-            raise FileSystemError.wrap(exc, f"cannot create the database {path}:") from exc
+                raise FileSystemError.wrap(
+                    exc, "cannot create the database", path, CREATE_ADVICE
+                ) from exc
+            raise FileSystemError.wrap(
+                exc, f"cannot create the database {path}:", advice=CREATE_ADVICE
+            ) from exc
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -367,6 +392,18 @@ class Database:
     def in_transaction(self) -> bool:
         """Whether a BEGIN transaction (`begin()`) is open."""
         return self._explicit
+
+    def transaction_seqs(self) -> range | None:
+        """The seqs the open transaction's writes will get if it commits (an empty range
+        before its first write), or None outside a transaction (BEGIN or `batch()`) of this
+        thread. Until the commit they are promises, not seqs: a ROLLBACK gives them to the
+        next writes."""
+        batch = self._batch
+        if batch is None or self._batch_thread != threading.get_ident():
+            return None
+        if not batch.writes:
+            return range(0)
+        return range(batch.writes[0].seq, batch.writes[-1].seq + 1)
 
     def commit(self) -> int | None:
         """COMMIT: write the open transaction's events as one atomic batch (durable when this

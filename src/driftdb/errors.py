@@ -133,17 +133,26 @@ class FileSystemError(DriftIOError, OSError):
         return str(self.args[0])  # the message, not OSError's "[Errno N] ..." form
 
     @classmethod
-    def wrap(cls, exc: OSError, action: str, path: str | None = None) -> FileSystemError:
-        """`{action} {path}: {what the system said}; {what to do}` for `exc`."""
+    def wrap(
+        cls,
+        exc: OSError,
+        action: str,
+        path: str | None = None,
+        advice: dict[int, str] | None = None,
+    ) -> FileSystemError:
+        """`{action} {path}: {what the system said}; {what to do}` for `exc`. `advice` (by
+        errno) replaces the general advice where the action makes it wrong (creating a
+        database on a read-only file system cannot "only read")."""
         if isinstance(exc, FileSystemError):
             if not isinstance(exc.__cause__, OSError):
                 return exc
             exc = exc.__cause__  # named again, by the caller who knows what it was doing
         where = path if path is not None else exc.filename
         reason = (exc.strerror or str(exc)).lower() if exc.errno is not None else str(exc)
-        advice = _ADVICE.get(exc.errno or 0, "fix the cause and try again")
+        code = exc.errno or 0
+        what_to_do = (advice or {}).get(code) or _ADVICE.get(code, "fix the cause and try again")
         target = f" {where}" if where is not None else ""
-        return cls(f"{action}{target}: {reason}; {advice}", exc.errno, where)
+        return cls(f"{action}{target}: {reason}; {what_to_do}", exc.errno, where)
 
 
 _ADVICE = {
@@ -160,6 +169,16 @@ _ADVICE = {
     errno.EIO: 'the device reported an error: check it (dmesg), then run "driftdb doctor"',
     errno.EISDIR: "a directory is where a file should be: move it away",
     errno.EEXIST: "something already exists there: move it away or choose another path",
+}
+
+
+# Creating a database: the directory must be written, so reading is no way out.
+CREATE_ADVICE = {
+    errno.EACCES: "this user may not write there: choose a directory you can write to, or "
+    "change its owner or mode",
+    errno.EPERM: "the system refused to write there: choose a directory you can write to",
+    errno.EROFS: "nothing can be written there: choose a directory on a writable file system, "
+    "or remount it writable",
 }
 
 

@@ -130,10 +130,10 @@ def test_driftql_begin_commit_groups_statements_into_one_batch(
     )
     assert [r.message for r in results] == [
         "transaction open",
-        f"inserted 1 row (seq {head + 1})",
-        f"patched key 12 (seq {head + 2})",
+        "inserted 1 row (pending until COMMIT)",
+        "patched key 12 (pending until COMMIT)",
         None,
-        f"committed (last seq {head + 2})",
+        f"committed 2 writes (seqs {head + 1}-{head + 2})",
     ]
     assert results[3].rows == [{"id": 12, "a": 1}]
     entries = orders.history(12)
@@ -144,7 +144,7 @@ def test_driftql_rollback_leaves_no_trace(db: driftdb.Database, orders: driftdb.
     with nothing_changes(db):
         db.execute("BEGIN; INSERT INTO orders {'id': 12}; SOFT DELETE FROM orders KEY 1")
         assert db.execute("SELECT COUNT(*) FROM orders").count == 3
-        assert db.execute("ROLLBACK").message == "rolled back"
+        assert db.execute("ROLLBACK").message == "rolled back; 2 writes discarded"
     assert orders.get(12) is None
     assert orders.get(1) is not None
 

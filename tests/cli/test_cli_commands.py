@@ -88,7 +88,7 @@ def test_database_dir_from_environment(run: Runner, shop: Path) -> None:
 def test_bad_as_of_is_a_clear_error(run: Runner, shop: Path) -> None:
     done = run("select", "-d", "db", "--table", "orders", "--as-of", "yesterday")
     assert done.code == 1
-    assert done.err.startswith('error: AS OF "yesterday": not a timepoint')
+    assert done.err.startswith('error: --as-of: cannot read "yesterday" as a timepoint; use ')
 
 
 def test_duplicate_key_is_one_line_and_writes_nothing(run: Runner, shop: Path) -> None:

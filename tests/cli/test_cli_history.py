@@ -109,3 +109,24 @@ def test_restore_and_alter_through_sql(run: Runner, shop: Path) -> None:
     assert done.out == 'added index (total) to table "orders" at @seq:7 (7 versions indexed)\n'
     done = run("sql", "-d", "db", "-e", "EXPLAIN SELECT * FROM orders WHERE total = 30", "--json")
     assert "INDEX LOOKUP total = 30" in done.out
+
+
+def test_drift_of_a_purged_key_says_it_was_purged_and_when(run: Runner, shop: Path) -> None:
+    assert run("sql", "-d", "db", "-e", "PURGE orders KEY 1").code == 0
+    table = run("drift", "-d", "db", "--table", "orders", "--key", "1")
+    assert table.code == 0, table.err
+    assert table.out.splitlines()[1].split("|")[-2].strip() == "purged"
+    last = table.out.splitlines()[-1]
+    assert last.startswith("key 1 was purged at 20") and "the data of 2 of its events" in last
+    events = json.loads(run("drift", "-d", "db", "--table", "orders", "--key", "1", "--json").out)
+    assert [(e["seq"], e["type"], e["data"]) for e in events] == [
+        (1, "INSERT", None),
+        (4, "PATCH", None),
+    ]
+    assert all(set(e["purged"]) == {"ts"} for e in events)
+    shown = run("sql", "-d", "db", "--json", "-e", "SHOW DRIFT orders KEY 1")
+    assert json.loads(shown.out) == events
+    untouched = json.loads(
+        run("drift", "-d", "db", "--table", "orders", "--key", "2", "--json").out
+    )
+    assert all("purged" not in e for e in untouched)  # the documented shape, unchanged

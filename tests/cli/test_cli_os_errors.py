@@ -151,24 +151,42 @@ def test_a_segment_this_user_may_not_read_is_an_error_naming_it(
     assert tree_digest(shop) == before
 
 
-def test_init_in_a_directory_this_user_may_not_write_is_an_error_naming_it(
-    invoke: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+# init must write: the advice for readers ("only read") would be wrong there.
+INIT_REFUSALS = {
+    "permission denied": (
+        errno.EACCES,
+        "permission denied; this user may not write there: choose a directory you can write "
+        "to, or change its owner or mode",
+    ),
+    "read-only file system": (
+        errno.EROFS,
+        "read-only file system; nothing can be written there: choose a directory on a "
+        "writable file system, or remount it writable",
+    ),
+}
+
+
+@pytest.mark.parametrize("code, said", INIT_REFUSALS.values(), ids=INIT_REFUSALS.keys())
+def test_init_in_a_directory_that_cannot_be_written_is_an_error_naming_it(
+    invoke: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, said: str
 ) -> None:
     (tmp_path / "ro").mkdir()
     real_mkdir = os.mkdir
 
     def fake_mkdir(path: str, mode: int = 0o777) -> None:
-        if os.fspath(path).startswith(str(tmp_path / "ro") + "/"):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        if os.fspath(path).startswith(str(tmp_path / "ro")):
+            raise OSError(code, os.strerror(code), os.fspath(path))
         real_mkdir(path, mode)
 
     monkeypatch.setattr(os, "mkdir", fake_mkdir)
     done = invoke("init", "ro/db")
+    assert (done.code, done.err) == (1, f"error: cannot create the database ro/db: {said}\n")
+    assert list((tmp_path / "ro").iterdir()) == []
+    done = invoke("init", "ro")  # the empty directory itself: its tables/ cannot be made
     assert (done.code, done.err) == (
         1,
-        f"error: cannot create the database ro/db: {EACCES_ADVICE}\n",
+        f"error: cannot create the database ro: {tmp_path}/ro/tables: {said}\n",
     )
-    assert list((tmp_path / "ro").iterdir()) == []
 
 
 def test_init_under_proc_is_an_error_naming_the_path(run: Runner) -> None:

@@ -57,3 +57,36 @@ def test_rollback_leaves_no_trace(run: Runner, shop: Path) -> None:
 )
 def test_the_shell_holds_an_input_until_its_transaction_ends(source: str, held: bool) -> None:
     assert inside_transaction(source) is held
+
+
+TXN_SCRIPT = (
+    'BEGIN; PATCH orders KEY 1 SET {"status": "void"}; ROLLBACK; '
+    'BEGIN; PATCH orders KEY 1 SET {"status": "shipped"}; '
+    'INSERT INTO orders [{"id": 43}, {"id": 44}]; COMMIT'
+)
+TXN_OUTPUT = [
+    "transaction open",
+    "patched key 1 (pending until COMMIT)",
+    "rolled back; 1 write discarded",
+    "transaction open",
+    "patched key 1 (pending until COMMIT)",
+    "inserted 2 rows (pending until COMMIT)",
+    "committed 3 writes (seqs 6-8)",  # the shop's head was @seq:5: the rolled-back 6 is reused
+]
+
+
+def test_writes_in_a_transaction_are_reported_pending_and_commit_reports_their_seqs(
+    run: Runner, shop: Path
+) -> None:
+    ran = run("sql", "-d", "db", "-e", TXN_SCRIPT)
+    assert (ran.code, ran.err) == (0, "")
+    assert ran.out.splitlines() == TXN_OUTPUT
+    drift = run("drift", "-d", "db", "--table", "orders", "--key", "1", "--format", "jsonl")
+    assert '"seq": 6,' in drift.out.splitlines()[-1]
+
+
+def test_the_shell_reports_a_transaction_the_same_way(invoke: Runner, shop: Path) -> None:
+    ran = invoke("sql", "-d", "db", stdin=TXN_SCRIPT.replace("; ", ";\n") + ";\n", tty=True)
+    assert ran.code == 0, ran
+    assert [line for line in TXN_OUTPUT if line not in ran.out] == []
+    assert "(seq 6)" not in ran.out

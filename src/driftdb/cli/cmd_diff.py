@@ -7,12 +7,11 @@ import sys
 import click
 
 from driftdb.cli.app import cli, db_dir_option, format_option
-from driftdb.cli.flags import chosen_format
+from driftdb.cli.flags import chosen_format, timepoint_option, where_option
 from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.query import ast
 from driftdb.query.executor import execute_statement
-from driftdb.query.parser import parse_expression, parse_timepoint
 
 
 @cli.command("diff")
@@ -46,9 +45,9 @@ def diff_command(
     """
     statement = ast.Diff(
         table,
-        parse_timepoint(start),
-        parse_timepoint(end),
-        parse_expression(where) if where else None,
+        timepoint_option("--from", start),
+        timepoint_option("--to", end),
+        where_option("--where", where),
     )
     with Database(directory, readonly=True) as db:
         render(execute_statement(db, statement), chosen_format(fmt, as_json), sys.stdout)

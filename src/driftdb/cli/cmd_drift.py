@@ -15,7 +15,7 @@ from driftdb.cli.output import render
 from driftdb.database import Database
 from driftdb.errors import KeyNotFoundError
 from driftdb.model.events import Key
-from driftdb.query.executor import Result, drift_rows
+from driftdb.query.executor import drift_result
 
 _INTEGER = re.compile(r"-?\d+\Z")
 
@@ -27,7 +27,10 @@ def key_from_text(text: str) -> Key:
     if _INTEGER.match(text):
         return int(text)
     if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
-        value = json.loads(text)
+        try:
+            value = json.loads(text)
+        except ValueError:  # '"\q"' is no JSON string: the text itself, as documented
+            return text
         if isinstance(value, str):
             return value
     return text
@@ -67,8 +70,8 @@ def drift_command(directory: str, table: str, key_text: str, fmt: str, as_json: 
         entries = tbl.history(key)
         if not entries and isinstance(key, int):
             entries = tbl.history(key_text)
+            key = key_text if entries else key
         if not entries:
             raise KeyNotFoundError(f'table "{table}" has no history for key {key!r}')
-        rows = drift_rows(entries)
-        result = Result("drift", rows, ["seq", "ts", "type", "data", "row", "meta"])
+        result = drift_result(entries, key)
         render(result, chosen_format(fmt, as_json), sys.stdout)

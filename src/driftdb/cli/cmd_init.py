@@ -6,6 +6,7 @@ import click
 
 from driftdb.cli.app import cli
 from driftdb.database import Database, is_database
+from driftdb.errors import InvalidInputError
 
 
 @cli.command("init")
@@ -18,6 +19,10 @@ def init_command(directory: str) -> None:
       driftdb init shop.db
     """
     if is_database(directory):
-        raise click.UsageError(f"{directory} is already a DriftDB database")
+        # Not a usage error (the command line is right): the directory is taken.
+        raise InvalidInputError(
+            f"{directory} already holds a DriftDB database; nothing was changed "
+            "(open it with -d, or choose a new directory)"
+        )
     Database(directory, create=True).close()
     click.echo(f"created an empty DriftDB database in {directory}")

@@ -7,7 +7,7 @@ import click
 from driftdb.cli.app import cli, db_dir_option, lock_timeout_option
 from driftdb.cli.exits import EXIT_ERROR
 from driftdb.cli.flags import timepoint_option
-from driftdb.database import Database
+from driftdb.database import Database, require_database
 from driftdb.query import ast
 from driftdb.query.executor import execute_statement
 
@@ -86,6 +86,7 @@ def doctor_command(directory: str, repair: bool, full: bool, lock_timeout_s: flo
     """
     from driftdb import doctor
 
+    require_database(directory)  # a wrong path is not a damaged database
     report = (
         doctor.repair(directory, lock_timeout_s=lock_timeout_s)
         if repair

@@ -195,3 +195,5 @@ def render_rows(
             noun = "event" if len(rows) == 1 else "events"
         if kind != "describe":
             out.write(f"({len(rows)} {noun})\n")
+        if kind == "drift" and message:
+            out.write(f"{message}\n")  # e.g. that PURGE erased the key's data

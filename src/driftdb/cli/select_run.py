@@ -14,13 +14,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from driftdb.cli.flags import chosen_format, timepoint_option
+from driftdb.cli.flags import chosen_format, order_by_option, timepoint_option, where_option
 from driftdb.cli.output import FORMATS, render
 from driftdb.database import Database
 from driftdb.query import ast
-from driftdb.query.engine import order_items
 from driftdb.query.executor import execute_statement
-from driftdb.query.parser import parse_expression
 
 # Flag spellings of cmd_select.py (keep the two in step) and the parameter each one sets.
 _VALUED = {
@@ -54,9 +52,9 @@ def run_select(
     statement = ast.Select(
         table,
         count=count_only,
-        where=parse_expression(where) if where else None,
+        where=where_option("--where", where),
         as_of=timepoint_option("--as-of", as_of, "for the current state"),
-        order_by=order_items([s.strip() for s in order_by.split(",")]) if order_by else (),
+        order_by=order_by_option(order_by),
         limit=limit,
     )
     with Database(directory, readonly=True) as db:

@@ -3,8 +3,9 @@
 The shell holds no lock while it waits for input: each statement (or the statements entered
 together) opens the database for itself, as the writer only if one of them writes, and closes
 it when they have run. So an idle shell never keeps another process from writing, and a
-reading statement never waits for the lock. (With BEGIN/COMMIT, a transaction would hold the
-lock from BEGIN to COMMIT; DriftQL has no transactions yet.)"""
+reading statement never waits for the lock. An input that opens a transaction (BEGIN) is held
+until its COMMIT or ROLLBACK and run as one, so the lock is held only while it runs; its writes
+say they are pending until COMMIT, which reports their seqs."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -94,10 +95,15 @@ class Result(Record):
         return self.to_arrow().__arrow_c_stream__(requested_schema)
 
 
+DRIFT_COLUMNS = ["seq", "ts", "type", "data", "row", "meta"]
+
+
 def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
-    """History entries as the documented drift objects {seq, ts, type, data, row, meta}."""
-    return [
-        {
+    """History entries as the documented drift objects {seq, ts, type, data, row, meta}; an
+    event whose payload PURGE erased also has `purged`: {"ts": when, ...the purge record}."""
+    rows = []
+    for e in entries:
+        row = {
             "seq": e.seq,
             "ts": format_unix_ms(e.unix_ms),
             "type": e.type.name,
@@ -105,8 +111,32 @@ def drift_rows(entries: list[DriftEntry]) -> list[dict[str, Any]]:
             "row": e.row,
             "meta": e.meta,
         }
-        for e in entries
-    ]
+        if e.purged is not None:
+            row["purged"] = _purge_record(e.purged)
+        rows.append(row)
+    return rows
+
+
+def _purge_record(purged: dict[str, Any]) -> dict[str, Any]:
+    record = {k: v for k, v in purged.items() if k != "unix_ms"}
+    if isinstance(purged.get("unix_ms"), int):
+        record = {"ts": format_unix_ms(purged["unix_ms"]), **record}
+    return record
+
+
+def drift_result(entries: list[DriftEntry], key: Any) -> Result:
+    """The drift of one key. If PURGE erased its payloads, a `purged` column and a message say
+    so: null data and rows would otherwise read as events that wrote nothing."""
+    rows = drift_rows(entries)
+    purges = [r["purged"] for r in rows if "purged" in r]
+    if not purges:
+        return Result("drift", rows, list(DRIFT_COLUMNS))
+    when = purges[-1].get("ts", "an unknown time")
+    note = (
+        f"key {key!r} was purged at {when}: the data of {len(purges)} of its events was "
+        "erased (their seqs, times and types remain)"
+    )
+    return Result("drift", rows, [*DRIFT_COLUMNS, "purged"], message=note)
 
 
 def execute_script(db: Catalog, source: str, params: Sequence[Any] = ()) -> list[Result]:
@@ -115,6 +145,19 @@ def execute_script(db: Catalog, source: str, params: Sequence[Any] = ()) -> list
 
 
 def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
+    """Run one statement. A write inside a transaction says it is pending, not the seq it
+    would get: a ROLLBACK gives that seq to the next write, and COMMIT reports the seqs."""
+    result = _execute(db, stmt)
+    if result.kind == "write" and result.message and db.transaction_seqs() is not None:
+        result.message = _SEQ_NOTE.sub("(pending until COMMIT)", result.message)
+    return result
+
+
+# How a write's message ends: "(seq 5)" or "(seqs 5-7)".
+_SEQ_NOTE = re.compile(r"\(seqs? \d+(?:-\d+)?\)$")
+
+
+def _execute(db: Catalog, stmt: ast.Statement) -> Result:
     if isinstance(stmt, ast.Select):
         return _select(db, stmt)
     if isinstance(stmt, ast.Diff | ast.ShowBlame | ast.Restore | ast.AlterTable):
@@ -146,7 +189,7 @@ def execute_statement(db: Catalog, stmt: ast.Statement) -> Result:
         entries = db.table(stmt.table).history(stmt.key)
         if not entries:
             raise _no_history(db, stmt.table, stmt.key)
-        return Result("drift", drift_rows(entries), ["seq", "ts", "type", "data", "row", "meta"])
+        return drift_result(entries, stmt.key)
     if isinstance(stmt, ast.Snapshot | ast.Compact | ast.Purge):
         return _maintenance_statement(db, stmt)
     if isinstance(stmt, ast.Begin | ast.Commit | ast.Rollback):
@@ -167,12 +210,26 @@ def _transaction(db: Catalog, stmt: ast.Transaction) -> Result:
     if isinstance(stmt, ast.Begin):
         db.begin()
         return Result("transaction", message="transaction open")
+    seqs = db.transaction_seqs() or range(0)
     if isinstance(stmt, ast.Commit):
         seq = db.commit()
-        done = f"committed (last seq {seq})" if seq is not None else "committed (no writes)"
-        return Result("transaction", message=done, seq=seq)
+        return Result("transaction", message=f"committed {_writes_with_seqs(seqs)}", seq=seq)
     db.rollback()
-    return Result("transaction", message="rolled back")
+    if not seqs:
+        return Result("transaction", message="rolled back")
+    return Result("transaction", message=f"rolled back; {_count_writes(seqs)} discarded")
+
+
+def _count_writes(seqs: range) -> str:
+    return f"{len(seqs)} write" if len(seqs) == 1 else f"{len(seqs)} writes"
+
+
+def _writes_with_seqs(seqs: range) -> str:
+    """`2 writes (seqs 8-9)`, `1 write (seq 8)`, `(no writes)`."""
+    if not seqs:
+        return "(no writes)"
+    span = f"seq {seqs[0]}" if len(seqs) == 1 else f"seqs {seqs[0]}-{seqs[-1]}"
+    return f"{_count_writes(seqs)} ({span})"
 
 
 def _no_history(db: Catalog, table: str, key: Any) -> Exception:

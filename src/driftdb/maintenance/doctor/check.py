@@ -62,6 +62,9 @@ class Report:
         return not any(f.severity == "error" for f in self.findings)
 
     def add(self, severity: Severity, file: str, offset: int | None, message: str) -> None:
+        # Readers name the file in their errors (schema.yaml's does); the finding names it
+        # already, so the message starts after it.
+        message = message.removeprefix(f"{file}: ")
         self.findings.append(Finding(severity, file, offset, message))
 
     def errors(self) -> list[Finding]:

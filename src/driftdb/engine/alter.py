@@ -18,6 +18,7 @@ from driftdb.errors import InvalidInputError
 from driftdb.index.store import TableIndex
 from driftdb.model.progress import progress_reporter
 from driftdb.model.schema import TableSchema
+from driftdb.model.wording import plural
 from driftdb.storage import fs, paths
 
 
@@ -53,7 +54,7 @@ def add_index(table: AlteredTable, columns: list[str], seq: int) -> str:
     shown = ", ".join(columns)
     return (
         f'added index ({shown}) to table "{table.name}" at @seq:{seq} '
-        f"({versions} version{'' if versions == 1 else 's'} indexed)"
+        f"({plural(versions, 'version')} indexed)"
     )
 
 

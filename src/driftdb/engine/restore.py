@@ -20,6 +20,7 @@ from driftdb.index.keycodec import MAX_U64
 from driftdb.model.docdiff import patch_between, patch_reaches, same_value
 from driftdb.model.events import Document, Key
 from driftdb.model.timepoint import TimePoint
+from driftdb.model.wording import plural, seq_span
 
 
 class _Batch(Protocol):
@@ -76,15 +77,14 @@ class RestoreReport:
                 f'every row of "{self.table}" already equals its state at {point}; nothing written'
             )
         seqs = [s for _, _, spots in self.changes for s in spots]
-        span = f"seq {seqs[0]}" if len(seqs) == 1 else f"seqs {seqs[0]}-{seqs[-1]}"
+        span = seq_span(seqs)
         if self.key is not None:
             return f"restored key {self.key!r} to {point}: {self.changes[0][1]} ({span})"
         counts: dict[str, int] = {}
         for _, action, _ in self.changes:
             counts[action] = counts.get(action, 0) + 1
         done = ", ".join(f"{n} {action}" for action, n in counts.items())
-        noun = "key" if len(self.changes) == 1 else "keys"
-        return f"restored {len(self.changes)} {noun} to {point}: {done} ({span})"
+        return f"restored {plural(len(self.changes), 'key')} to {point}: {done} ({span})"
 
 
 def restore(

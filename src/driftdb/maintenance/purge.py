@@ -25,6 +25,7 @@ from driftdb.errors import CorruptionError, KeyNotFoundError
 from driftdb.index.store import NO_SEGMENT
 from driftdb.maintenance.logrewrite import Plan, covered_end, read_log, stage_plan
 from driftdb.model.events import Event, Key, pack_payload
+from driftdb.model.wording import plural
 from driftdb.storage import fs, paths, safe_path
 from driftdb.storage.frame import encode_frame
 from driftdb.storage.paths import list_segments
@@ -46,8 +47,9 @@ class PurgeReport:
     def __str__(self) -> str:
         return (
             f'purged key {self.key!r} from table "{self.table}": '
-            f"{self.events_redacted} events redacted in {self.segments_rewritten} "
-            f"segments, {self.snapshots_rewritten} snapshots rewritten "
+            f"{plural(self.events_redacted, 'event')} redacted in "
+            f"{plural(self.segments_rewritten, 'segment')}, "
+            f"{plural(self.snapshots_rewritten, 'snapshot')} rewritten "
             f"({self.seconds:.2f}s)"
         )
 

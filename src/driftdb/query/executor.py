@@ -10,6 +10,7 @@ from driftdb.errors import InvalidInputError, KeyNotFoundError
 from driftdb.model.frozen import Record
 from driftdb.model.replay import DriftEntry
 from driftdb.model.timepoint import format_unix_ms
+from driftdb.model.wording import plural, seq_span
 from driftdb.query import ast
 from driftdb.query.aggregate import (
     distinct_rows,
@@ -168,9 +169,8 @@ def _execute(db: Catalog, stmt: ast.Statement) -> Result:
         table = db.table(stmt.table)
         docs = [dict(d) for d in stmt.documents]
         seqs = table.insert_many(docs) if len(docs) > 1 else [table.insert(docs[0])]
-        noun = "row" if len(seqs) == 1 else "rows"
-        span = f"seq {seqs[0]}" if len(seqs) == 1 else f"seqs {seqs[0]}-{seqs[-1]}"
-        return Result("write", message=f"inserted {len(seqs)} {noun} ({span})", seq=seqs[-1])
+        message = f"inserted {plural(len(seqs), 'row')} ({seq_span(seqs)})"
+        return Result("write", message=message, seq=seqs[-1])
     if isinstance(stmt, ast.Patch):
         seq = db.table(stmt.table).patch(stmt.key, dict(stmt.patch))
         return Result("write", message=f"patched key {stmt.key!r} (seq {seq})", seq=seq)
@@ -217,19 +217,14 @@ def _transaction(db: Catalog, stmt: ast.Transaction) -> Result:
     db.rollback()
     if not seqs:
         return Result("transaction", message="rolled back")
-    return Result("transaction", message=f"rolled back; {_count_writes(seqs)} discarded")
-
-
-def _count_writes(seqs: range) -> str:
-    return f"{len(seqs)} write" if len(seqs) == 1 else f"{len(seqs)} writes"
+    return Result("transaction", message=f"rolled back; {plural(len(seqs), 'write')} discarded")
 
 
 def _writes_with_seqs(seqs: range) -> str:
     """`2 writes (seqs 8-9)`, `1 write (seq 8)`, `(no writes)`."""
     if not seqs:
         return "(no writes)"
-    span = f"seq {seqs[0]}" if len(seqs) == 1 else f"seqs {seqs[0]}-{seqs[-1]}"
-    return f"{_count_writes(seqs)} ({span})"
+    return f"{plural(len(seqs), 'write')} ({seq_span(seqs)})"
 
 
 def _no_history(db: Catalog, table: str, key: Any) -> Exception:

@@ -21,6 +21,7 @@ from typing import ClassVar
 from driftdb.errors import InvalidInputError, QuerySyntaxError
 from driftdb.model.document import JsonValue, json_type_name, to_json_value
 from driftdb.model.timepoint import TimepointSyntaxError, read_timepoint
+from driftdb.model.wording import plural
 from driftdb.query.ast import (
     Aggregate,
     AllColumns,
@@ -182,8 +183,8 @@ class _Parser:
         placeholders = sum(1 for t in self.tokens if t.kind is TokenKind.QUESTION)
         if placeholders != len(self.params):
             raise InvalidInputError(
-                f"the statement has {_plural(placeholders, 'placeholder')} '?' but "
-                f"{_plural(len(self.params), 'parameter')} {_were(len(self.params))} given"
+                f"the statement has {plural(placeholders, 'placeholder')} '?' but "
+                f"{plural(len(self.params), 'parameter')} {_were(len(self.params))} given"
             )
 
     # ------------------------------------------------------------ helpers
@@ -1360,10 +1361,6 @@ def _one_of(options: Sequence[str]) -> str:
     if len(options) == 1:
         return options[0]
     return ", ".join(options[:-1]) + " or " + options[-1]
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _were(count: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from driftdb.maintenance.purge import PurgeReport
@@ -28,3 +30,11 @@ def test_a_span_of_seqs_names_first_and_last() -> None:
 def test_a_purge_of_one_segment_says_segment() -> None:
     text = str(PurgeReport("t", 1, 2, 1, 0, 0.02))
     assert "2 events redacted in 1 segment, 0 snapshots rewritten" in text
+
+
+def test_doctor_counts_one_error_as_one_error(tmp_path: Path) -> None:
+    from driftdb.maintenance.doctor.check import Report
+
+    report = Report(str(tmp_path))
+    report.add("error", "schema.yaml", None, "bad")
+    assert ": damaged (1 error, 0 warnings)" in report.render()

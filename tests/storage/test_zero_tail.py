@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import driftdb
 from driftdb import doctor
@@ -20,6 +22,7 @@ from driftdb.storage.frame import HEADER_SIZE, encode_frame, segment_header
 from driftdb.storage.segment import ZERO_PROOF_BYTES, scan_bytes, scan_segment
 from helpers.bytes_edit import last_segment, read_bytes, segment_paths, write_bytes
 from helpers.checks import no_drift_warnings, open_recording_warnings
+from helpers.depth import examples
 from helpers.gap_support_b import abandon
 from helpers.segment_reader import parse_segment, written_part
 
@@ -294,3 +297,73 @@ def test_a_reader_window_ends_at_a_file_the_writer_trimmed_while_it_read(
     monkeypatch.setattr("driftdb.storage.segment.os.fstat", longer)
     result = scan_segment(str(directory), 1, HEADER_SIZE, proof=ZERO_PROOF_BYTES)
     assert (len(result.frames), result.end_offset, result.problem) == (29, len(data), None)
+
+
+# -- the sign of a stopped write (damage in a held segment is not always a torn write) -----
+
+LETTERS = st.text("abcdefghijklmnopqrstuvwxyz", min_size=0, max_size=1200)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(pad=LETTERS, cut=st.integers(1, 10_000), zeros=st.integers(512, 5000))
+def test_a_last_frame_whose_write_stopped_anywhere_is_a_torn_write(
+    pad: str, cut: int, zeros: int
+) -> None:
+    """Written front to back over zeros and stopped at any byte: zeros from there on."""
+    head = log(frame(1), frame(2))
+    last = frame(3, pad)
+    cut = 1 + cut % (len(last) - 1)
+    assume(any(last[cut:]))  # (zeros that were the frame's own bytes: it is whole)
+    reads, _, torn, end = scan(head + last[:cut] + bytes(len(last) - cut + zeros))
+    assert (reads, torn, end) == (2, True, len(head))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    pad=LETTERS,
+    at=st.integers(0, 10_000),
+    xor=st.integers(1, 255),
+    after=st.integers(0, 2),
+)
+def test_a_changed_byte_in_a_frame_written_whole_is_damage_not_a_torn_write(
+    pad: str, at: int, xor: int, after: int
+) -> None:
+    """A held segment (ending in the writer's zeros) whose frame was written whole and then
+    changed: no zeros where a write stopped, so the event may have been acknowledged (the
+    index lags the log) and is never truncated as a torn write, with or without good frames
+    after it."""
+    head = log(frame(1), frame(2))
+    damaged = bytearray(frame(3, pad))
+    at %= len(damaged)
+    damaged[at] ^= xor
+    tail = b"".join(frame(4 + i) for i in range(after))
+    reads, _, torn, end = scan(head + bytes(damaged) + tail + bytes(5000))
+    assert (reads, torn, end) == (2, False, len(head))
+
+
+def test_a_sector_of_an_unsynced_frame_that_never_reached_the_disk_is_a_torn_write() -> None:
+    """The sectors of one write reach the disk in any order: a whole sector inside frame 2 is
+    still zeros, frame 3 after it was written."""
+    head = log(frame(1))
+    data = bytearray(head + frame(2, "y" * 1500) + frame(3) + bytes(5000))
+    sector = (len(head) // 512 + 1) * 512
+    data[sector : sector + 512] = bytes(512)
+    assert scan(bytes(data))[:3] == (1, False, True)
+
+
+def test_an_acknowledged_event_changed_after_a_crash_refuses_the_open(db_path: Path) -> None:
+    """The writer's index lags its log by up to 32 events (write-behind), so the last commits
+    of a crashed writer have no witness but the log: a changed byte in the last of them must
+    refuse the open (naming the file and offset), never truncate it as a torn write."""
+    db = write_rows(db_path, 4)  # four acknowledged commits
+    abandon(db)
+    segment = last_segment(db_path, "t")
+    data = bytearray(read_bytes(segment))
+    frames = parse_segment(bytes(data))
+    last = frames[-1]
+    data[last.end - 3] ^= 0x20  # inside the last acknowledged frame's payload
+    write_bytes(segment, bytes(data))
+    with pytest.raises(driftdb.CorruptionError) as info:
+        driftdb.open(db_path)
+    assert f"offset {last.offset}" in str(info.value)
+    assert read_bytes(segment) == bytes(data)  # nothing was truncated

@@ -110,11 +110,68 @@ ZERO_PROOF_BYTES = 64 * 1024
 
 # A segment whose bytes end in at least this many zeros was held by a writer (which always
 # keeps zeros after its last frame, storage/appender.py) when it was read or when the writer
-# stopped. Damage there, even with good frames after it, is an interrupted write: the writer
-# writes frames over durable zeros, a power cut (or a read racing the write) may keep the
-# sectors of an unsynced write in any order, and none of those frames was acknowledged, since
-# the sync that acknowledges a frame makes every frame before it durable too.
+# stopped. Damage there that shows where a write stopped (`interrupted_overwrite`), even with
+# good frames after it, is an interrupted write: the writer writes frames over durable zeros,
+# a power cut (or a read racing the write) may keep the sectors of an unsynced write in any
+# order, and none of those frames was acknowledged, since the sync that acknowledges a frame
+# makes every frame before it durable too.
 UNWRITTEN_END_BYTES = 512
+
+# Sectors: a device writes a sector (512 bytes, or a multiple) front to back, and the sectors
+# of one write in any order. A write over zeros that a power cut stopped therefore leaves
+# zeros from where it stopped to the end of that sector.
+SECTOR_BYTES = 512
+# A run of zeros ending at a sector boundary counts as a stopped write from this length on
+# (shorter runs occur in frames: a 0.0 float is 8 zero bytes; a write that stopped closer to
+# a boundary than this is reported as damage, which `doctor --repair` then resolves).
+STOPPED_WRITE_MIN_ZEROS = 9
+
+
+def _frames_end(data: bytes) -> int:
+    """Where the run of zeros at the end of `data` begins (len(data) if it ends otherwise)."""
+    end = len(data)
+    block = len(_ZERO_BLOCK)
+    while end > 0:
+        n = min(end, block)
+        if not data.endswith(_ZERO_BLOCK if n == block else _ZERO_VIEW[:n], 0, end):
+            return end - n + len(data[end - n : end].rstrip(b"\0"))
+        end -= n
+    return 0
+
+
+def interrupted_overwrite(
+    data: bytes, offset: int, base: int = 0, next_good: int | None = None
+) -> bool:
+    """Whether the bad frame at `offset` of `data` (which begins at file offset `base`, and
+    ends in unwritten space; `next_good`: where the next good frame starts, if one does)
+    shows the sign of a write over zeros that stopped: its bytes run into the unwritten space
+    at the end (the write stopped inside the frame), or hold a run of at least
+    STOPPED_WRITE_MIN_ZEROS zeros ending at a sector boundary (a sector the write never
+    reached, or left part way). A byte changed in a frame written whole shows neither, and is
+    damage: an acknowledged event may be at stake (the index lags the log), so it is never
+    truncated as a torn write (docs/format.md, "Segments")."""
+    tail = _frames_end(data)
+    end = len(data)
+    if len(data) - offset >= PREFIX_SIZE:
+        length, crc = PREFIX.unpack_from(data, offset)
+        end = offset + PREFIX_SIZE + length
+        limit = len(data) if next_good is None else next_good
+        if not (0 < length <= MAX_FRAME_BYTES and end <= limit):
+            # a length that cannot be this frame's (a stopped write leaves it right or zero)
+            end = tail if next_good is None else min(tail, next_good)
+        elif end > tail:
+            # The frame's last bytes are still zeros: the write stopped there, unless the
+            # bytes before the zeros are the whole body (its CRC matches): then only the
+            # length field was changed.
+            body = data[offset + PREFIX_SIZE : tail]
+            return not body or zlib.crc32(body) != crc
+    first = (base + offset) // SECTOR_BYTES * SECTOR_BYTES + SECTOR_BYTES
+    for boundary in range(first, base + min(end, tail) + 1, SECTOR_BYTES):
+        at = boundary - base
+        start = max(offset, at - STOPPED_WRITE_MIN_ZEROS)
+        if at - start >= STOPPED_WRITE_MIN_ZEROS and not any(data[start:at]):
+            return True
+    return False
 
 
 def ends_unwritten(data: bytes) -> bool:
@@ -342,10 +399,13 @@ def scan_bytes(
             reason = found + rescan.describe(local, base)
             torn = rescan.offset is None and not rescan.gave_up
             if ends_unwritten(data):
-                if not torn:  # an interrupted write over preallocated zeros (see above)
+                stopped = interrupted_overwrite(data, local, base, rescan.offset)
+                if stopped and not torn:  # an interrupted write over preallocated zeros
                     reason += "; the frames after it were written over preallocated space "
                     reason += "and never synced"
-                torn = True
+                elif not stopped:
+                    reason += "; no zeros where a write stopped: damage, not an interrupted write"
+                torn = stopped
             elif zero_run and torn:
                 # The writer never leaves bytes after its zeros at the end of a file.
                 reason += "; bytes that are not zero follow a run of zeros"

@@ -18,6 +18,7 @@ from driftdb.model.replay import apply_event
 from driftdb.model.retention import Horizon
 from driftdb.model.schema import TableSchema
 from driftdb.model.untrusted import MAX_META_BYTES, MAX_SCHEMA_BYTES, load_json
+from driftdb.model.wording import plural
 from driftdb.storage import paths, rewrite, safe_path
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header, segment_header
 from driftdb.storage.paths import list_segments, segment_path
@@ -77,8 +78,9 @@ class Report:
         warnings_ = sum(1 for f in self.findings if f.severity == "warning")
         fixed = sum(1 for f in self.findings if f.severity == "fixed")
         verdict = "ok" if self.ok else "damaged"
-        summary = f"{self.path}: {verdict} ({errors} errors, {warnings_} warnings"
-        summary += f", {fixed} repairs)" if self.repaired else ")"
+        summary = f"{self.path}: {verdict} ({plural(errors, 'error')}, "
+        summary += plural(warnings_, "warning")
+        summary += f", {plural(fixed, 'repair')})" if self.repaired else ")"
         errors_ = self.errors()
         if errors_ and all(f.file.endswith(SCHEMA_FILE) for f in errors_):
             # repair never rewrites schema.yaml (the truth about the table): a person does.

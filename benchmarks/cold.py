@@ -135,7 +135,7 @@ def measure_cold(
             f"SELECT {cols} FROM orders WHERE status = 'paid' LIMIT 100",
         ],
     }
-    expects = {"by_key": by_key, "by_status": by_status}
+    expects: dict[str, dict[str, Any]] = {"by_key": by_key, "by_status": by_status}
     out["sqlite_tool"] = label
     out["driftdb_cli"] = cli
     for system, cmds in (("DriftDB", drift_cmds), ("SQLite", sqlite_cmds)):

@@ -27,6 +27,7 @@ NOT_FOR_A_QUERY = (
     "yaml",
     "secrets",
     "difflib",
+    "subprocess",  # automatic snapshots run in a child process: a writer's, when one is due
 )
 # Modules of the package that a select by flags has no use for.
 NOT_FOR_SELECT = (

@@ -27,7 +27,6 @@ import threading
 import warnings
 from collections.abc import Callable
 
-from driftdb.engine import snapshot_child
 from driftdb.errors import CorruptionError, DriftWarning
 from driftdb.index.keycodec import MAX_U64
 from driftdb.index.store import NO_SEGMENT, TableIndex
@@ -203,6 +202,9 @@ class TableStore:
                     self._snapshot_thread = None
                     return
             seq, unix_ms = due
+            # (imported here: it loads subprocess, which no read needs; cold starts skip it)
+            from driftdb.engine import snapshot_child
+
             try:
                 if self._index_up_to_date is not None:
                     self._index_up_to_date()  # the index must cover `seq`
@@ -227,6 +229,8 @@ class TableStore:
         (and restored after): a commit gives up the GIL at each system call (write, fsync,
         LMDB), and at the default 5 ms it would wait up to that long for this thread at each
         one (measured: the slowest commit 24-48x the median instead of <= 20x)."""
+        from driftdb.engine import snapshot_child
+
         assert self.index is not None
         previous = sys.getswitchinterval()
         if previous > SNAPSHOT_SWITCH_S:

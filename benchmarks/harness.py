@@ -314,6 +314,18 @@ def bench_size(  # noqa: C901 (one measurement per storage engine, side by side 
         summary["snapshot_taken"] = crossing["snapshot_taken"]
         summary["during_snapshot"] = len(crossing["samples"])
         summary["during_slowest_over_median"] = _slowest_over_median(crossing["samples"])
+        # the slowest commits with the time their fsync took: a disk stall or the code
+        ranked = sorted(
+            range(len(crossing["samples"])), key=lambda i: crossing["samples"][i], reverse=True
+        )
+        summary["slowest"] = [
+            {
+                "commit_number": i + 1,
+                "ms": round(crossing["samples"][i] * 1000, 3),
+                "inside_fsync_ms": round(crossing["in_fsync_s"][i] * 1000, 3),
+            }
+            for i in ranked[:5]
+        ]
         result["snapshot_crossing"] = summary
         say(
             f"    {args.crossing_commits} single commits crossing a snapshot threshold: median "

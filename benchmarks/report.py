@@ -407,4 +407,22 @@ def _notes(results: dict[str, Any], size: dict[str, Any]) -> list[str]:
             )
             + ".",
         ]
-    return out
+    return out + _crossing_note(size)
+
+
+def _crossing_note(size: dict[str, Any]) -> list[str]:
+    """The slowest commits made while a background snapshot ran, with their fsync's share."""
+    crossing = size.get("snapshot_crossing") or {}
+    if not crossing.get("slowest"):
+        return []
+    return [
+        "",
+        f"Commits while a background snapshot ran ({crossing['during_snapshot']:,}, the "
+        f"first {crossing['n']:,} judged): median {crossing['median_ms']:.3f} ms; slowest "
+        "(#number: ms, of which in fsync): "
+        + ", ".join(
+            f"#{c['commit_number']}: {c['ms']:.1f} ({c['inside_fsync_ms']:.1f})"
+            for c in crossing["slowest"]
+        )
+        + ".",
+    ]

@@ -367,3 +367,26 @@ def test_an_acknowledged_event_changed_after_a_crash_refuses_the_open(db_path: P
         driftdb.open(db_path)
     assert f"offset {last.offset}" in str(info.value)
     assert read_bytes(segment) == bytes(data)  # nothing was truncated
+
+
+def test_repair_of_a_damaged_last_frame_quarantines_the_frame_not_the_zeros(
+    db_path: Path,
+) -> None:
+    """The writer's unwritten space after a damaged final frame is neither damage nor data:
+    doctor counts and quarantines the frame's bytes only (it said 69,554 for a 70-byte
+    frame), and the table answers with the other rows after the repair."""
+    db = write_rows(db_path, 4)
+    abandon(db)
+    segment = last_segment(db_path, "t")
+    data = bytearray(read_bytes(segment))
+    last = parse_segment(bytes(data))[-1]
+    data[last.end - 3] ^= 0x20
+    write_bytes(segment, bytes(data))
+    size = last.end - last.offset
+    assert f"; {size} damaged bytes" in doctor.check(db_path).render()
+    report = doctor.repair(db_path)
+    assert report.ok, report.render()
+    [moved] = list((db_path / "tables/t/quarantine").glob("*.bin"))
+    assert moved.stat().st_size == size
+    with driftdb.open(db_path) as reopened:
+        assert rows(reopened) == [0, 1, 2]

@@ -127,7 +127,7 @@ SECTOR_BYTES = 512
 STOPPED_WRITE_MIN_ZEROS = 9
 
 
-def _frames_end(data: bytes) -> int:
+def frames_end(data: bytes) -> int:
     """Where the run of zeros at the end of `data` begins (len(data) if it ends otherwise)."""
     end = len(data)
     block = len(_ZERO_BLOCK)
@@ -150,7 +150,7 @@ def interrupted_overwrite(
     reached, or left part way). A byte changed in a frame written whole shows neither, and is
     damage: an acknowledged event may be at stake (the index lags the log), so it is never
     truncated as a torn write (docs/format.md, "Segments")."""
-    tail = _frames_end(data)
+    tail = frames_end(data)
     end = len(data)
     if len(data) - offset >= PREFIX_SIZE:
         length, crc = PREFIX.unpack_from(data, offset)

@@ -22,7 +22,7 @@ from driftdb.model.wording import plural
 from driftdb.storage import paths, rewrite, safe_path
 from driftdb.storage.frame import HEADER_SIZE, check_segment_header, segment_header
 from driftdb.storage.paths import list_segments, segment_path
-from driftdb.storage.segment import find_next_good_frame, read_frame, scan_bytes
+from driftdb.storage.segment import find_next_good_frame, frames_end, read_frame, scan_bytes
 from driftdb.storage.snapshot import (
     SnapshotError,
     find_base,
@@ -169,7 +169,9 @@ def survey_segment(
             torn = result.problem.torn and is_last
         else:
             break
-        end = len(data) if nxt is None else nxt
+        # (with nothing good after it, the region ends at its last byte that is not zero: the
+        # writer's unwritten space after it is neither damage nor anyone's data)
+        end = max(start + 1, frames_end(data)) if nxt is None else nxt
         bad.append(BadRegion(start, end, reason, torn=torn))
         offset = end
     return SegmentSurvey(number, len(data), header_problem, frames, bad)

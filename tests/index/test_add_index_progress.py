@@ -18,6 +18,6 @@ def test_add_index_reports_progress_up_to_every_version(db: driftdb.Database) ->
         table.add_index(["c"])
     finally:
         progress_reporter.reset(token)
-    assert seen[-1] == ("indexing c", 30, 30)
+    assert seen[-1] == ("indexing c (versions)", 30, 30)
     assert table.count(where={"c": 9}, as_of=25) == 0
     assert table.count(where={"c": 9}) == 5

@@ -247,7 +247,9 @@ def test_batch_across_two_tables_with_one_share_cut_is_hidden_in_both(
         assert state(db) == BEFORE
         assert db.head() == 5
         assert any(t.startswith("tables/a/segments/00000001.seg: truncated ") for t in texts)
-        assert all(INCOMPLETE.fullmatch(t) for t in texts), texts
+        # (the indexes forgotten above are built again, and say so)
+        cuts = [t for t in texts if "no index files; built them from the log" not in t]
+        assert all(INCOMPLETE.fullmatch(t) for t in cuts), texts
     with no_drift_warnings(), driftdb.open(db_path) as db:
         assert state(db) == BEFORE
 

@@ -13,6 +13,7 @@ import click
 from driftdb import __version__
 from driftdb.cli.exits import EXIT_ERROR, EXIT_USAGE, guarded
 from driftdb.cli.output import FORMATS
+from driftdb.cli.progress import install_terminal_progress
 
 # Each command lives in its own module, imported only when that command runs, so that a cold
 # `driftdb select` does not pay for the shell, ingest or maintenance code.
@@ -77,6 +78,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    # Long work (ADD INDEX, a writer's rebuild of a missing index) shows its progress.
+    install_terminal_progress()
 
 
 def run() -> int:

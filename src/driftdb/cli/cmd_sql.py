@@ -10,7 +10,6 @@ import click
 from driftdb.cli.app import cli, db_dir_option, format_option, lock_timeout_option
 from driftdb.cli.flags import chosen_format, timepoint_option
 from driftdb.cli.output import render, render_json_array
-from driftdb.cli.progress import install_terminal_progress
 from driftdb.database import Database
 from driftdb.errors import DriftError, InvalidInputError
 from driftdb.query.executor import Result, execute_statement
@@ -26,7 +25,6 @@ def run_script(directory: str, source: str, fmt: str, lock_timeout_s: float = 0.
     With `--format json`, several statements print one JSON document: an array with one
     element per statement that ran (also when one fails)."""
     statements = parse(source)
-    install_terminal_progress()  # ALTER TABLE ADD INDEX over a long history
     readonly = not any(s.writes for s in statements)
     several = len(statements) > 1
     with Database(directory, readonly=readonly, lock_timeout_s=lock_timeout_s) as db:

@@ -1,4 +1,5 @@
-"""Progress of long operations (ALTER TABLE ADD INDEX) on the terminal: one line on stderr,
+"""Progress of long operations (ALTER TABLE ADD INDEX, a writer rebuilding a missing index)
+on the terminal: one line on stderr,
 rewritten in place, shown only when stderr is a terminal and the work takes over a second."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class _TerminalProgress:
             return
         self.shown = True
         percent = 100 * done // total if total else 100
-        sys.stderr.write(f"\r{what}: {done:,}/{total:,} versions ({percent}%)")
+        sys.stderr.write(f"\r{what}: {done:,}/{total:,} ({percent}%)")
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()

@@ -46,7 +46,7 @@ def add_index(table: AlteredTable, columns: list[str], seq: int) -> str:
     schema = table.schema.with_index_change("add", columns, seq)  # checks names and limits
     assert table.index is not None
     report = progress_reporter.get()
-    what = f"indexing {', '.join(columns)}"
+    what = f"indexing {', '.join(columns)} (versions)"
     versions = table.index.add_columns(
         columns, (lambda done, total: report(what, done, total)) if report else None
     )

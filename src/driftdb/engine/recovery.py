@@ -4,6 +4,7 @@ on disk (a torn tail, a cut batch, an index ahead of its log)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 
@@ -12,7 +13,9 @@ from driftdb.errors import CorruptionError
 from driftdb.index.store import NO_SEGMENT
 from driftdb.model.clock import Clock
 from driftdb.model.events import Document, Key, Txn
+from driftdb.model.progress import progress_reporter
 from driftdb.model.retention import Horizon
+from driftdb.model.wording import plural
 from driftdb.storage import fs, rewrite
 from driftdb.storage.appender import SegmentAppender
 from driftdb.storage.frame import HEADER_SIZE, segment_header
@@ -183,7 +186,20 @@ def recover(  # noqa: C901 (recovery's numbered plan, one branch per case it tel
                 fs.layer().truncate(segment_path(table.segments_dir, segment), offset)
         assert table.index is not None
         if name in rebuild:
-            table.index.rebuild(keep, table.primary_key, rebuild[name])
+            if table.index.was_missing and keep:
+                # (a stale or distrusted index has its note already)
+                notes.append(
+                    f'table "{name}": no index files; built them from the log '
+                    f"({plural(len(keep), 'event')})"
+                )
+            report = progress_reporter.get()
+            what = f'rebuilding the index of table "{name}" from its log (events)'
+            table.index.rebuild(
+                keep,
+                table.primary_key,
+                rebuild[name],
+                functools.partial(report, what) if report else None,
+            )
         else:
             table.index.apply(keep, table.primary_key)
         table.appender = SegmentAppender(

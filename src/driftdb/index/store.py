@@ -441,6 +441,7 @@ class TableIndex:
         self.table = table or os.path.basename(os.path.dirname(os.path.abspath(directory)))
         self.damaged = False  # an entry failed its checksum: rebuild before trusting it again
         self.rebuilt_reason: str | None = None  # the files were discarded on open (untrusted)
+        self.was_missing = False  # a writer found no data.mdb here: built from the log
         self._env: Any = None
         # One item per read open in this process: list append and pop are atomic, so counting
         # takes no lock. Growing the map needs a moment with none (see `_grow`).
@@ -498,6 +499,8 @@ class TableIndex:
             _evict_idle(MAX_OPEN_ENVS - 1)
             data_path = os.path.join(self.directory, "data.mdb")
             fresh = not os.path.exists(data_path)
+            if fresh and first and not self.readonly:
+                self.was_missing = True
             env = self._open_env()
             self._env = env  # (closed by `_open` if the map is resized under this open)
             if not fresh:
@@ -856,10 +859,12 @@ class TableIndex:
         located: list[Located],
         primary_key: str,
         base: tuple[Horizon, list[tuple[Key, dict[str, Any]]]] | None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """Replace every entry by those of `base` (the horizon and the rows of the base
         snapshot) followed by `located`, in ONE transaction: a reader sees the old index or
-        the new one, never an empty or half-built one."""
+        the new one, never an empty or half-built one. `progress(done, total)`: events
+        applied so far."""
 
         def body(txn: _SealedTxn) -> None:
             self._drop_all(txn)
@@ -867,7 +872,7 @@ class TableIndex:
             if base is not None:
                 self._seed_in(txn, base[0], base[1])
                 rows = {encode_key(key): row for key, row in base[1]}
-            self._apply_in(txn, located, primary_key, rows)
+            self._apply_in(txn, located, primary_key, rows, progress=progress)
 
         self._write(body)
         self.damaged = False
@@ -1144,9 +1149,11 @@ class TableIndex:
         primary_key: str,
         rows: dict[bytes, dict[str, Any]] | None = None,
         known: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """`rows`: when rebuilding, the current row of every key (saves a seek per event);
-        `known`: the row before and after each event (see `apply`)."""
+        `known`: the row before and after each event (see `apply`); `progress(done, total)`
+        is told of the events applied at each flush and at the end."""
         if not located:
             return
         changes = known if known is not None else self._replayed(txn, located, primary_key, rows)
@@ -1169,7 +1176,11 @@ class TableIndex:
             entries.add(item, prev_row, row, last_of_ms)
             if position % _FLUSH_EVENTS == _FLUSH_EVENTS - 1:
                 entries.flush()
+                if progress is not None:
+                    progress(position + 1, len(located))
         entries.flush()
+        if progress is not None:
+            progress(len(located), len(located))
         end = located[-1]
         txn.put(
             b"covered",

@@ -89,14 +89,20 @@ class DriftSide:
         in_fsync: list[float] = []
         calls: list[int] = []
         for doc in docs:
-            with FsyncMeter() as meter:
-                start = time.perf_counter()
-                self.t.insert(doc)
-                out.append(time.perf_counter() - start)
+            seconds, meter = self._timed_insert(doc)
+            out.append(seconds)
             in_fsync.append(meter.seconds)
             calls.append(meter.calls)
         self.fsync_split = {"in_fsync_s": in_fsync, "fsync_calls": calls}
         return out
+
+    def _timed_insert(self, doc: dict[str, Any]) -> tuple[float, FsyncMeter]:
+        """One single durable insert: its seconds, and the fsyncs it made (time and calls)."""
+        with FsyncMeter() as meter:
+            start = time.perf_counter()
+            self.t.insert(doc)
+            seconds = time.perf_counter() - start
+        return seconds, meter
 
     def snapshot_crossing_commits(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
         """Single durable inserts, one of which crosses the automatic-snapshot threshold half
@@ -117,10 +123,8 @@ class DriftSide:
         in_fsync: list[float] = []  # per commit, seconds inside fsync: the disk, not the code
 
         def timed_insert(doc: dict[str, Any]) -> None:
-            with FsyncMeter() as meter:
-                start = time.perf_counter()
-                t.insert(doc)
-                out.append(time.perf_counter() - start)
+            seconds, meter = self._timed_insert(doc)
+            out.append(seconds)
             in_fsync.append(meter.seconds)
 
         for doc in docs[1:]:

@@ -274,16 +274,9 @@ def bench_size(  # noqa: C901 (one measurement per storage engine, side by side 
                 [a - b for a, b in zip(samples, split["in_fsync_s"], strict=True)]
             )
             summary["fsync_calls_per_commit"] = sorted(split["fsync_calls"])[len(samples) // 2]
-            slowest = sorted(range(len(samples)), key=lambda i: samples[i], reverse=True)[:5]
-            summary["slowest"] = [
-                {
-                    "commit_number": i + 1,
-                    "ms": round(samples[i] * 1000, 3),
-                    "inside_fsync_ms": round(split["in_fsync_s"][i] * 1000, 3),
-                    "fsync_calls": split["fsync_calls"][i],
-                }
-                for i in slowest
-            ]
+            summary["slowest"] = _slowest_commits(
+                samples, split["in_fsync_s"], split["fsync_calls"]
+            )
         result["single_commits"][side.label] = summary
         detail = ""
         if "inside_fsync" in summary:
@@ -315,17 +308,7 @@ def bench_size(  # noqa: C901 (one measurement per storage engine, side by side 
         summary["during_snapshot"] = len(crossing["samples"])
         summary["during_slowest_over_median"] = _slowest_over_median(crossing["samples"])
         # the slowest commits with the time their fsync took: a disk stall or the code
-        ranked = sorted(
-            range(len(crossing["samples"])), key=lambda i: crossing["samples"][i], reverse=True
-        )
-        summary["slowest"] = [
-            {
-                "commit_number": i + 1,
-                "ms": round(crossing["samples"][i] * 1000, 3),
-                "inside_fsync_ms": round(crossing["in_fsync_s"][i] * 1000, 3),
-            }
-            for i in ranked[:5]
-        ]
+        summary["slowest"] = _slowest_commits(crossing["samples"], crossing["in_fsync_s"])
         result["snapshot_crossing"] = summary
         say(
             f"    {args.crossing_commits} single commits crossing a snapshot threshold: median "
@@ -531,6 +514,25 @@ def _write(
         for ext in ("json", "md"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(out, f"partial.{ext}"))
+
+
+def _slowest_commits(
+    samples: list[float], in_fsync: list[float], calls: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """The five slowest commits: number, milliseconds, and how much of it was inside fsync
+    (and in how many calls, when counted)."""
+    ranked = sorted(range(len(samples)), key=lambda i: samples[i], reverse=True)[:5]
+    out = []
+    for i in ranked:
+        commit: dict[str, Any] = {
+            "commit_number": i + 1,
+            "ms": round(samples[i] * 1000, 3),
+            "inside_fsync_ms": round(in_fsync[i] * 1000, 3),
+        }
+        if calls is not None:
+            commit["fsync_calls"] = calls[i]
+        out.append(commit)
+    return out
 
 
 def _slowest_over_median(samples: list[float]) -> float:

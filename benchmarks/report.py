@@ -401,10 +401,7 @@ def _notes(results: dict[str, Any], size: dict[str, Any]) -> list[str]:
             f"probe {size['fsync_before']['median_ms']:.3f} ms before, "
             f"{size['fsync_after']['median_ms']:.3f} ms after. Mean "
             f"{single['mean_ms']:.3f} ms; slowest commits (#number: ms, of which in fsync): "
-            + ", ".join(
-                f"#{c['commit_number']}: {c['ms']:.1f} ({c['inside_fsync_ms']:.1f})"
-                for c in single.get("slowest", [])
-            )
+            + _slowest_text(single.get("slowest", []))
             + ".",
         ]
     return out + _crossing_note(size)
@@ -419,10 +416,12 @@ def _crossing_note(size: dict[str, Any]) -> list[str]:
         "",
         f"Commits while a background snapshot ran ({crossing['during_snapshot']:,}, the "
         f"first {crossing['n']:,} judged): median {crossing['median_ms']:.3f} ms; slowest "
-        "(#number: ms, of which in fsync): "
-        + ", ".join(
-            f"#{c['commit_number']}: {c['ms']:.1f} ({c['inside_fsync_ms']:.1f})"
-            for c in crossing["slowest"]
-        )
-        + ".",
+        "(#number: ms, of which in fsync): " + _slowest_text(crossing["slowest"]) + ".",
     ]
+
+
+def _slowest_text(commits: list[dict[str, Any]]) -> str:
+    """`#12: 4.7 (4.5), ...`: each slow commit's number, milliseconds and time in fsync."""
+    return ", ".join(
+        f"#{c['commit_number']}: {c['ms']:.1f} ({c['inside_fsync_ms']:.1f})" for c in commits
+    )

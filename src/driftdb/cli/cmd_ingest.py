@@ -16,6 +16,7 @@ from driftdb.cli.app import cli, db_dir_option, lock_timeout_option
 from driftdb.database import Database
 from driftdb.errors import DriftError, InvalidInputError
 from driftdb.model.document import json_type_name
+from driftdb.model.wording import plural
 
 
 class IngestError(InvalidInputError):
@@ -156,7 +157,7 @@ def ingest_command(  # noqa: C901 (one branch per input format and per option, e
         finally:
             if progress is not None:
                 progress.stop()
-        click.echo(f"ingested {total} {'row' if total == 1 else 'rows'} into {table}")
+        click.echo(f"ingested {plural(total, 'row')} into {table}")
 
 
 class _Shield:
@@ -206,7 +207,7 @@ class _LineError(Exception):
 
 def _stop(number: int, what: str, committed: int) -> IngestError:
     return IngestError(
-        f"line {number}: {what}; {committed} {'row' if committed == 1 else 'rows'} before it "
+        f"line {number}: {what}; {plural(committed, 'row')} before it "
         f"{'was' if committed == 1 else 'were'} committed. Fix the line and "
         f"resume with --from-line {number}"
     )

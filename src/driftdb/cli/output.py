@@ -18,6 +18,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, TextIO
 
+from driftdb.model.wording import plural
+
 if TYPE_CHECKING:
     from driftdb.query.executor import Result
 
@@ -190,10 +192,7 @@ def render_rows(
             out.write(f"{message}\n")
             return
         out.write(text_table(columns, rows, escape=escape) + "\n")
-        noun = "row" if len(rows) == 1 else "rows"
-        if kind == "drift":
-            noun = "event" if len(rows) == 1 else "events"
         if kind != "describe":
-            out.write(f"({len(rows)} {noun})\n")
+            out.write(f"({plural(len(rows), 'event' if kind == 'drift' else 'row')})\n")
         if kind == "drift" and message:
             out.write(f"{message}\n")  # e.g. that PURGE erased the key's data

@@ -273,10 +273,8 @@ def _write_parts(
     fs.make_dirs_durably(directory)
     head, body, _ = parts
     path = os.path.join(directory, snapshot_name(seq, base))
-    if background:
-        _write_in_steps(path, [head, *body], _BACKGROUND_STEP_BYTES, _BACKGROUND_PAUSE_S)
-    else:
-        _write_in_steps(path, [head, *body], _STEP_BYTES, 0.0)
+    step, pause = (_BACKGROUND_STEP_BYTES, _BACKGROUND_PAUSE_S) if background else (_STEP_BYTES, 0)
+    _write_in_steps(path, [head, *body], step, pause)
     return parse_header(head, path, len(head) + sum(len(chunk) for chunk in body))
 
 
